@@ -1,0 +1,1 @@
+"""Model handle, conditioners, builders, bundled-model registry and safetensors IO."""

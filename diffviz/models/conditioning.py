@@ -1,0 +1,134 @@
+"""Condition encoders: turn prompts or class labels into what the denoiser takes as extra input.
+
+The lecture's text-to-image model gets the text as an extra input to the noise predictor; these
+classes are that input's encoders. Each one also knows its *unconditional* input, which
+classifier-free guidance needs: the empty prompt for text, a null class for labels.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+class UnknownWordsWarning(UserWarning):
+    """A prompt used words the text encoder never saw in training."""
+
+
+class TextConditioner(nn.Module):
+    """Text encoder (open_clip text tower) producing per-token states for cross-attention.
+
+    `encode(prompts)` returns (B, L, D) token states: the `encoder_hidden_states` of a diffusers
+    `UNet2DConditionModel`. The empty prompt "" is the unconditional input.
+    """
+
+    kind = "text"
+
+    def __init__(self, clip: nn.Module, tokenizer, known_words: Sequence[str] | None = None):
+        super().__init__()
+        self.clip = clip
+        self.tokenizer = tokenizer
+        self.known_words = frozenset(w.lower() for w in known_words) if known_words else None
+
+    @property
+    def context_length(self) -> int:
+        return int(self.clip.positional_embedding.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.clip.positional_embedding.shape[1])
+
+    def check_prompts(self, prompts) -> list[str]:
+        """Validate prompts; warn about words never seen in training. Returns a list of str."""
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
+            raise TypeError("prompts must be a string or a list of strings")
+        if len(prompts) == 0:
+            raise ValueError("prompts must not be empty: give at least one prompt ('' means unconditional)")
+        limit = self.context_length - 2  # start and end tokens
+        for p in prompts:
+            n = len(self.tokenizer.encode(p)) if hasattr(self.tokenizer, "encode") else None
+            if n is not None and n > limit:
+                raise ValueError(
+                    f"prompt {p!r} is {n} tokens long; this text encoder takes at most {limit} tokens"
+                )
+        if self.known_words is not None:
+            unknown = sorted({w for p in prompts for w in re.findall(r"[a-z]+", p.lower())} - self.known_words)
+            if unknown:
+                warnings.warn(
+                    f"words never seen in training: {', '.join(unknown)}; the model will still generate, "
+                    "but these words carry no meaning for it",
+                    UnknownWordsWarning,
+                    stacklevel=3,
+                )
+        return list(prompts)
+
+    def tokenize(self, prompts: Sequence[str]) -> torch.Tensor:
+        return self.tokenizer(list(prompts), context_length=self.context_length)
+
+    def encode(self, prompts) -> torch.Tensor:
+        """(B, L, D) token states of the text tower (before pooling), on the model's device."""
+        prompts = self.check_prompts(prompts)
+        tokens = self.tokenize(prompts).to(self.clip.positional_embedding.device)
+        return text_token_states(self.clip, tokens)
+
+    def null(self, batch_size: int) -> torch.Tensor:
+        """Unconditional input: the empty prompt, repeated."""
+        return self.encode([""] * batch_size)
+
+
+def text_token_states(clip: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """Per-token output of an open_clip `CLIP` text tower: `encode_text` without the pooling."""
+    cast_dtype = clip.transformer.get_cast_dtype()
+    x = clip.token_embedding(tokens).to(cast_dtype)
+    x = x + clip.positional_embedding.to(cast_dtype)
+    x = clip.transformer(x, attn_mask=clip.attn_mask)
+    return clip.ln_final(x)
+
+
+class ClassConditioner(nn.Module):
+    """Class labels for a diffusers UNet's `class_labels`; index `num_classes` is the null class."""
+
+    kind = "class"
+
+    def __init__(self, num_classes: int, class_names: Sequence[str] | None = None):
+        super().__init__()
+        self.num_classes = int(num_classes)
+        self.class_names = list(class_names) if class_names else [str(i) for i in range(self.num_classes)]
+        if len(self.class_names) != self.num_classes:
+            raise ValueError(f"class_names has {len(self.class_names)} names for {self.num_classes} classes")
+        self.register_buffer("_device_marker", torch.zeros(()), persistent=False)
+
+    @property
+    def null_class(self) -> int:
+        return self.num_classes
+
+    def check_labels(self, labels) -> list[int]:
+        if isinstance(labels, (int, str)) or torch.is_tensor(labels) and labels.ndim == 0:
+            labels = [labels]
+        if torch.is_tensor(labels):
+            labels = labels.tolist()
+        if not isinstance(labels, (list, tuple)) or len(labels) == 0:
+            raise TypeError("classes must be an int, a class name, or a non-empty list of them")
+        out = []
+        for lab in labels:
+            if isinstance(lab, str):
+                if lab not in self.class_names:
+                    raise ValueError(f"unknown class name {lab!r}; allowed: {', '.join(self.class_names)}")
+                lab = self.class_names.index(lab)
+            if isinstance(lab, bool) or not isinstance(lab, int):
+                raise TypeError(f"class labels must be ints or class names, got {type(lab).__name__}")
+            if not 0 <= lab < self.num_classes:
+                raise ValueError(f"class {lab} is out of range; allowed: 0..{self.num_classes - 1}")
+            out.append(lab)
+        return out
+
+    def encode(self, labels) -> torch.Tensor:
+        return torch.tensor(self.check_labels(labels), dtype=torch.long, device=self._device_marker.device)
+
+    def null(self, batch_size: int) -> torch.Tensor:
+        return torch.full((batch_size,), self.null_class, dtype=torch.long, device=self._device_marker.device)

@@ -1,0 +1,48 @@
+"""Small shared helpers: device choice and argument checks used at the public boundary."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """Return the requested device, or the best available one (cuda, then mps, then cpu)."""
+    if device is not None:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"device {device!r} is not a valid torch device; use 'cpu', 'cuda', 'cuda:N' or 'mps'") from err
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use 'cpu'")
+        if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ValueError("device 'mps' was asked for but MPS is not available; use 'cpu'")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def check_finite_number(name: str, value, *, minimum: float | None = None) -> float:
+    """Check that `value` is a real, finite number (>= minimum when given) and return it as float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    value = float(value)
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_int(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Check that `value` is an int within [minimum, maximum] and return it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
