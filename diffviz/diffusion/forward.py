@@ -1,0 +1,112 @@
+"""The forward process: an image drowning in noise.
+
+x_t = √ᾱ_t · x_0 + √(1-ᾱ_t) · ε,  ε ~ N(0, I), in closed form for any t (no loop over steps).
+This is also how training pairs for the noise predictor are made.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import torch
+
+from .schedule import Schedule
+
+
+class ForwardSample(NamedTuple):
+    x_t: torch.Tensor  # noisy images, same shape as x0 (or (K, B, C, H, W) for forward_strip)
+    noise: torch.Tensor  # the ε that was added
+    alpha_bar: torch.Tensor  # ᾱ_t per image, float32
+
+
+def _as_schedule(schedule) -> Schedule:
+    if isinstance(schedule, Schedule):
+        return schedule
+    if isinstance(schedule, str):
+        return Schedule.from_name(schedule)
+    raise TypeError(f"schedule must be a Schedule or a schedule name, got {type(schedule).__name__}")
+
+
+def check_images(x0, name: str = "x0") -> torch.Tensor:
+    """Validate a batch of float images (B, C, H, W) in [-1, 1]; a single (C, H, W) image is batched."""
+    if not torch.is_tensor(x0):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W) in [-1, 1], got {type(x0).__name__}")
+    if not x0.is_floating_point():
+        raise TypeError(f"{name} must be a float tensor in [-1, 1], got dtype {x0.dtype} (convert uint8 with x / 127.5 - 1)")
+    if x0.ndim == 3:
+        x0 = x0.unsqueeze(0)
+    if x0.ndim != 4:
+        raise ValueError(f"{name} must have shape (B, C, H, W) or (C, H, W), got {tuple(x0.shape)}")
+    if not torch.isfinite(x0).all():
+        raise ValueError(f"{name} contains NaN or inf values")
+    lo, hi = float(x0.min()), float(x0.max())
+    if lo < -1.0 - 1e-3 or hi > 1.0 + 1e-3:
+        raise ValueError(f"{name} must be in [-1, 1], got values in [{lo:.3g}, {hi:.3g}]")
+    return x0
+
+
+def _check_t(t, batch: int, T: int, device) -> torch.Tensor:
+    if isinstance(t, bool):
+        raise TypeError("t must be an int or a 1-D integer tensor/list of timesteps")
+    t = torch.as_tensor(t, device=device)
+    if t.is_floating_point():
+        raise TypeError(f"t must be integer timesteps, got dtype {t.dtype}")
+    if t.ndim == 0:
+        t = t.repeat(batch)
+    if t.ndim != 1 or t.shape[0] != batch:
+        raise ValueError(f"t must be one timestep or one per image ({batch}), got shape {tuple(t.shape)}")
+    if int(t.min()) < 0 or int(t.max()) >= T:
+        raise ValueError(f"t must be in [0, {T}) for this schedule, got values in [{int(t.min())}, {int(t.max())}]")
+    return t.long()
+
+
+def forward_process(
+    x0: torch.Tensor,
+    t,
+    schedule: Schedule | str = "linear",
+    generator: torch.Generator | None = None,
+    noise: torch.Tensor | None = None,
+) -> ForwardSample:
+    """Sample x_t ~ q(x_t | x_0) for one timestep (int) or one per image (1-D tensor/list).
+
+    x0: float images (B, C, H, W) in [-1, 1]. Returns x_t, the noise ε used, and ᾱ_t per image.
+    """
+    x0 = check_images(x0)
+    schedule = _as_schedule(schedule)
+    t = _check_t(t, x0.shape[0], schedule.num_train_timesteps, x0.device)
+    if noise is None:
+        noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
+    elif noise.shape != x0.shape:
+        raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
+    alpha_bar = schedule.alphas_cumprod.to(x0.device)[t].to(x0.dtype)
+    a = alpha_bar.view(-1, 1, 1, 1)
+    x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
+    return ForwardSample(x_t, noise, alpha_bar)
+
+
+def forward_strip(
+    x0: torch.Tensor,
+    timesteps: Sequence[int] | torch.Tensor,
+    schedule: Schedule | str = "linear",
+    generator: torch.Generator | None = None,
+    same_noise: bool = True,
+) -> ForwardSample:
+    """x_t for many timesteps at once, vectorised: returns x_t of shape (K, B, C, H, W).
+
+    With `same_noise` one ε per image is shared by all t, so the strip shows one image fading
+    into one noise pattern (what q(x_t|x_0) in closed form means); otherwise each t draws its own ε.
+    """
+    x0 = check_images(x0)
+    schedule = _as_schedule(schedule)
+    ts = torch.as_tensor(timesteps)
+    if ts.ndim != 1 or ts.numel() == 0:
+        raise ValueError("timesteps must be a non-empty 1-D list of integer timesteps")
+    ts = _check_t(ts, ts.numel(), schedule.num_train_timesteps, x0.device)
+    K = ts.numel()
+    if same_noise:
+        eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device).expand(K, *x0.shape)
+    else:
+        eps = torch.randn((K, *x0.shape), generator=generator, dtype=x0.dtype, device=x0.device)
+    alpha_bar = schedule.alphas_cumprod.to(x0.device)[ts].to(x0.dtype)
+    a = alpha_bar.view(K, 1, 1, 1, 1)
+    x_t = a.sqrt() * x0.unsqueeze(0) + (1 - a).sqrt() * eps
+    return ForwardSample(x_t, eps.contiguous(), alpha_bar)

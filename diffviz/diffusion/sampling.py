@@ -1,0 +1,109 @@
+"""Recorded sampling: the reverse process as one diffusers scheduler loop that keeps every step.
+
+The loop is exactly the bare diffusers loop —
+    x = randn(shape, generator) * scheduler.init_noise_sigma
+    for t in scheduler.timesteps:
+        eps = unet(scheduler.scale_model_input(x, t), t, cond).sample
+        x = scheduler.step(eps, t, x, generator=generator).prev_sample
+— with classifier-free guidance (eps = ε̂_uncond + w·(ε̂_cond − ε̂_uncond), both halves from one
+batched call) and, on the side, copies of x_t, ε̂ and x̂0. Recording never feeds back into the
+loop, so the final sample is bitwise the bare loop's for the same seed.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+import numpy as np
+import torch
+from diffusers.utils.torch_utils import randn_tensor
+from tqdm.auto import tqdm
+
+from .schedule import Schedule
+from .trajectory import Trajectory
+
+
+def _accepts_generator(scheduler) -> bool:
+    return "generator" in inspect.signature(scheduler.step).parameters
+
+
+def alpha_bar_at(schedule: Schedule, t) -> torch.Tensor:
+    """ᾱ at a (possibly fractional) timestep, interpolating σ like diffusers' Euler scheduler."""
+    t = float(t)
+    ab = schedule.alphas_cumprod
+    if t == int(t):
+        return ab[int(t)].float()
+    sigma = np.interp(t, np.arange(len(ab)), schedule.sigma.numpy())
+    return torch.tensor(1.0 / (1.0 + sigma**2), dtype=torch.float32)
+
+
+def call_denoiser(unet, x: torch.Tensor, t, cond) -> torch.Tensor:
+    """One denoiser call: text models get `encoder_hidden_states`, class models `class_labels`."""
+    if cond is None:
+        return unet(x, t).sample
+    if cond.dtype == torch.long:
+        return unet(x, t, class_labels=cond).sample
+    return unet(x, t, encoder_hidden_states=cond).sample
+
+
+@torch.no_grad()
+def sample_loop(
+    unet,
+    scheduler,
+    schedule: Schedule,
+    shape: tuple[int, ...],
+    *,
+    cond: torch.Tensor | None = None,
+    uncond: torch.Tensor | None = None,
+    guidance: float = 1.0,
+    steps: int = 50,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    decode: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    decode_steps: bool = True,
+    progress: bool = False,
+    callback: Callable[[int, int], None] | None = None,
+) -> Trajectory:
+    """Run the reverse process and record it. `uncond` is needed when guidance ≠ 1.
+
+    decode: latent → pixel function for latent models (records `decoded` per step when
+    `decode_steps`, and `final_decoded`). callback(i, steps) is called after each step.
+    """
+    guided = cond is not None and guidance != 1.0
+    if guided and uncond is None:
+        raise ValueError("guidance != 1 needs an unconditional input (uncond)")
+    scheduler.set_timesteps(steps, device=device)
+    x = randn_tensor(shape, generator=generator, device=torch.device(device), dtype=dtype) * scheduler.init_noise_sigma
+    step_kwargs = {"generator": generator} if _accepts_generator(scheduler) else {}
+    both = torch.cat([uncond, cond]) if guided else None
+
+    rec = {k: [] for k in ("x_t", "eps", "eps_cond", "eps_uncond", "x0_pred", "alpha_bar")}
+    timesteps = scheduler.timesteps
+    for t in tqdm(timesteps, disable=not progress, desc="denoising", leave=False):
+        x_in = scheduler.scale_model_input(x, t)
+        if guided:
+            eps_uncond, eps_cond = call_denoiser(unet, torch.cat([x_in, x_in]), t, both).chunk(2)
+            eps = eps_uncond + guidance * (eps_cond - eps_uncond)
+            rec["eps_cond"].append(eps_cond.cpu())
+            rec["eps_uncond"].append(eps_uncond.cpu())
+        else:
+            eps = call_denoiser(unet, x_in, t, cond)
+        a = alpha_bar_at(schedule, t).to(device=x_in.device, dtype=x_in.dtype)
+        rec["x_t"].append(x_in.cpu().clone())
+        rec["eps"].append(eps.cpu().clone())
+        rec["x0_pred"].append(((x_in - (1 - a).sqrt() * eps) / a.sqrt()).cpu())
+        rec["alpha_bar"].append(a.cpu())
+        x = scheduler.step(eps, t, x, **step_kwargs).prev_sample
+        if callback is not None:
+            callback(len(rec["x_t"]), len(timesteps))
+
+    out = {k: torch.stack(v) for k, v in rec.items() if v}
+    traj = Trajectory(timesteps=timesteps.cpu(), final=x.cpu(), **out)
+    if decode is not None:
+        traj.final_decoded = decode(x).cpu()
+        if decode_steps:
+            flat = traj.x0_pred.flatten(0, 1)
+            pics = torch.cat([decode(chunk.to(device)).cpu() for chunk in flat.split(256)])
+            traj.decoded = pics.view(traj.num_steps, traj.batch_size, *pics.shape[1:])
+    return traj

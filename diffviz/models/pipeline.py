@@ -1,0 +1,270 @@
+"""`DiffusionModel`: the parts of a diffusion model composed like a diffusers pipeline.
+
+Stable Diffusion is three models trained separately: a text encoder, a generation model (the
+denoiser, working on a small latent picture) and a decoder. This handle holds those parts —
+condition encoder (text, class or none), denoiser (diffusers UNet), optional VAE, and the training
+noise schedule — and samples from them with a fresh diffusers scheduler each time.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Callable
+
+import torch
+from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet2DModel
+
+from ..diffusion.sampling import sample_loop
+from ..diffusion.schedule import Schedule
+from ..diffusion.schedulers import make_scheduler
+from ..diffusion.trajectory import Trajectory
+from ..utils import check_finite_number, check_int, pick_device
+from . import io
+from .conditioning import ClassConditioner, TextConditioner
+
+UNET_CLASSES = {"UNet2DModel": UNet2DModel, "UNet2DConditionModel": UNet2DConditionModel}
+MAX_IMAGES = 256
+
+
+class DiffusionModel:
+    """A samplable diffusion model: `sample(conditions, steps=, guidance=, scheduler=, seed=)`."""
+
+    def __init__(
+        self,
+        unet: UNet2DModel | UNet2DConditionModel,
+        scheduler_config: dict,
+        conditioner: TextConditioner | ClassConditioner | None = None,
+        vae: AutoencoderKL | None = None,
+        latent_scale: float = 1.0,
+        meta: dict | None = None,
+        classifier: torch.nn.Module | None = None,
+    ):
+        self.unet = unet.eval()
+        self.scheduler_config = dict(scheduler_config)
+        self.schedule = Schedule.from_scheduler_config(self.scheduler_config)
+        self.conditioner = conditioner.eval() if conditioner is not None else None
+        self.vae = vae.eval() if vae is not None else None
+        self.latent_scale = float(latent_scale)
+        self.meta = dict(meta or {})
+        self.classifier = classifier.eval() if classifier is not None else None
+        self.device = next(unet.parameters()).device
+
+    # ---- description -------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        """'text', 'class' or 'uncond'."""
+        return self.conditioner.kind if self.conditioner is not None else "uncond"
+
+    @property
+    def latent(self) -> bool:
+        return self.vae is not None
+
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the denoiser's space (latent for latent models)."""
+        size = self.unet.config.sample_size
+        size = (size, size) if isinstance(size, int) else tuple(size)
+        return (self.unet.config.in_channels, *size)
+
+    @property
+    def default_guidance(self) -> float:
+        return float(self.meta.get("default_guidance", 1.0 if self.kind == "uncond" else 3.0))
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name", "model"))
+
+    def __repr__(self) -> str:
+        parts = [f"kind={self.kind!r}", f"latent={self.latent}", f"sample_shape={self.sample_shape}", f"device={self.device}"]
+        return f"DiffusionModel({self.name!r}, {', '.join(parts)})"
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        mods = {"unet": self.unet, "conditioner": self.conditioner, "vae": self.vae, "classifier": self.classifier}
+        return {k: v for k, v in mods.items() if v is not None}
+
+    def to(self, device=None) -> "DiffusionModel":
+        self.device = pick_device(device)
+        for m in self.modules().values():
+            m.to(self.device)
+        return self
+
+    # ---- latent space ---------------------------------------------------------------------
+    @torch.no_grad()
+    def encode_images(self, x: torch.Tensor) -> torch.Tensor:
+        """Pixels in [-1, 1] → the denoiser's space (VAE latent mean × latent_scale, or identity)."""
+        if self.vae is None:
+            return x
+        return self.vae.encode(x.to(self.device)).latent_dist.mean * self.latent_scale
+
+    @torch.no_grad()
+    def decode_latents(self, z: torch.Tensor) -> torch.Tensor:
+        """The denoiser's space → pixels in [-1, 1] (the lecture's decoder)."""
+        if self.vae is None:
+            return z
+        return self.vae.decode(z.to(self.device) / self.latent_scale).sample.clamp(-1, 1)
+
+    # ---- conditions ----------------------------------------------------------------------
+    def encode_conditions(self, conditions, num_images: int | None):
+        """(cond, uncond, labels) for a batch; labels are the prompts/classes as given, one per image."""
+        if self.conditioner is None:
+            if conditions is not None:
+                raise ValueError("this model is unconditional: pass conditions=None and num_images=N")
+            n = check_int("num_images", num_images if num_images is not None else 1, minimum=1, maximum=MAX_IMAGES)
+            return None, None, [""] * n
+        if conditions is None:
+            raise ValueError(f"this {self.kind} model needs conditions: "
+                             + ("a prompt or list of prompts ('' = unconditional)" if self.kind == "text" else "a class or list of classes"))
+        items = [conditions] if isinstance(conditions, (str, int)) else list(conditions) if not torch.is_tensor(conditions) else conditions.tolist()
+        if not items:
+            raise ValueError("conditions must not be empty")
+        if num_images is not None:
+            check_int("num_images", num_images, minimum=1, maximum=MAX_IMAGES)
+            if len(items) == 1:
+                items = items * num_images
+            elif len(items) != num_images:
+                raise ValueError(f"got {len(items)} conditions for num_images={num_images}; give one condition or {num_images}")
+        if len(items) > MAX_IMAGES:
+            raise ValueError(f"at most {MAX_IMAGES} images per call, got {len(items)}")
+        cond = self.conditioner.encode(items)
+        return cond, self.conditioner.null(len(items)), items
+
+    # ---- sampling ------------------------------------------------------------------------
+    def sample(
+        self,
+        conditions=None,
+        *,
+        num_images: int | None = None,
+        steps: int = 50,
+        guidance: float | None = None,
+        scheduler: str = "ddim",
+        seed: int = 0,
+        generator: torch.Generator | None = None,
+        decode_steps: bool = True,
+        progress: bool = False,
+        callback: Callable[[int, int], None] | None = None,
+    ) -> Trajectory:
+        """Generate images and record the whole reverse process as a `Trajectory`.
+
+        conditions: prompt(s) for text models ('' is unconditional), class index/name(s) for class
+        models, None for unconditional models (then num_images). guidance: classifier-free guidance
+        scale w ≥ 0 (1 = conditional only, 0 = unconditional only; default from the model card).
+        """
+        T = self.schedule.num_train_timesteps
+        steps = check_int("steps", steps, minimum=1, maximum=T)
+        guidance = self.default_guidance if guidance is None else check_finite_number("guidance", guidance, minimum=0.0)
+        if self.kind == "uncond" and guidance != 1.0:
+            raise ValueError("guidance needs a conditional model; this model is unconditional (use guidance=1)")
+        check_int("seed", seed, minimum=0)
+        sched = make_scheduler(scheduler, self.scheduler_config, clip_sample=not self.latent)
+        cond, uncond, labels = self.encode_conditions(conditions, num_images)
+        if generator is None:
+            generator = torch.Generator(device=self.device).manual_seed(seed)
+        traj = sample_loop(
+            self.unet, sched, self.schedule, (len(labels), *self.sample_shape),
+            cond=cond, uncond=uncond, guidance=guidance, steps=steps, generator=generator,
+            device=self.device, decode=self.decode_latents if self.latent else None,
+            decode_steps=decode_steps, progress=progress, callback=callback,
+        )
+        traj.meta.update(model=self.name, kind=self.kind, latent=self.latent, conditions=labels,
+                         steps=steps, guidance=guidance, scheduler=scheduler, seed=seed)
+        return traj
+
+    # ---- persistence -----------------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+        """Write the model folder (safetensors + JSON), atomically: a failure leaves the old one intact."""
+        with io.atomic_folder(directory) as tmp:
+            index = {**self.meta, "format": io.FORMAT, "version": 1, "kind": self.kind, "latent": self.latent,
+                     "latent_scale": self.latent_scale}
+            _save_diffusers(self.unet, tmp / "unet", dtype)
+            if self.vae is not None:
+                _save_diffusers(self.vae, tmp / "vae", dtype)
+            if isinstance(self.conditioner, TextConditioner):
+                (tmp / "text_encoder").mkdir()
+                io.write_json(tmp / "text_encoder" / "config.json", {
+                    "clip": self.meta.get("clip_config", {}), "context_length": self.conditioner.context_length,
+                    "known_words": sorted(self.conditioner.known_words or [])})
+                io.save_weights(self.conditioner.clip, tmp / "text_encoder" / "model.safetensors", dtype)
+            elif isinstance(self.conditioner, ClassConditioner):
+                index.update(num_classes=self.conditioner.num_classes, class_names=self.conditioner.class_names)
+            DDPMScheduler.from_config(self.scheduler_config).save_config(tmp / "scheduler")
+            if self.classifier is not None and "classifier_config" in self.meta:
+                (tmp / "classifier").mkdir()
+                io.write_json(tmp / "classifier" / "config.json", self.meta["classifier_config"])
+                io.save_weights(self.classifier, tmp / "classifier" / "model.safetensors", dtype)
+            index.pop("clip_config", None)
+            index.pop("classifier_config", None)
+            io.write_json(tmp / "model_index.json", index)
+        return Path(directory)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device=None) -> "DiffusionModel":
+        """Load a model folder written by `save_pretrained` (or `diffviz train`)."""
+        directory = Path(directory)
+        index = io.read_json(directory / "model_index.json") if (directory / "model_index.json").is_file() else {}
+        kind, latent = index.get("kind"), bool(index.get("latent"))
+        comps = ["unet"] + (["vae"] if latent else []) + (["text_encoder"] if kind == "text" else [])
+        index = io.check_model_folder(directory, comps)
+        if kind not in ("text", "class", "uncond"):
+            raise io.ModelFolderError(f"{directory}: model_index.json has unknown kind {kind!r}; allowed: text, class, uncond")
+        unet_cfg = io.read_json(directory / "unet" / "config.json")
+        unet_cls = UNET_CLASSES.get(unet_cfg.get("_class_name"))
+        if unet_cls is None:
+            raise io.ModelFolderError(f"{directory}/unet is a {unet_cfg.get('_class_name')!r}; allowed: {', '.join(UNET_CLASSES)}")
+        unet = _load_diffusers(unet_cls, directory / "unet")
+        vae = _load_diffusers(AutoencoderKL, directory / "vae") if latent else None
+        conditioner = None
+        meta = {k: v for k, v in index.items() if k not in ("format", "version")}
+        meta.setdefault("name", directory.name)
+        if kind == "text":
+            conditioner = load_text_conditioner(directory / "text_encoder")
+            meta["clip_config"] = io.read_json(directory / "text_encoder" / "config.json")["clip"]
+        elif kind == "class":
+            conditioner = ClassConditioner(index["num_classes"], index.get("class_names"))
+        scheduler_config = io.read_json(directory / "scheduler" / "scheduler_config.json")
+        classifier = None
+        if (directory / "classifier" / "model.safetensors").is_file():
+            from .builders import build_classifier  # bundled domain classifier (optional part)
+
+            ccfg = io.read_json(directory / "classifier" / "config.json")
+            classifier = io.load_state_into(build_classifier(ccfg), directory / "classifier" / "model.safetensors")
+            meta["classifier_config"] = ccfg
+        model = cls(unet, scheduler_config, conditioner, vae, index.get("latent_scale", 1.0), meta, classifier)
+        return model.to(device)
+
+
+def _save_diffusers(model, folder: Path, dtype: torch.dtype) -> None:
+    """save_pretrained on a cast copy, so the live model keeps its dtype even if saving fails."""
+    copy.deepcopy(model).to("cpu", dtype).save_pretrained(folder, safe_serialization=True)
+
+
+def _load_diffusers(model_cls, folder: Path):
+    weights = list(folder.glob("*.safetensors"))
+    for w in weights:  # diffusers' own error for a corrupt file is obscure; check the file first
+        _check_safetensors_header(w)
+    try:
+        return model_cls.from_pretrained(folder, use_safetensors=True, torch_dtype=torch.float32).float()
+    except (OSError, ValueError, RuntimeError, EnvironmentError) as err:
+        raise io.ModelFolderError(f"could not load {folder} as {model_cls.__name__}: {str(err)[:400]}") from err
+
+
+def _check_safetensors_header(file: Path) -> None:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(file), framework="pt") as f:
+            keys = list(f.keys())
+            if keys:
+                f.get_slice(keys[-1])[:]  # reading the last tensor catches truncation
+    except Exception as err:
+        raise io.ModelFolderError(f"{file} is not a readable safetensors file (truncated or corrupted?): {err}") from err
+
+
+def load_text_conditioner(folder: Path) -> TextConditioner:
+    """Rebuild the open_clip text encoder from `config.json` + `model.safetensors`."""
+    import open_clip
+
+    cfg = io.read_json(folder / "config.json")
+    clip = open_clip.CLIP(**cfg["clip"])
+    io.load_state_into(clip, folder / "model.safetensors")
+    tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=cfg["context_length"])
+    return TextConditioner(clip, tokenizer, known_words=cfg.get("known_words") or None)

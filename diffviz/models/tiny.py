@@ -1,0 +1,72 @@
+"""Tiny randomly initialised models of each kind: for tests, demos and benchmarks.
+
+They have the real architecture of the bundled models (diffusers UNets and VAE, open_clip text
+tower) at toy size, so every code path runs in well under a second on a laptop CPU.
+"""
+from __future__ import annotations
+
+import open_clip
+import torch
+from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet2DModel
+
+from .conditioning import ClassConditioner, TextConditioner
+from .pipeline import DiffusionModel
+
+TINY_CLIP_CONFIG = dict(
+    embed_dim=32,
+    vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=8, head_width=16),
+    text_cfg=dict(context_length=16, width=32, heads=2, layers=1),
+)
+TINY_WORDS = ["a", "an", "the", "red", "blue", "green", "circle", "square", "small", "big"]
+
+
+def tiny_scheduler_config(num_train_timesteps: int = 1000, beta_schedule: str = "linear") -> dict:
+    return dict(DDPMScheduler(num_train_timesteps=num_train_timesteps, beta_schedule=beta_schedule).config)
+
+
+def tiny_text_model(seed: int = 0, latent: bool = True) -> DiffusionModel:
+    """Text-conditional latent model: tiny CLIP text tower + tiny VAE (16×16×3 ↔ 8×8×4) + cond UNet."""
+    torch.manual_seed(seed)
+    clip = open_clip.CLIP(**TINY_CLIP_CONFIG)
+    tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=16)
+    cond = TextConditioner(clip, tokenizer, known_words=TINY_WORDS)
+    vae = None
+    if latent:
+        vae = AutoencoderKL(
+            in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16),
+            down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+            layers_per_block=1, norm_num_groups=4, sample_size=16,
+        )
+    unet = UNet2DConditionModel(
+        sample_size=8 if latent else 16, in_channels=4 if latent else 3, out_channels=4 if latent else 3,
+        block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32, attention_head_dim=8,
+    )
+    meta = {"name": "tiny-text", "image_size": 16, "default_guidance": 3.0, "clip_config": TINY_CLIP_CONFIG}
+    return DiffusionModel(unet, tiny_scheduler_config(), cond, vae, latent_scale=1.0, meta=meta)
+
+
+def tiny_class_model(seed: int = 0, num_classes: int = 10) -> DiffusionModel:
+    """Class-conditional pixel model: UNet2DModel with class embeddings and a null class."""
+    torch.manual_seed(seed)
+    unet = UNet2DModel(
+        sample_size=16, in_channels=1, out_channels=1, block_out_channels=(16, 32), layers_per_block=1,
+        norm_num_groups=8, down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+        num_class_embeds=num_classes + 1,
+    )
+    meta = {"name": "tiny-class", "image_size": 16, "default_guidance": 2.0}
+    return DiffusionModel(unet, tiny_scheduler_config(), ClassConditioner(num_classes), meta=meta)
+
+
+def tiny_uncond_model(seed: int = 0) -> DiffusionModel:
+    torch.manual_seed(seed)
+    unet = UNet2DModel(
+        sample_size=16, in_channels=3, out_channels=3, block_out_channels=(16, 32), layers_per_block=1,
+        norm_num_groups=8, down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+    )
+    return DiffusionModel(unet, tiny_scheduler_config(), meta={"name": "tiny-uncond", "image_size": 16})
+
+
+TINY_MODELS = {"tiny-text": tiny_text_model, "tiny-class": tiny_class_model, "tiny-uncond": tiny_uncond_model}
