@@ -44,7 +44,7 @@ def check_images(x0, name: str = "x0") -> torch.Tensor:
     return x0
 
 
-def _check_t(t, batch: int, T: int, device) -> torch.Tensor:
+def check_timesteps(t, batch: int, T: int, device) -> torch.Tensor:
     if isinstance(t, bool):
         raise TypeError("t must be an int or a 1-D integer tensor/list of timesteps")
     t = torch.as_tensor(t, device=device)
@@ -72,15 +72,19 @@ def forward_process(
     """
     x0 = check_images(x0)
     schedule = _as_schedule(schedule)
-    t = _check_t(t, x0.shape[0], schedule.num_train_timesteps, x0.device)
+    t = check_timesteps(t, x0.shape[0], schedule.num_train_timesteps, x0.device)
     if noise is None:
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
     elif noise.shape != x0.shape:
         raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
+    return q_sample(x0, t, schedule, noise)
+
+
+def q_sample(x0: torch.Tensor, t: torch.Tensor, schedule: Schedule, noise: torch.Tensor) -> ForwardSample:
+    """The closed form itself, unchecked (x0 may be a latent, unbounded): √ᾱ_t x0 + √(1-ᾱ_t) ε."""
     alpha_bar = schedule.alphas_cumprod.to(x0.device)[t].to(x0.dtype)
-    a = alpha_bar.view(-1, 1, 1, 1)
-    x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-    return ForwardSample(x_t, noise, alpha_bar)
+    a = alpha_bar.view(-1, *([1] * (x0.ndim - 1)))
+    return ForwardSample(a.sqrt() * x0 + (1 - a).sqrt() * noise, noise, alpha_bar)
 
 
 def forward_strip(
@@ -100,7 +104,7 @@ def forward_strip(
     ts = torch.as_tensor(timesteps)
     if ts.ndim != 1 or ts.numel() == 0:
         raise ValueError("timesteps must be a non-empty 1-D list of integer timesteps")
-    ts = _check_t(ts, ts.numel(), schedule.num_train_timesteps, x0.device)
+    ts = check_timesteps(ts, ts.numel(), schedule.num_train_timesteps, x0.device)
     K = ts.numel()
     if same_noise:
         eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device).expand(K, *x0.shape)
