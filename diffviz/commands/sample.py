@@ -1,0 +1,57 @@
+"""`diffviz sample`: generate from a model and write a PNG strip of the reverse process."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("conditions", nargs="*", help="prompts (text model) or class indices (class model)")
+    p.add_argument("--model", default=None, help="bundled name (shapes, digits), tiny-* or a folder; default: first bundled")
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--guidance", type=float, default=None)
+    p.add_argument("--scheduler", default="ddim", help="ddpm, ddim, dpm or euler")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frames", type=int, default=10, help="columns in the strip (steps shown)")
+    p.add_argument("--zoom", type=int, default=4, help="pixel zoom of the PNG")
+    p.add_argument("--device", default=None)
+    p.add_argument("-o", "--output", default="trajectory.png")
+
+
+def strip_image(rows: list[np.ndarray], zoom: int = 4, gap: int = 2) -> Image.Image:
+    """Tile rows of frames (each (K, H, W, 3) uint8) into one picture, nearest-neighbour zoomed."""
+    h = max(r.shape[1] for r in rows)
+    w = max(r.shape[2] for r in rows)
+    k = max(r.shape[0] for r in rows)
+    canvas = np.full(((h + gap) * len(rows) - gap, (w + gap) * k - gap, 3), 255, np.uint8)
+    for i, row in enumerate(rows):
+        for j, frame in enumerate(row):
+            canvas[i * (h + gap): i * (h + gap) + frame.shape[0], j * (w + gap): j * (w + gap) + frame.shape[1]] = frame
+    img = Image.fromarray(canvas)
+    return img.resize((img.width * zoom, img.height * zoom), Image.NEAREST)
+
+
+def run(args) -> int:
+    from ..models.registry import bundled_names, load
+
+    name = args.model or (bundled_names() or ["tiny-text"])[0]
+    model = load(name, device=args.device)
+    conds = args.conditions or None
+    if model.kind == "class" and conds:
+        conds = [int(c) if c.isdigit() else c for c in conds]
+    if conds is None and model.kind != "uncond":
+        conds = (model.meta.get("prompt_examples") or ["a red circle"])[:1] if model.kind == "text" else [0]
+    traj = model.sample(conds, num_images=None if conds else 1, steps=args.steps, guidance=args.guidance,
+                        scheduler=args.scheduler, seed=args.seed, progress=True)
+    idx = np.unique(np.linspace(0, traj.num_steps - 1, max(1, min(args.frames, traj.num_steps))).round().astype(int))
+    rows = []
+    for b in range(traj.batch_size):
+        rows.append(traj.frames("x_t")[idx, b])
+        rows.append(traj.image_frames()[idx, b])
+    strip_image(rows, zoom=args.zoom).save(args.output)
+    print(f"{model.name}: {traj.batch_size} image(s), {traj.num_steps} {args.scheduler} steps -> {Path(args.output).resolve()}")
+    print("rows: x_t (the denoiser's input) and the predicted clean image, for each condition:", traj.meta["conditions"])
+    return 0
