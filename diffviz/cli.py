@@ -9,6 +9,7 @@ import sys
 # name -> (module path, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("diffviz.commands.sample", "sample from a model and write a PNG strip of the trajectory"),
+    "train": ("diffviz.commands.train", "train a bundled model (resumable) or one of its parts"),
 }
 
 

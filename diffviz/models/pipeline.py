@@ -261,10 +261,9 @@ def _check_safetensors_header(file: Path) -> None:
 
 def load_text_conditioner(folder: Path) -> TextConditioner:
     """Rebuild the open_clip text encoder from `config.json` + `model.safetensors`."""
-    import open_clip
+    from .builders import build_clip, make_tokenizer
 
     cfg = io.read_json(folder / "config.json")
-    clip = open_clip.CLIP(**cfg["clip"])
-    io.load_state_into(clip, folder / "model.safetensors")
-    tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=cfg["context_length"])
+    clip = io.load_state_into(build_clip(cfg["clip"]), folder / "model.safetensors")
+    tokenizer = make_tokenizer(cfg["context_length"])
     return TextConditioner(clip, tokenizer, known_words=cfg.get("known_words") or None)

@@ -1,0 +1,144 @@
+"""Train a bundled model part by part and write its folder: `diffviz train shapes|digits`.
+
+Each part is a resumable run in `runs/<model>/<part>/`; a finished part is skipped on re-run, so
+the same command continues an interrupted training. The last step assembles a `DiffusionModel`
+from the parts (EMA weights for denoisers) and saves it with `save_pretrained`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from diffusers import DDPMScheduler
+
+from ..data import shapes as shapes_data
+from ..diffusion.schedule import Schedule
+from ..models import builders
+from ..models.conditioning import ClassConditioner, TextConditioner
+from ..models.pipeline import DiffusionModel
+from ..utils import pick_device
+from . import recipes
+from .trainer import Trainer, TrainConfig
+
+SCHEDULE = "squaredcos_cap_v2"
+# part -> (steps, lr, batch size, ema decay)
+SHAPES_PARTS = {"clip": (1500, 1e-3, 128, None), "classifier": (1500, 2e-3, 64, None),
+                "vae": (2500, 1e-3, 64, None), "unet": (8000, 5e-4, 64, 0.999)}
+DIGITS_PARTS = {"classifier": (800, 2e-3, 64, None), "unet": (6000, 1e-3, 64, 0.999)}
+
+
+def _train(model, loss_fn, out: Path, part: tuple, seed: int, device, minutes=None, steps=None) -> Trainer:
+    n, lr, bs, ema = part
+    cfg = TrainConfig(steps=steps or n, lr=lr, batch_size=bs, seed=seed, ema_decay=ema, device=str(device),
+                      checkpoint_every=100, max_minutes=minutes)
+    trainer = Trainer(model, loss_fn, cfg, out)
+    trainer.run()
+    model.load_state_dict(trainer.ema_state_dict())
+    return trainer
+
+
+def _done(out: Path, steps: int) -> bool:
+    meta = out / "checkpoint.json"
+    return meta.is_file() and json.loads(meta.read_text())["step"] >= steps
+
+
+def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int = 0, steps: int | None = None,
+               minutes: float | None = None, n_images: int = 60_000):
+    """Train (or resume) one part; returns the trained module (loaded with its EMA weights)."""
+    device = pick_device(device)
+    out = runs / model_name / part
+    table = SHAPES_PARTS if model_name == "shapes" else DIGITS_PARTS
+    if part not in table:
+        raise ValueError(f"{model_name} has parts {', '.join(table)}; got {part!r}")
+    spec = table[part]
+    if model_name == "digits":
+        x, y = recipes.digits_data(16, "train")
+        if part == "classifier":
+            cfg = dict(builders.DIGITS_CLASSIFIER_CONFIG, augment_shift=1)
+            model, loss_fn = recipes.classifier_recipe(x, {"digit": y}, cfg, spec[2], device)
+        else:
+            model, loss_fn = recipes.class_unet_recipe(x, y, builders.DIGITS_UNET_CONFIG, Schedule.from_name(SCHEDULE), spec[2], device)
+        _train(model, loss_fn, out, spec, seed, device, minutes, steps)
+        return model
+    data = shapes_data.generate_shapes(n_images, seed=seed, split="all" if part == "classifier" else "train")
+    if part == "clip":
+        model, loss_fn = recipes.clip_recipe(data, builders.SHAPES_CLIP_CONFIG, spec[2], device)
+    elif part == "vae":
+        model, loss_fn = recipes.vae_recipe(data, builders.SHAPES_VAE_CONFIG, spec[2], device)
+    elif part == "classifier":
+        cfg = dict(builders.SHAPES_CLASSIFIER_CONFIG, augment_shift=0)
+        model, loss_fn = recipes.classifier_recipe(data.images, recipes.shapes_labels(data), cfg, spec[2], device)
+    else:
+        clip = load_part(runs, "shapes", "clip")
+        vae = load_part(runs, "shapes", "vae")
+        lat = recipes.encode_latents(data, vae, clip, builders.make_tokenizer(builders.SHAPES_CLIP_CONFIG["text_cfg"]["context_length"]), device)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "latent_scale.json").write_text(json.dumps({"latent_scale": lat.latent_scale}))
+        model, loss_fn = recipes.text_unet_recipe(lat, builders.SHAPES_UNET_CONFIG, Schedule.from_name(SCHEDULE), spec[2], device)
+    _train(model, loss_fn, out, spec, seed, device, minutes, steps)
+    return model
+
+
+BUILD = {("shapes", "clip"): lambda: builders.build_clip(builders.SHAPES_CLIP_CONFIG),
+         ("shapes", "vae"): lambda: builders.build_vae(builders.SHAPES_VAE_CONFIG),
+         ("shapes", "classifier"): lambda: builders.build_classifier(builders.SHAPES_CLASSIFIER_CONFIG),
+         ("shapes", "unet"): lambda: builders.build_text_unet(builders.SHAPES_UNET_CONFIG),
+         ("digits", "classifier"): lambda: builders.build_classifier(builders.DIGITS_CLASSIFIER_CONFIG),
+         ("digits", "unet"): lambda: builders.build_class_unet(builders.DIGITS_UNET_CONFIG)}
+
+
+def load_part(runs: Path, model_name: str, part: str) -> torch.nn.Module:
+    """A part's weights from its run checkpoint (EMA weights when the run kept them)."""
+    from safetensors.torch import load_file
+
+    file = runs / model_name / part / "checkpoint.safetensors"
+    if not file.is_file():
+        raise FileNotFoundError(f"{model_name}/{part} has not been trained yet: {file} is missing")
+    tensors = load_file(str(file))
+    model = BUILD[(model_name, part)]()
+    state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    state.update({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def run_steps(runs: Path, model_name: str, part: str) -> int:
+    meta = runs / model_name / part / "checkpoint.json"
+    return json.loads(meta.read_text())["step"] if meta.is_file() else 0
+
+
+def assemble(model_name: str, runs: Path, out_dir: Path) -> DiffusionModel:
+    """Compose the trained parts into a DiffusionModel folder (fp16 safetensors + JSON)."""
+    sched_cfg = dict(DDPMScheduler(num_train_timesteps=1000, beta_schedule=SCHEDULE).config)
+    steps = {p: run_steps(runs, model_name, p) for p in (SHAPES_PARTS if model_name == "shapes" else DIGITS_PARTS)}
+    if model_name == "shapes":
+        cfg = builders.SHAPES_CLIP_CONFIG
+        clip = load_part(runs, "shapes", "clip")
+        cond = TextConditioner(clip, builders.make_tokenizer(cfg["text_cfg"]["context_length"]), shapes_data.vocabulary())
+        scale = json.loads((runs / "shapes" / "unet" / "latent_scale.json").read_text())["latent_scale"]
+        meta = {"name": "shapes", "image_size": 32, "channels": 3, "default_guidance": 3.0, "default_steps": 50,
+                "prompt_examples": ["a red circle", "a big blue square at the top left", "a small yellow triangle",
+                                    "a green cross in the centre", "an orange circle at the bottom right"],
+                "heldout_pairs": [list(p) for p in shapes_data.HELDOUT_PAIRS], "training_steps": steps,
+                "clip_config": cfg, "classifier_config": dict(builders.SHAPES_CLASSIFIER_CONFIG,
+                                                              classes={k: v for k, v in shapes_data.ATTRIBUTES.items()})}
+        model = DiffusionModel(load_part(runs, "shapes", "unet"), sched_cfg, cond, load_part(runs, "shapes", "vae"),
+                               scale, meta, load_part(runs, "shapes", "classifier"))
+    else:
+        meta = {"name": "digits", "image_size": 16, "channels": 1, "default_guidance": 2.0, "default_steps": 50,
+                "training_steps": steps, "classifier_config": dict(builders.DIGITS_CLASSIFIER_CONFIG,
+                                                                   classes={"digit": [str(i) for i in range(10)]})}
+        model = DiffusionModel(load_part(runs, "digits", "unet"), sched_cfg, ClassConditioner(10), None, 1.0, meta,
+                               load_part(runs, "digits", "classifier"))
+    model.save_pretrained(out_dir)
+    return model
+
+
+def train_model(model_name: str, runs: Path, out_dir: Path, *, device=None, seed: int = 0, minutes: float | None = None):
+    """All parts of a bundled model in order, then the assembled folder."""
+    table = SHAPES_PARTS if model_name == "shapes" else DIGITS_PARTS
+    for part, spec in table.items():
+        if not _done(runs / model_name / part, spec[0]):
+            train_part(model_name, part, runs, device=device, seed=seed, minutes=minutes)
+    return assemble(model_name, runs, out_dir)

@@ -1,0 +1,142 @@
+"""Training recipes, one per bundled part: what data, which loss, which model.
+
+Like Stable Diffusion, the text-to-image model's three parts are trained separately:
+the text encoder (a tiny CLIP, contrastive loss on image–caption pairs), the decoder (a tiny VAE,
+reconstruction), then the generator (a latent UNet predicting noise, conditioned on the frozen
+CLIP's token states, with 10 % of captions dropped so guidance works). Each recipe returns
+(model, loss_fn) for `Trainer`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from open_clip.loss import ClipLoss
+
+from ..data.digits import load_digits_tensor
+from ..data.shapes import ATTRIBUTES, ShapesData
+from ..diffusion.objective import drop_conditions, noise_prediction
+from ..diffusion.schedule import Schedule
+from ..models import builders
+from ..models.conditioning import text_token_states
+
+CAPTION_DROPOUT = 0.1
+
+
+def _to_float(images_u8: torch.Tensor) -> torch.Tensor:
+    return images_u8.float() / 127.5 - 1
+
+
+def _shift(x: torch.Tensor, g: torch.Generator, max_shift: int = 1) -> torch.Tensor:
+    """Random whole-batch translation by up to max_shift pixels (cheap augmentation)."""
+    dx, dy = torch.randint(-max_shift, max_shift + 1, (2,), generator=g, device=g.device).tolist()
+    return torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
+
+
+def clip_recipe(data: ShapesData, cfg: dict, batch_size: int, device):
+    model = builders.build_clip(cfg)
+    tokens = builders.make_tokenizer(cfg["text_cfg"]["context_length"])(data.captions)
+    loss = ClipLoss()
+
+    def loss_fn(step, g):
+        idx = torch.randint(0, len(tokens), (batch_size,), generator=g, device=g.device).cpu()
+        img_f, txt_f, scale = model(_to_float(data.images[idx]).to(device), tokens[idx].to(device))[:3]
+        return loss(img_f, txt_f, scale)
+
+    return model, loss_fn
+
+
+def vae_recipe(data: ShapesData, cfg: dict, batch_size: int, device, kl_weight: float = 1e-6):
+    model = builders.build_vae(cfg)
+
+    def loss_fn(step, g):
+        idx = torch.randint(0, len(data.images), (batch_size,), generator=g, device=g.device).cpu()
+        x = _to_float(data.images[idx]).to(device)
+        post = model.encode(x).latent_dist
+        recon = model.decode(post.sample(generator=g)).sample
+        return F.mse_loss(recon, x) + 0.5 * F.l1_loss(recon, x) + kl_weight * post.kl().mean()
+
+    return model, loss_fn
+
+
+def classifier_recipe(images: torch.Tensor, labels: dict[str, torch.Tensor], cfg: dict, batch_size: int, device):
+    """images: uint8 or float in [-1, 1]; labels: head name -> (N,) class index."""
+    model = builders.build_classifier(cfg)
+
+    def loss_fn(step, g):
+        idx = torch.randint(0, len(images), (batch_size,), generator=g, device=g.device).cpu()
+        x = images[idx]
+        x = (_to_float(x) if x.dtype == torch.uint8 else x).to(device)
+        if cfg.get("augment_shift"):
+            x = _shift(x, g, cfg["augment_shift"])
+        out = model(x)
+        return sum(F.cross_entropy(out[k], labels[k][idx].to(device)) for k in out)
+
+    return model, loss_fn
+
+
+@dataclass
+class LatentData:
+    mean: torch.Tensor  # VAE posterior means (N, 4, 8, 8)
+    std: torch.Tensor
+    latent_scale: float
+    caption_index: torch.Tensor  # (N,) index into states
+    states: torch.Tensor  # (K + 1, L, D) CLIP token states of unique captions; the last is ""
+
+
+@torch.no_grad()
+def encode_latents(data: ShapesData, vae, clip, tokenizer, device, batch: int = 512) -> LatentData:
+    vae.eval().to(device)
+    means, stds = [], []
+    for i in range(0, len(data.images), batch):
+        d = vae.encode(_to_float(data.images[i:i + batch]).to(device)).latent_dist
+        means.append(d.mean.cpu())
+        stds.append(d.std.cpu())
+    mean, std = torch.cat(means), torch.cat(stds)
+    scale = float(1.0 / (mean + std * torch.randn_like(std)).std())
+    uniq = sorted(set(data.captions))
+    lookup = {c: i for i, c in enumerate(uniq)}
+    clip.eval().to(device)
+    states = torch.cat([text_token_states(clip, tokenizer(uniq[i:i + 512] if i < len(uniq) else [""]).to(device)).cpu()
+                        for i in range(0, len(uniq), 512)] + [text_token_states(clip, tokenizer([""]).to(device)).cpu()])
+    idx = torch.tensor([lookup[c] for c in data.captions])
+    return LatentData(mean, std, scale, idx, states)
+
+
+def text_unet_recipe(lat: LatentData, cfg: dict, schedule: Schedule, batch_size: int, device):
+    model = builders.build_text_unet(cfg)
+    states = lat.states.to(device)
+    null = len(states) - 1
+
+    def loss_fn(step, g):
+        idx = torch.randint(0, len(lat.mean), (batch_size,), generator=g, device=g.device).cpu()
+        mean, std = lat.mean[idx].to(device), lat.std[idx].to(device)
+        z0 = (mean + std * torch.randn(std.shape, generator=g, device=g.device)) * lat.latent_scale
+        cap = lat.caption_index[idx].to(device)
+        cap = drop_conditions(cap, torch.full_like(cap, null), CAPTION_DROPOUT, g)
+        return noise_prediction(model, schedule, z0, cond=states[cap], generator=g).loss
+
+    return model, loss_fn
+
+
+def class_unet_recipe(images: torch.Tensor, labels: torch.Tensor, cfg: dict, schedule: Schedule, batch_size: int, device):
+    model = builders.build_class_unet(cfg)
+    null = cfg["num_class_embeds"] - 1
+
+    def loss_fn(step, g):
+        idx = torch.randint(0, len(images), (batch_size,), generator=g, device=g.device).cpu()
+        x0 = _shift(images[idx].to(device), g)
+        lab = labels[idx].to(device)
+        lab = drop_conditions(lab, torch.full_like(lab, null), CAPTION_DROPOUT, g)
+        return noise_prediction(model, schedule, x0, cond=lab, generator=g).loss
+
+    return model, loss_fn
+
+
+def shapes_labels(data: ShapesData) -> dict[str, torch.Tensor]:
+    return {k: data.labels[k] for k in ATTRIBUTES}
+
+
+def digits_data(size: int = 16, split: str = "train"):
+    return load_digits_tensor(size, split)

@@ -1,0 +1,156 @@
+"""A small training loop with resumable, atomic checkpoints — enough to train every bundled part.
+
+A run lives in one folder: `checkpoint.safetensors` (model, EMA and optimiser tensors),
+`checkpoint.json` (step, optimiser hyper-parameters, seed) and `loss.jsonl` (one line per logged
+step). Checkpoints are written to a temp file and renamed into place, so a kill mid-write leaves
+the previous good checkpoint. Re-running the same command resumes where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from ..utils import pick_device
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup: int = 100
+    batch_size: int = 64
+    seed: int = 0
+    ema_decay: float | None = None  # e.g. 0.999 for denoisers
+    checkpoint_every: int = 200
+    log_every: int = 10
+    max_minutes: float | None = None  # stop (with a checkpoint) after this wall time
+    device: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Trainer:
+    """Runs `loss_fn(step, generator) -> loss` on `model` with AdamW, EMA, logs and checkpoints."""
+
+    def __init__(self, model: torch.nn.Module, loss_fn: Callable[[int, torch.Generator], torch.Tensor],
+                 config: TrainConfig, out_dir: str | Path, callbacks: list[Callable[[int, float], None]] | None = None):
+        self.config = config
+        self.device = pick_device(config.device)
+        self.model = model.to(self.device).train()
+        self.loss_fn = loss_fn
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.callbacks = list(callbacks or [])
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.ema = None
+        if config.ema_decay:
+            self.ema = {k: v.detach().clone().float() for k, v in self.model.state_dict().items() if v.is_floating_point()}
+        self.step = 0
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.losses: list[float] = []
+
+    # ---- checkpoints ---------------------------------------------------------------------
+    @property
+    def checkpoint_file(self) -> Path:
+        return self.out / "checkpoint.safetensors"
+
+    def save_checkpoint(self) -> None:
+        tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        if self.ema is not None:
+            tensors.update({f"ema.{k}": v.cpu().contiguous() for k, v in self.ema.items()})
+        opt_state = self.opt.state_dict()
+        for i, st in opt_state["state"].items():
+            for k, v in st.items():
+                tensors[f"opt.{i}.{k}"] = (v if torch.is_tensor(v) else torch.tensor(v)).detach().cpu().contiguous()
+        meta = {"step": self.step, "param_groups": opt_state["param_groups"], "seed": self.config.seed,
+                "rng": self.generator.get_state().tolist() if self.device.type == "cpu" else None}
+        tmp = self.checkpoint_file.with_suffix(".tmp")
+        save_file(tensors, str(tmp))
+        os.replace(tmp, self.checkpoint_file)  # the tensors first, then the metadata that points at them
+        tmpj = self.out / "checkpoint.json.tmp"
+        tmpj.write_text(json.dumps(meta))
+        os.replace(tmpj, self.out / "checkpoint.json")
+
+    def load_checkpoint(self) -> bool:
+        if not (self.checkpoint_file.is_file() and (self.out / "checkpoint.json").is_file()):
+            return False
+        tensors = load_file(str(self.checkpoint_file), device=str(self.device))
+        meta = json.loads((self.out / "checkpoint.json").read_text())
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        if self.ema is not None:
+            self.ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")} or self.ema
+        state: dict = {}
+        for k, v in tensors.items():
+            if k.startswith("opt."):
+                _, i, name = k.split(".", 2)
+                state.setdefault(int(i), {})[name] = v.cpu() if name == "step" else v
+        self.opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        self.step = int(meta["step"])
+        if meta.get("rng") is not None:
+            self.generator.set_state(torch.tensor(meta["rng"], dtype=torch.uint8))
+        return True
+
+    def ema_state_dict(self) -> dict[str, torch.Tensor]:
+        """Model weights to ship: the EMA average when kept, else the raw weights."""
+        state = self.model.state_dict()
+        if self.ema is not None:
+            state = {k: self.ema.get(k, v) for k, v in state.items()}
+        return state
+
+    # ---- loop --------------------------------------------------------------------------------
+    def lr_at(self, step: int) -> float:
+        c = self.config
+        return c.lr * min(1.0, (step + 1) / max(1, c.warmup))
+
+    def run(self, resume: bool = True, progress: bool = True) -> list[float]:
+        c = self.config
+        if resume and self.load_checkpoint():
+            print(f"resumed {self.out} at step {self.step}")
+        start = time.time()
+        log = open(self.out / "loss.jsonl", "a")
+        bar = tqdm(total=c.steps, initial=self.step, disable=not progress, desc=self.out.name)
+        try:
+            while self.step < c.steps:
+                for g in self.opt.param_groups:
+                    g["lr"] = self.lr_at(self.step)
+                loss = self.loss_fn(self.step, self.generator)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"loss became {loss.item()} at step {self.step}")
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+                self.opt.step()
+                if self.ema is not None:
+                    with torch.no_grad():
+                        d = min(c.ema_decay, (1 + self.step) / (10 + self.step))
+                        for k, v in self.model.state_dict().items():
+                            if k in self.ema:
+                                self.ema[k].mul_(d).add_(v.float(), alpha=1 - d)
+                self.step += 1
+                value = loss.item()
+                self.losses.append(value)
+                bar.update(1)
+                if self.step % c.log_every == 0:
+                    log.write(json.dumps({"step": self.step, "loss": value, "time": time.time()}) + "\n")
+                    log.flush()
+                    bar.set_postfix(loss=f"{value:.4f}")
+                for cb in self.callbacks:
+                    cb(self.step, value)
+                if self.step % c.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if c.max_minutes is not None and time.time() - start > 60 * c.max_minutes:
+                    print(f"{self.out.name}: time budget of {c.max_minutes} min reached at step {self.step}")
+                    break
+        finally:
+            bar.close()
+            log.close()
+        self.save_checkpoint()
+        return self.losses
