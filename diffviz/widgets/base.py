@@ -1,0 +1,113 @@
+"""Shared pieces of the widgets: error banner, progress bar, picture rendering, model choice."""
+from __future__ import annotations
+
+import functools
+import html
+import io
+
+import ipywidgets as W
+import numpy as np
+from PIL import Image
+
+from .i18n import t
+
+
+def default_model(model=None, prefer: str = "shapes"):
+    """The given model handle, or a bundled one by name (or the bundled default), else a tiny one."""
+    from ..models.registry import bundled_names, load
+
+    if model is not None and not isinstance(model, str):
+        return model
+    if isinstance(model, str):
+        return load(model)
+    names = bundled_names()
+    if names:
+        return load(prefer if prefer in names else names[0])
+    return load("tiny-text" if prefer == "shapes" else "tiny-class")
+
+
+def png_bytes(image: np.ndarray, zoom: int = 1) -> bytes:
+    """uint8 (H, W, 3) → PNG bytes, nearest-neighbour zoomed (crisp pixels)."""
+    img = Image.fromarray(np.ascontiguousarray(image))
+    if zoom > 1:
+        img = img.resize((img.width * zoom, img.height * zoom), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def tile(images: np.ndarray, cols: int | None = None, gap: int = 2) -> np.ndarray:
+    """uint8 (N, H, W, 3) → one (rows·H, cols·W, 3) picture with white gaps."""
+    n, h, w, _ = images.shape
+    cols = cols or n
+    rows = -(-n // cols)
+    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap, 3), 255, np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = im
+    return out
+
+
+def image_widget(image: np.ndarray | None = None, zoom: int = 4) -> W.Image:
+    w = W.Image(format="png")  # PNGs are pre-zoomed nearest-neighbour: crisp at any size
+    if image is not None:
+        w.value = png_bytes(image, zoom)
+    return w
+
+
+class View(W.VBox):
+    """Base of every diffviz widget: an error banner and a progress bar above the content."""
+
+    def __init__(self, **kwargs):
+        self.banner = W.HTML(layout=W.Layout(display="none"))
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="", layout=W.Layout(width="60%", display="none"))
+        super().__init__(**kwargs)
+        self.add_class("diffviz-view")
+
+    def show_error(self, message: str) -> None:
+        self.banner.value = (f'<div class="dv-error" style="background:#fdecea;color:#611a15;padding:8px 12px;'
+                             f'border-radius:4px;border:1px solid #f5c6cb">⚠ {html.escape(str(message))}</div>')
+        self.banner.layout.display = ""
+
+    def clear_error(self) -> None:
+        self.banner.value = ""
+        self.banner.layout.display = "none"
+
+    def progress_callback(self, total: int):
+        self.progress.max = max(1, total)
+        self.progress.value = 0
+        self.progress.layout.display = ""
+
+        def update(i, n):
+            self.progress.max = n
+            self.progress.value = i
+
+        return update
+
+    def done(self) -> None:
+        self.progress.value = self.progress.max
+        self.progress.layout.display = "none"
+
+
+def guarded(method):
+    """Run a widget action; bad input becomes the inline error banner, never a traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        self.clear_error()
+        try:
+            return method(self, *args, **kwargs)
+        except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
+            self.show_error(str(err))
+            self.progress.layout.display = "none"
+            return None
+
+    return wrapper
+
+
+def heading(key: str, **fmt) -> W.HTML:
+    return W.HTML(f"<h3 style='margin:4px 0'>{html.escape(t(key, **fmt))}</h3>")
+
+
+def explain(key: str) -> W.HTML:
+    return W.HTML(f"<p style='max-width:56em;color:#333;margin:2px 0 8px'>{t(key)}</p>")

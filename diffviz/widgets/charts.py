@@ -1,0 +1,88 @@
+"""Plotly figure builders for the widgets: plotting only, the numbers come from the core."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .i18n import t
+
+LAYOUT = dict(margin=dict(l=50, r=20, t=40, b=40), height=300, template="plotly_white")
+
+
+def schedule_figure(curves: dict[str, list[float]], t_now: int) -> go.FigureWidget:
+    """ᾱ_t, √ᾱ_t, √(1-ᾱ_t) on the left axis, SNR (log) on the right, the current t marked."""
+    ts = curves["t"]
+    fig = go.FigureWidget(layout=dict(LAYOUT, title=t("forward.schedule_title"), xaxis_title="t",
+                                      yaxis=dict(title=t("forward.amount"), range=[0, 1.02]),
+                                      yaxis2=dict(title="SNR", type="log", overlaying="y", side="right", showgrid=False),
+                                      legend=dict(orientation="h", y=-0.25)))
+    fig.add_scatter(x=ts, y=curves["alpha_bar"], name="ᾱ_t")
+    fig.add_scatter(x=ts, y=curves["sqrt_alpha_bar"], name="√ᾱ_t (" + t("forward.signal") + ")")
+    fig.add_scatter(x=ts, y=curves["sqrt_one_minus_alpha_bar"], name="√(1−ᾱ_t) (" + t("forward.noise") + ")")
+    fig.add_scatter(x=ts, y=curves["snr"], name="SNR", yaxis="y2", line=dict(dash="dot"))
+    fig.add_vline(x=t_now, line_color="crimson", line_width=2)
+    return fig
+
+
+def move_marker(fig: go.FigureWidget, t_now: int) -> None:
+    fig.layout.shapes[0].x0 = t_now
+    fig.layout.shapes[0].x1 = t_now
+
+
+def histogram_figure(values: np.ndarray) -> go.FigureWidget:
+    """Pixel histogram of x_t against the N(0, 1) density it tends to."""
+    xs = np.linspace(-4, 4, 200)
+    fig = go.FigureWidget(layout=dict(LAYOUT, title=t("forward.histogram_title"), xaxis=dict(range=[-4, 4]), bargap=0.02,
+                                      showlegend=True, legend=dict(orientation="h", y=-0.25)))
+    fig.add_histogram(x=values, histnorm="probability density", nbinsx=60, name="x_t", xbins=dict(start=-4, end=4, size=0.1))
+    fig.add_scatter(x=xs, y=np.exp(-xs**2 / 2) / np.sqrt(2 * np.pi), name="N(0, 1)", line=dict(color="black"))
+    return fig
+
+
+def heatmap_figure(matrix: np.ndarray, rows: list[str], cols: list[str], title: str) -> go.FigureWidget:
+    fig = go.FigureWidget(go.Heatmap(z=matrix, x=cols, y=rows, colorscale="Viridis", zmin=-1, zmax=1,
+                                     text=np.round(matrix, 2), texttemplate="%{text}"),
+                          layout=dict(LAYOUT, title=title, height=max(300, 40 * len(rows) + 120),
+                                      yaxis=dict(autorange="reversed")))
+    return fig
+
+
+def line_figure(x, ys: dict[str, list[float]], title: str, xaxis: str, yaxis: str, bands: dict | None = None) -> go.FigureWidget:
+    fig = go.FigureWidget(layout=dict(LAYOUT, title=title, xaxis_title=xaxis, yaxis_title=yaxis))
+    for name, y in ys.items():
+        if bands and name in bands:
+            lo = np.asarray(y) - np.asarray(bands[name])
+            hi = np.asarray(y) + np.asarray(bands[name])
+            fig.add_scatter(x=list(x) + list(x)[::-1], y=list(hi) + list(lo)[::-1], fill="toself", opacity=0.2,
+                            line=dict(width=0), showlegend=False, hoverinfo="skip")
+        fig.add_scatter(x=list(x), y=list(y), name=name, mode="lines+markers")
+    return fig
+
+
+def ellipse_points(mean: np.ndarray, cov: np.ndarray, n_std: float = 2.0, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Outline of a 2-D Gaussian's n_std contour (for drawing a fitted Gaussian)."""
+    vals, vecs = np.linalg.eigh(cov)
+    angle = np.linspace(0, 2 * np.pi, n)
+    circle = np.stack([np.cos(angle), np.sin(angle)])
+    pts = vecs @ (np.sqrt(np.clip(vals, 0, None))[:, None] * n_std * circle) + mean[:, None]
+    return pts[0], pts[1]
+
+
+def scatter_figure(groups: dict[str, np.ndarray], title: str, ellipses: bool = False,
+                   pairs: tuple[np.ndarray, np.ndarray] | None = None, labels: dict[str, list[str]] | None = None) -> go.FigureWidget:
+    """2-D points per group, optional fitted-Gaussian ellipses and lines between paired points."""
+    fig = go.FigureWidget(layout=dict(LAYOUT, title=title, height=420, xaxis=dict(scaleanchor="y")))
+    if pairs is not None:
+        a, b = pairs
+        xs, ys = [], []
+        for p, q in zip(a, b):
+            xs += [p[0], q[0], None]
+            ys += [p[1], q[1], None]
+        fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="#bbb", width=1), showlegend=False, hoverinfo="skip")
+    for name, pts in groups.items():
+        fig.add_scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=name, marker=dict(size=7, opacity=0.8),
+                        text=(labels or {}).get(name), hoverinfo="text+name" if labels and name in labels else "x+y+name")
+        if ellipses and len(pts) > 2:
+            ex, ey = ellipse_points(pts.mean(0), np.cov(pts, rowvar=False))
+            fig.add_scatter(x=ex, y=ey, mode="lines", name=f"{name}: 2σ Gaussian", line=dict(dash="dash"))
+    return fig

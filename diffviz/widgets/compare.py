@@ -1,0 +1,135 @@
+"""GuidanceSweep and SchedulerCompare: one seed, many settings, images side by side."""
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+import traitlets
+
+from ..diffusion.schedulers import SCHEDULER_NAMES
+from .base import View, default_model, explain, guarded, heading, image_widget
+from .i18n import t
+from .reverse import condition_control
+
+
+def _labelled(items: list[tuple[str, np.ndarray]], zoom: int) -> W.HBox:
+    return W.HBox([W.VBox([W.HTML(f"<b>{label}</b>"), image_widget(img, zoom)]) for label, img in items])
+
+
+class _Sweep(View):
+    seed = traitlets.Int(0)
+    steps = traitlets.Int(30)
+
+    def __init__(self, model, title: str, zoom: int):
+        super().__init__()
+        self.model = default_model(model)
+        self.zoom = zoom
+        self.w_cond = condition_control(self.model)
+        self.w_seed = W.IntText(description=t("common.seed"), layout=W.Layout(width="160px"))
+        self.w_go = W.Button(description=t("compare.run"), button_style="primary")
+        self.w_go.on_click(lambda _: self.run())
+        W.link((self, "seed"), (self.w_seed, "value"))
+        self.results = W.VBox()
+        self.extra = W.HTML()
+        self.title = title
+
+    def condition(self):
+        if self.w_cond is None:
+            return None
+        return [self.w_cond.value]
+
+    def _sample(self, **kw):
+        cond = self.condition()
+        traj = self.model.sample(cond, num_images=None if cond else 1, seed=self.seed, decode_steps=False, **kw)
+        return traj.final_images()[0]
+
+
+class GuidanceSweep(_Sweep):
+    """One prompt and seed across guidance scales w (cond + w·(cond − uncond))."""
+
+    scales = traitlets.List(traitlets.Float(), default_value=[0.0, 1.0, 2.0, 3.0, 5.0, 8.0])
+
+    def __init__(self, model=None, run: bool = True, zoom: int = 4):
+        super().__init__(model, "guidance", zoom)
+        self.w_scales = W.Text(value=", ".join(str(s) for s in self.scales), description=t("compare.scales"))
+        self.w_scales.observe(self._parse_scales, "value")
+        self.images: list[np.ndarray] = []
+        self.clip_scores: list[float] = []
+        self.children = [heading("compare.guidance_title"), explain("compare.guidance_explain"), self.banner,
+                         W.HBox([c for c in (self.w_cond, self.w_scales, self.w_seed, self.w_go) if c is not None]),
+                         self.progress, self.results, self.extra]
+        if run:
+            self.run()
+
+    @guarded
+    def _parse_scales(self, change):
+        try:
+            scales = [float(s) for s in change["new"].replace(";", ",").split(",") if s.strip()]
+        except ValueError:
+            raise ValueError(t("compare.bad_scales")) from None
+        if not scales or any(s < 0 or s != s or s == float("inf") for s in scales):
+            raise ValueError(t("compare.bad_scales"))
+        self.scales = scales
+
+    @guarded
+    def run(self):
+        if self.model.kind == "uncond":
+            raise ValueError(t("compare.needs_condition"))
+        cb = self.progress_callback(len(self.scales))
+        self.images = []
+        for i, w in enumerate(self.scales):
+            self.images.append(self._sample(guidance=w, steps=self.steps))
+            cb(i + 1, len(self.scales))
+        self.done()
+        self.results.children = [_labelled([(f"w = {w:g}", im) for w, im in zip(self.scales, self.images)], self.zoom)]
+        self.clip_scores = []
+        if self.model.kind == "text":
+            from ..metrics.clip_score import ClipScorer
+
+            scorer = ClipScorer.from_model(self.model)
+            self.clip_scores = scorer.per_image(np.stack(self.images), [self.w_cond.value] * len(self.images)).tolist()
+            self.extra.value = t("compare.clip_scores") + ": " + ", ".join(
+                f"w={w:g}: {s:.1f}" for w, s in zip(self.scales, self.clip_scores))
+
+
+class SchedulerCompare(_Sweep):
+    """One seed across schedulers and step counts."""
+
+    schedulers = traitlets.List(traitlets.Unicode(), default_value=list(SCHEDULER_NAMES))
+    step_counts = traitlets.List(traitlets.Int(), default_value=[5, 10, 25, 50])
+
+    def __init__(self, model=None, run: bool = True, zoom: int = 4):
+        super().__init__(model, "schedulers", zoom)
+        self.w_steps = W.Text(value=", ".join(map(str, self.step_counts)), description=t("common.steps"))
+        self.w_steps.observe(self._parse_steps, "value")
+        self.grid: dict[tuple[str, int], np.ndarray] = {}
+        self.children = [heading("compare.scheduler_title"), explain("compare.scheduler_explain"), self.banner,
+                         W.HBox([c for c in (self.w_cond, self.w_steps, self.w_seed, self.w_go) if c is not None]),
+                         self.progress, self.results]
+        if run:
+            self.run()
+
+    @guarded
+    def _parse_steps(self, change):
+        try:
+            counts = [int(s) for s in change["new"].replace(";", ",").split(",") if s.strip()]
+        except ValueError:
+            raise ValueError(t("compare.bad_steps")) from None
+        if not counts or min(counts) < 1 or max(counts) > self.model.schedule.num_train_timesteps:
+            raise ValueError(t("compare.bad_steps"))
+        self.step_counts = counts
+
+    @guarded
+    def run(self):
+        total = len(self.schedulers) * len(self.step_counts)
+        cb = self.progress_callback(total)
+        self.grid = {}
+        rows = []
+        for name in self.schedulers:
+            items = []
+            for n in self.step_counts:
+                self.grid[(name, n)] = self._sample(scheduler=name, steps=n)
+                items.append((f"{name} · {n}", self.grid[(name, n)]))
+                cb(len(self.grid), total)
+            rows.append(_labelled(items, self.zoom))
+        self.done()
+        self.results.children = rows

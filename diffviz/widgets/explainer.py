@@ -1,0 +1,63 @@
+"""Explainer: the whole lecture in one app, tabs in lecture order, each built when first opened."""
+from __future__ import annotations
+
+import ipywidgets as W
+
+from .base import default_model
+from .i18n import t
+
+TABS = ["forward", "reverse", "noise", "guidance", "schedulers", "clip", "fid"]
+
+
+class Explainer(W.VBox):
+    """Tabs: forward process, reverse process, noise predictor, guidance, schedulers, CLIP, FID."""
+
+    def __init__(self, model=None, digits_model=None, tabs=None):
+        super().__init__()
+        self.model = default_model(model, prefer="shapes")
+        self._digits = digits_model
+        self.tab_names = list(tabs or TABS)
+        self.views: dict[str, W.Widget] = {}
+        self.tabs = W.Tab(children=[W.VBox([W.HTML(t("explainer.loading"))]) for _ in self.tab_names])
+        for i, name in enumerate(self.tab_names):
+            self.tabs.set_title(i, t(f"explainer.{name}"))
+        self.tabs.observe(self._opened, "selected_index")
+        self.children = [W.HTML(f"<h2 style='margin:4px 0'>{t('explainer.title')}</h2>"), self.tabs]
+        self.show_tab(self.tab_names[0])
+
+    def _opened(self, change):
+        if change["new"] is not None:
+            self.show_tab(self.tab_names[change["new"]])
+
+    def build(self, name: str) -> W.Widget:
+        from . import ClipSimilarity, FidExplorer, ForwardProcess, GuidanceSweep, NoiseInspector, ReverseProcess, SchedulerCompare
+
+        m = self.model
+        return {
+            "forward": lambda: ForwardProcess(source="shapes" if m.kind == "text" else "digits"),
+            "reverse": lambda: ReverseProcess(m),
+            "noise": lambda: NoiseInspector(m),
+            "guidance": lambda: GuidanceSweep(m),
+            "schedulers": lambda: SchedulerCompare(m),
+            "clip": lambda: ClipSimilarity(m),
+            "fid": lambda: FidExplorer(m),
+        }[name]()
+
+    def show_tab(self, name: str) -> W.Widget:
+        """Select a tab (building its view the first time) and return the view."""
+        if name not in self.tab_names:
+            raise ValueError(f"unknown tab {name!r}; allowed: {', '.join(self.tab_names)}")
+        i = self.tab_names.index(name)
+        if name not in self.views:
+            try:
+                self.views[name] = self.build(name)
+            except (ValueError, TypeError) as err:
+                self.views[name] = W.HTML(f"<div class='dv-error'>⚠ {err}</div>")
+            children = list(self.tabs.children)
+            children[i] = self.views[name]
+            self.tabs.children = children
+            for j, n in enumerate(self.tab_names):
+                self.tabs.set_title(j, t(f"explainer.{n}"))
+        if self.tabs.selected_index != i:
+            self.tabs.selected_index = i
+        return self.views[name]

@@ -1,0 +1,120 @@
+"""FidExplorer: what FID measures — features, two fitted Gaussians, and how FID depends on N."""
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+import torch
+import traitlets
+from sklearn.decomposition import PCA
+
+from ..metrics import ClassifierFeatures, RunningStats, fid_from_stats, fid_vs_n, kernel_inception_distance
+from ..metrics.fid import generated_features
+from .base import View, default_model, explain, guarded, heading, image_widget, png_bytes, tile
+from .charts import line_figure, scatter_figure
+from .i18n import t
+
+
+def real_images(model, n: int) -> np.ndarray:
+    """n real images of the model's domain as uint8 (n, H, W, 3)."""
+    if model.kind == "class":
+        from ..data.digits import load_digits_tensor
+
+        x, _ = load_digits_tensor(model.meta.get("image_size", 16), "test")
+        x = x[:n]
+        return ((x.expand(-1, 3, -1, -1) + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    from ..data.shapes import generate_shapes
+
+    return generate_shapes(n, seed=2024, split="all").images.permute(0, 2, 3, 1).numpy()
+
+
+def model_conditions(model, n: int):
+    if model.kind == "class":
+        return list(range(model.conditioner.num_classes))
+    if model.kind == "text":
+        from ..data.shapes import generate_shapes
+
+        return generate_shapes(n, seed=7, split="train").captions
+    return None
+
+
+class FidExplorer(View):
+    """Generate N images in batches; FID, KID, FID-vs-N with bands, grids and the feature-space picture."""
+
+    n = traitlets.Int(128)
+    batch_size = traitlets.Int(32)
+    steps = traitlets.Int(20)
+    seed = traitlets.Int(0)
+
+    def __init__(self, model=None, extractor=None, run: bool = False):
+        super().__init__()
+        self.model = default_model(model)
+        if extractor is None:
+            if self.model.classifier is None:
+                raise ValueError(t("fid.no_extractor"))
+            extractor = ClassifierFeatures(self.model.classifier, name=self.model.name)
+        self.extractor = extractor
+        self.w_n = W.IntSlider(min=16, max=1024, step=16, description="N")
+        self.w_batch = W.IntSlider(min=4, max=128, step=4, description=t("fid.batch"))
+        self.w_steps = W.IntSlider(min=5, max=100, description=t("common.steps"))
+        self.w_go = W.Button(description=t("fid.run"), button_style="primary")
+        self.w_go.on_click(lambda _: self.run())
+        for widget, name in [(self.w_n, "n"), (self.w_batch, "batch_size"), (self.w_steps, "steps")]:
+            W.link((self, name), (widget, "value"))
+        self.result = W.HTML()
+        self.real_view, self.fake_view = image_widget(), image_widget()
+        self.curve = line_figure([], {}, t("fid.curve_title"), "N", "FID")
+        self.space = scatter_figure({}, t("fid.space_title"))
+        self.children = [heading("fid.title"), explain("fid.explain"), self.banner,
+                         W.HBox([self.w_n, self.w_batch, self.w_steps, self.w_go]), self.progress, self.result,
+                         W.HBox([W.VBox([W.HTML(f"<b>{t('fid.real')}</b>"), self.real_view]),
+                                 W.VBox([W.HTML(f"<b>{t('fid.generated')}</b>"), self.fake_view])]),
+                         W.HBox([self.curve, self.space])]
+        if run:
+            self.run()
+
+    @guarded
+    def run(self):
+        if self.n < 4:
+            raise ValueError(t("fid.too_few"))
+        real = real_images(self.model, self.n)
+        real_f = self.extractor(real)
+        conds = model_conditions(self.model, self.n)
+        batches = -(-self.n // self.batch_size)
+        cb = self.progress_callback(batches)
+        feats, images = [], []
+        for i in range(batches):  # one batch at a time so the progress bar moves
+            k = min(self.batch_size, self.n - i * self.batch_size)
+            c = None if conds is None else [conds[(i * self.batch_size + j) % len(conds)] for j in range(k)]
+            traj = self.model.sample(c, num_images=None if c else k, steps=self.steps, seed=self.seed + i, decode_steps=False)
+            images.append(traj.final_images())
+            feats.append(self.extractor(images[-1]))
+            cb(i + 1, batches)
+        self.done()
+        fake_f = torch.cat(feats)
+        self.generated = np.concatenate(images)
+        real_stats = RunningStats.from_features(real_f)
+        self.fid = fid_from_stats(real_stats, RunningStats.from_features(fake_f))
+        self.kid = kernel_inception_distance(real_f, fake_f, subsets=20, subset_size=min(100, self.n))
+        half = self.n // 2
+        self.floor = fid_from_stats(RunningStats.from_features(real_f[:half]), RunningStats.from_features(real_f[half:]))
+        self.result.value = t("fid.result", fid=self.fid, kid=self.kid.mean * 1000, kid_std=self.kid.std * 1000,
+                              n=self.n, floor=self.floor, extractor=self.extractor.name)
+        self.real_view.value = png_bytes(tile(real[:32], cols=8), 3)
+        self.fake_view.value = png_bytes(tile(self.generated[:32], cols=8), 3)
+        ns = sorted({max(8, self.n // 8), max(8, self.n // 4), max(8, self.n // 2), self.n})
+        self.fid_curve = fid_vs_n(real_stats, fake_f, ns=ns, bootstrap=4)
+        curve = line_figure(self.fid_curve.n, {"FID": self.fid_curve.mean}, t("fid.curve_title"), "N", "FID",
+                            bands={"FID": self.fid_curve.std})
+        curve.add_hline(y=self.fid_curve.fid_inf, line_dash="dot", annotation_text=f"FID∞ ≈ {self.fid_curve.fid_inf:.2f}")
+        self.curve.data = []
+        for tr in curve.data:
+            self.curve.add_trace(tr)
+        self.curve.layout.shapes = curve.layout.shapes
+        self.curve.layout.annotations = curve.layout.annotations
+        pts = PCA(n_components=2).fit_transform(np.concatenate([real_f.numpy(), fake_f.numpy()]))
+        space = scatter_figure({t("fid.real"): pts[: len(real_f)], t("fid.generated"): pts[len(real_f):]},
+                               t("fid.space_title"), ellipses=True)
+        self.space.data = []
+        for tr in space.data:
+            self.space.add_trace(tr)
+        return self.fid

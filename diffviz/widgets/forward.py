@@ -1,0 +1,173 @@
+"""ForwardProcess: an image drowning in noise, step by step, beside its noise schedule."""
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+import torch
+import traitlets
+
+from ..diffusion.forward import check_images, forward_process, forward_strip
+from ..diffusion.schedule import Schedule
+from ..diffusion.trajectory import to_uint8_image
+from .base import View, explain, guarded, heading, image_widget, png_bytes
+from .charts import histogram_figure, move_marker, schedule_figure
+from .i18n import t
+from .player import FramePlayer
+
+SCHEDULES = ["linear", "scaled_linear", "cosine"]
+STRIP_LENGTH = 21
+
+
+def sample_image(source: str = "shapes", index: int = 0) -> torch.Tensor:
+    """One data-set image (C, H, W) in [-1, 1]: the shapes data or the scikit-learn digits."""
+    if source == "digits":
+        from ..data.digits import load_digits_tensor
+
+        x, _ = load_digits_tensor(32)
+        return x[index % len(x)]
+    from ..data.shapes import generate_shapes
+
+    return generate_shapes(index + 1, seed=1234, split="all").images[index].float() / 127.5 - 1
+
+
+def to_image_tensor(image) -> torch.Tensor:
+    """Accept a tensor in [-1, 1], a uint8 array (H, W, 3) or a PIL image; return (C, H, W) float."""
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        from ..data.folder import pil_to_tensor
+
+        return pil_to_tensor(image, min(64, max(image.size)))
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (1, 3):
+            raise ValueError(f"a numpy image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
+        return torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1
+    return check_images(image, "image")[0]
+
+
+class ForwardProcess(View):
+    """Pick an image, a schedule and T; see x_t at t, the strip across t, the schedule and the histogram."""
+
+    t = traitlets.Int(250)
+    schedule = traitlets.Unicode("linear")
+    num_train_timesteps = traitlets.Int(1000)
+    seed = traitlets.Int(0)
+
+    def __init__(self, image=None, schedule: str = "linear", num_train_timesteps: int = 1000, t: int = 250,
+                 source: str = "shapes", zoom: int = 6):
+        super().__init__()
+        self.zoom = zoom
+        self.image = to_image_tensor(image) if image is not None else sample_image(source)
+        self.w_schedule = W.Dropdown(options=SCHEDULES, value=schedule, description=t_("schedule"))
+        self.w_T = W.IntSlider(value=num_train_timesteps, min=10, max=2000, step=10, description="T", continuous_update=False)
+        self.w_t = W.IntSlider(value=t, min=0, max=num_train_timesteps - 1, description="t", continuous_update=True)
+        self.w_seed = W.IntText(value=0, description=t_("seed"), layout=W.Layout(width="160px"))
+        self.w_source = W.Dropdown(options=[("shapes", "shapes"), ("digits", "digits")], value=source, description=t_("image"))
+        self.w_index = W.IntText(value=0, description="#", layout=W.Layout(width="140px"))
+        self.w_upload = W.FileUpload(accept="image/*", multiple=False, description=t_("upload"))
+        self.x_t_image = image_widget()
+        self.clean_image = image_widget()
+        self.caption = W.HTML()
+        self.player = FramePlayer(zoom=3)
+        self.schedule_fig = None
+        self.hist_fig = None
+        with self.hold_trait_notifications():
+            self.schedule, self.num_train_timesteps, self.t = schedule, num_train_timesteps, t
+        self._build_charts()
+        self.w_schedule.observe(lambda c: setattr(self, "schedule", c["new"]), "value")
+        self.w_T.observe(lambda c: setattr(self, "num_train_timesteps", c["new"]), "value")
+        self.w_t.observe(lambda c: setattr(self, "t", c["new"]), "value")
+        self.w_seed.observe(lambda c: setattr(self, "seed", c["new"]), "value")
+        self.w_source.observe(lambda c: self.pick(c["new"], self.w_index.value), "value")
+        self.w_index.observe(lambda c: self.pick(self.w_source.value, c["new"]), "value")
+        self.w_upload.observe(self._on_upload, "value")
+        controls = W.VBox([W.HBox([self.w_schedule, self.w_T, self.w_seed]), W.HBox([self.w_t]),
+                           W.HBox([self.w_source, self.w_index, self.w_upload])])
+        pictures = W.HBox([W.VBox([W.HTML("x<sub>0</sub>"), self.clean_image]),
+                           W.VBox([W.HTML("x<sub>t</sub>"), self.x_t_image]), self.caption])
+        self.charts = W.HBox([self.schedule_fig, self.hist_fig])
+        self.children = [heading("forward.title"), explain("forward.explain"), self.banner, controls, pictures,
+                         self.charts, heading("forward.strip"), self.player]
+        self.refresh()
+
+    # ---- API ---------------------------------------------------------------------------
+    @property
+    def noise_schedule(self) -> Schedule:
+        return Schedule.from_name(self.schedule, num_train_timesteps=self.num_train_timesteps)
+
+    @guarded
+    def set_image(self, image) -> None:
+        """Show another image: a tensor in [-1, 1], a uint8 (H, W, 3) array or a PIL image."""
+        self.image = to_image_tensor(image)
+        self.refresh()
+
+    @guarded
+    def pick(self, source: str, index: int) -> None:
+        self.image = sample_image(source, int(index))
+        self.refresh()
+
+    def _on_upload(self, change):
+        from PIL import Image
+        import io
+
+        files = change["new"]
+        if files:
+            try:
+                data = files[0]["content"] if isinstance(files, (list, tuple)) else next(iter(files.values()))["content"]
+                self.set_image(Image.open(io.BytesIO(bytes(data))))
+            except Exception as err:  # an unreadable upload is the user's input, shown inline
+                self.show_error(f"{t('forward.bad_upload')}: {err}")
+
+    # ---- reactions ------------------------------------------------------------------------
+    @traitlets.validate("t")
+    def _check_t(self, proposal):
+        return int(min(max(0, proposal["value"]), self.num_train_timesteps - 1))
+
+    @traitlets.observe("schedule", "num_train_timesteps", "seed")
+    def _on_setting(self, change):
+        if change["name"] == "schedule" and change["new"] not in SCHEDULES:
+            self.show_error(f"unknown schedule {change['new']!r}; allowed: {', '.join(SCHEDULES)}")
+            self.schedule = change["old"]
+            return
+        self.w_schedule.value, self.w_T.value, self.w_seed.value = self.schedule, self.num_train_timesteps, self.seed
+        self.w_t.max = self.num_train_timesteps - 1
+        if self.schedule_fig is not None:
+            self._build_charts()
+            self.charts.children = [self.schedule_fig, self.hist_fig]
+            self.refresh()
+
+    @traitlets.observe("t")
+    def _on_t(self, change):
+        self.w_t.value = self.t
+        if self.schedule_fig is not None:
+            self.refresh_t()
+
+    def _build_charts(self):
+        sched = self.noise_schedule
+        self.schedule_fig = schedule_figure(sched.as_dict(), self.t)
+        self.hist_fig = histogram_figure(np.zeros(1))
+
+    def refresh(self) -> None:
+        """Recompute the strip (one noise draw shared across t) and the views at t."""
+        T = self.num_train_timesteps
+        ts = np.unique(np.linspace(0, T - 1, STRIP_LENGTH).round().astype(int))
+        strip = forward_strip(self.image[None], ts.tolist(), self.noise_schedule, generator=torch.Generator().manual_seed(self.seed))
+        self.player.set_frames({"x_t": to_uint8_image(strip.x_t), "ε": to_uint8_image(strip.noise / 3)},
+                               step_labels=[f"t = {int(s)} · ᾱ = {float(a):.3f}" for s, a in zip(ts, strip.alpha_bar)])
+        self.clean_image.value = png_bytes(to_uint8_image(self.image), self.zoom)
+        self.refresh_t()
+
+    def refresh_t(self) -> None:
+        out = forward_process(self.image[None], self.t, self.noise_schedule, generator=torch.Generator().manual_seed(self.seed))
+        self.current = out
+        self.x_t_image.value = png_bytes(to_uint8_image(out.x_t[0]), self.zoom)
+        a = float(out.alpha_bar[0])
+        self.caption.value = (f"<div style='padding:12px;font-size:15px'>t = {self.t}<br>ᾱ<sub>t</sub> = {a:.4f}<br>"
+                              f"x<sub>t</sub> = {a ** 0.5:.3f}·x<sub>0</sub> + {(1 - a) ** 0.5:.3f}·ε</div>")
+        move_marker(self.schedule_fig, self.t)
+        with self.hist_fig.batch_update():
+            self.hist_fig.data[0].x = out.x_t.flatten().numpy()
+
+
+def t_(name: str) -> str:
+    return t(f"common.{name}")

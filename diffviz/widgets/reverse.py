@@ -1,0 +1,115 @@
+"""ReverseProcess: denoise from pure noise, one step at a time, with the prompt or class as condition."""
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+import traitlets
+
+from ..diffusion.schedulers import SCHEDULER_NAMES
+from .base import View, default_model, explain, guarded, heading, image_widget, png_bytes, tile
+from .i18n import t
+from .player import FramePlayer
+
+
+def condition_control(model):
+    """A prompt box (text model), a class dropdown (class model) or nothing (unconditional)."""
+    if model.kind == "text":
+        examples = model.meta.get("prompt_examples") or ["a red circle"]
+        return W.Text(value=examples[0], description=t("common.prompt"), layout=W.Layout(width="420px"),
+                      placeholder=t("reverse.prompt_hint"))
+    if model.kind == "class":
+        names = model.conditioner.class_names
+        return W.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=0, description=t("common.class"))
+    return None
+
+
+def trajectory_rows(traj) -> dict[str, np.ndarray]:
+    """The player's rows for a trajectory: what the denoiser sees, predicts, and the clean image."""
+    if traj.latent:
+        return {t("reverse.row_latent"): traj.frames("x_t"), t("reverse.row_eps"): traj.frames("eps"),
+                t("reverse.row_decoded"): traj.frames("decoded")}
+    return {t("reverse.row_xt"): traj.frames("x_t"), t("reverse.row_eps"): traj.frames("eps"),
+            t("reverse.row_x0"): traj.frames("x0_pred")}
+
+
+class ReverseProcess(View):
+    """Generate with a recorded trajectory and scrub through x_t, ε̂ and x̂0 at every step."""
+
+    prompt = traitlets.Unicode("")
+    class_label = traitlets.Int(0)
+    seed = traitlets.Int(0)
+    num_images = traitlets.Int(4)
+    scheduler = traitlets.Unicode("ddim")
+    steps = traitlets.Int(50)
+    guidance = traitlets.Float(3.0)
+
+    def __init__(self, model=None, *, generate: bool = True, **state):
+        super().__init__()
+        self.model = default_model(model)
+        self.trajectory = None
+        self.w_cond = condition_control(self.model)
+        self.w_seed = W.IntText(description=t("common.seed"), layout=W.Layout(width="160px"))
+        self.w_n = W.IntSlider(min=1, max=8, description=t("reverse.images"))
+        self.w_sched = W.Dropdown(options=list(SCHEDULER_NAMES), description=t("common.scheduler"))
+        self.w_steps = W.IntSlider(min=1, max=200, description=t("common.steps"))
+        self.w_guidance = W.FloatSlider(min=0, max=10, step=0.5, description=t("common.guidance"),
+                                        disabled=self.model.kind == "uncond")
+        self.w_go = W.Button(description=t("reverse.generate"), button_style="primary", icon="play")
+        self.w_go.on_click(lambda _: self.generate())
+        pairs = [(self.w_seed, "seed"), (self.w_n, "num_images"), (self.w_sched, "scheduler"),
+                 (self.w_steps, "steps"), (self.w_guidance, "guidance")]
+        if self.model.kind == "text":
+            pairs.append((self.w_cond, "prompt"))
+        elif self.model.kind == "class":
+            pairs.append((self.w_cond, "class_label"))
+        defaults = dict(guidance=self.model.default_guidance if self.model.kind != "uncond" else 1.0,
+                        prompt=getattr(self.w_cond, "value", "") if self.model.kind == "text" else "")
+        for k, v in {**defaults, **state}.items():
+            setattr(self, k, v)
+        for widget, name in pairs:  # the widget state (traitlets) is the source of truth
+            W.link((self, name), (widget, "value"))
+        self.player = FramePlayer(zoom=5 if self.model.sample_shape[-1] <= 16 else 4)
+        self.final = image_widget()
+        self.summary = W.HTML()
+        controls = W.VBox([W.HBox([c for c in (self.w_cond, self.w_go) if c is not None]),
+                           W.HBox([self.w_seed, self.w_n, self.w_sched]), W.HBox([self.w_steps, self.w_guidance])])
+        self.children = [heading("reverse.title"), explain("reverse.explain"), self.banner, controls, self.progress,
+                         self.player, heading("reverse.final"), self.summary, self.final]
+        if generate:
+            self.generate()
+
+    @traitlets.validate("guidance")
+    def _check_guidance(self, proposal):
+        g = proposal["value"]
+        if not (g == g and 0 <= g < float("inf")):
+            raise traitlets.TraitError(f"guidance must be a finite number >= 0, got {g}")
+        return g
+
+    def conditions(self):
+        if self.model.kind == "text":
+            return [self.prompt] * self.num_images
+        if self.model.kind == "class":
+            return [self.class_label] * self.num_images
+        return None
+
+    @guarded
+    def generate(self):
+        """Sample with the current settings; fills the player (sent to the browser once)."""
+        conds = self.conditions()
+        self.w_go.disabled = True
+        try:
+            traj = self.model.sample(conds, num_images=None if conds else self.num_images, steps=self.steps,
+                                     guidance=self.guidance if self.model.kind != "uncond" else 1.0,
+                                     scheduler=self.scheduler, seed=self.seed,
+                                     callback=self.progress_callback(self.steps))
+        finally:
+            self.w_go.disabled = False
+            self.done()
+        self.trajectory = traj
+        self.player.set_frames(trajectory_rows(traj), step_labels=traj.step_labels(),
+                               column_labels=[f"#{i + 1}" for i in range(traj.batch_size)])
+        self.player.step = traj.num_steps - 1
+        self.final.value = png_bytes(tile(traj.final_images()), zoom=6)
+        self.summary.value = t("reverse.summary", n=traj.batch_size, steps=traj.num_steps, scheduler=self.scheduler,
+                               guidance=traj.meta["guidance"], seed=self.seed)
+        return traj

@@ -1,0 +1,128 @@
+"""Widgets are views whose state code can set; inputs change what they show; bad input shows a banner."""
+import numpy as np
+import pytest
+import torch
+
+from diffviz.metrics import ClassifierFeatures
+from diffviz.models.builders import DIGITS_CLASSIFIER_CONFIG, build_classifier
+from diffviz.widgets import (ClipSimilarity, Explainer, FidExplorer, ForwardProcess, FramePlayer, GuidanceSweep,
+                             NoiseInspector, ReverseProcess, SchedulerCompare, set_language, t)
+from diffviz.widgets.player import pack_frames
+
+
+def test_frame_player_packs_rows_once_as_binary():
+    rows = {"a": np.zeros((5, 2, 8, 8, 3), np.uint8), "b": np.full((5, 2, 16, 16, 3), 7, np.uint8)}
+    p = FramePlayer(rows, step_labels=[f"s{i}" for i in range(5)], zoom=6)
+    assert isinstance(p.frames, bytes) and len(p.frames) == 5 * 2 * (8 * 8 + 16 * 16) * 3
+    assert p.layout["rows"][1]["offset"] == 5 * 2 * 8 * 8 * 3 and p.layout["steps"] == 5 and p.num_steps == 5
+    p.step = 4
+    with pytest.raises(Exception, match="step must be in"):
+        p.step = 5
+    with pytest.raises(ValueError, match="same steps"):
+        pack_frames({"a": np.zeros((5, 2, 8, 8, 3), np.uint8), "b": np.zeros((4, 2, 8, 8, 3), np.uint8)})
+    with pytest.raises(ValueError, match="uint8"):
+        pack_frames({"a": np.zeros((5, 2, 8, 8, 3), np.float32)})
+    state = p.get_state()
+    assert "frames" in state and p._esm.__class__.__name__ != "str" or "render" in str(p._esm)
+
+
+def test_forward_process_state_drives_views():
+    w = ForwardProcess(t=100)
+    assert w.player.num_steps == 21 and w.player.row_labels == ["x_t", "ε"]
+    before = w.current.x_t.clone()
+    w.t = 900
+    assert w.schedule_fig.layout.shapes[0].x0 == 900
+    assert float(w.current.alpha_bar[0]) < 0.1 and not torch.equal(before, w.current.x_t)
+    assert abs(float(np.std(w.hist_fig.data[0].x)) - 1) < 0.3, "late in the process x_t looks like N(0, 1)"
+    w.schedule = "cosine"
+    assert w.schedule_fig.data[0].y[500] == pytest.approx(float(w.noise_schedule.alphas_cumprod[500]))
+    w.schedule = "quadratic"
+    assert "allowed" in w.banner.value and w.schedule == "cosine"
+    w.set_image(np.zeros((20, 20, 4), np.uint8))
+    assert "uint8 (H, W, 3)" in w.banner.value
+    w.set_image(np.full((16, 16, 3), 255, np.uint8))
+    assert w.image.shape == (3, 16, 16)
+
+
+def test_reverse_process_generates_and_reports_bad_input(text_model, class_model):
+    w = ReverseProcess(text_model, steps=4, num_images=3, seed=2)
+    assert w.trajectory.num_steps == 4 and w.player.num_steps == 4 and w.player.layout["batch"] == 3
+    assert w.player.row_labels == [t("reverse.row_latent"), t("reverse.row_eps"), t("reverse.row_decoded")]
+    assert w.progress.value == w.progress.max
+    first = w.trajectory.final.clone()
+    w.prompt, w.seed = "a blue square", 3
+    w.generate()
+    assert not torch.equal(first, w.trajectory.final) and w.trajectory.meta["conditions"][0] == "a blue square"
+    with pytest.raises(Exception, match="guidance must be a finite number"):
+        w.guidance = float("nan")
+    w.prompt = "a red circle " * 10
+    assert w.generate() is None and "tokens" in w.banner.value
+    assert w.trajectory.meta["conditions"][0] == "a blue square", "a failed generate keeps the previous result"
+    c = ReverseProcess(class_model, steps=3, class_label=7)
+    assert c.trajectory.meta["conditions"] == [7] * 4
+
+
+def test_noise_inspector_and_training_copy(class_model):
+    w = NoiseInspector(class_model)
+    weights = {k: v.clone() for k, v in class_model.unet.state_dict().items()}
+    w.t = 100
+    mse_100 = float(w.last.loss)
+    assert "MSE" in w.stats.value and len(w.pictures.children) == 5 and len(w.guided_pictures.children) == 4
+    losses = [w.train_step() for _ in range(3)]
+    assert losses[-1][1] < losses[0][0], "training on this pair lowers its loss"
+    for k, v in class_model.unet.state_dict().items():
+        assert torch.equal(v, weights[k]), "the shown model is never trained"
+    w.t = 900
+    assert float(w.last.loss) != mse_100
+
+
+def test_sweeps(text_model, class_model):
+    g = GuidanceSweep(text_model, run=False)
+    g.steps = 3
+    g.scales = [0.0, 1.0, 4.0]
+    g.run()
+    assert len(g.images) == 3 and len(g.clip_scores) == 3 and not np.array_equal(g.images[0], g.images[2])
+    g.w_scales.value = "1, -2"
+    assert "comma-separated" in g.banner.value and g.scales == [0.0, 1.0, 4.0]
+    s = SchedulerCompare(class_model, run=False)
+    s.schedulers, s.step_counts = ["ddim", "euler"], [2, 4]
+    s.run()
+    assert set(s.grid) == {("ddim", 2), ("ddim", 4), ("euler", 2), ("euler", 4)}
+
+
+def test_clip_similarity_and_fid_explorer(text_model, class_model):
+    c = ClipSimilarity(text_model, prompts=["a red circle", "a blue square"], run=False)
+    c.steps = 3
+    c.run()
+    assert c.matrix.shape == (2, 2) and c.scores.shape == (3, 2) and len(c.per_step.data) == 2
+    c.w_prompts.value = "  \n "
+    c.run()
+    assert "at least one prompt" in c.banner.value
+    torch.manual_seed(0)
+    ext = ClassifierFeatures(build_classifier(DIGITS_CLASSIFIER_CONFIG))
+    f = FidExplorer(class_model, extractor=ext)
+    f.n, f.batch_size, f.steps = 32, 16, 2
+    fid = f.run()
+    assert fid > 0 and f.kid.subsets == 20 and f.fid_curve.n[-1] == 32 and len(f.space.data) >= 2
+    f.n = 2
+    assert f.run() is None and "at least 4" in f.banner.value
+
+
+def test_explainer_builds_tabs_lazily(text_model):
+    e = Explainer(text_model)
+    assert list(e.views) == ["forward"]
+    e.tabs.selected_index = 1
+    assert list(e.views) == ["forward", "reverse"] and isinstance(e.views["reverse"], ReverseProcess)
+
+
+def test_chinese_labels_without_touching_widget_code():
+    set_language("zh")
+    try:
+        assert t("reverse.generate") == "生成"
+        w = ForwardProcess()
+        assert "前向过程" in w.children[0].value
+    finally:
+        set_language("en")
+    assert t("reverse.generate") == "Generate"
+    with pytest.raises(ValueError, match="allowed: en, zh"):
+        set_language("fr")
