@@ -10,6 +10,8 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("diffviz.commands.sample", "sample from a model and write a PNG strip of the trajectory"),
     "train": ("diffviz.commands.train", "train a bundled model (resumable) or one of its parts"),
+    "dashboard": ("diffviz.commands.dashboard", "serve a lecture dashboard with Voila on 127.0.0.1"),
+    "export": ("diffviz.commands.export", "write a self-contained offline HTML lecture page"),
 }
 
 

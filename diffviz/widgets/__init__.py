@@ -9,9 +9,10 @@ from .explainer import Explainer
 from .fid import FidExplorer
 from .forward import ForwardProcess
 from .i18n import set_language, t
+from .latent import LatentParts
 from .noise import NoiseInspector
 from .player import FramePlayer
 from .reverse import ReverseProcess
 
 __all__ = ["FramePlayer", "ForwardProcess", "ReverseProcess", "NoiseInspector", "GuidanceSweep", "SchedulerCompare",
-           "ClipSimilarity", "FidExplorer", "Explainer", "set_language", "t"]
+           "ClipSimilarity", "FidExplorer", "LatentParts", "Explainer", "set_language", "t"]

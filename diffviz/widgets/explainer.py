@@ -6,7 +6,7 @@ import ipywidgets as W
 from .base import default_model
 from .i18n import t
 
-TABS = ["forward", "reverse", "noise", "guidance", "schedulers", "clip", "fid"]
+TABS = ["forward", "reverse", "noise", "guidance", "schedulers", "latent", "clip", "fid"]
 
 
 class Explainer(W.VBox):
@@ -30,7 +30,8 @@ class Explainer(W.VBox):
             self.show_tab(self.tab_names[change["new"]])
 
     def build(self, name: str) -> W.Widget:
-        from . import ClipSimilarity, FidExplorer, ForwardProcess, GuidanceSweep, NoiseInspector, ReverseProcess, SchedulerCompare
+        from . import (ClipSimilarity, FidExplorer, ForwardProcess, GuidanceSweep, LatentParts, NoiseInspector,
+                       ReverseProcess, SchedulerCompare)
 
         m = self.model
         return {
@@ -39,6 +40,7 @@ class Explainer(W.VBox):
             "noise": lambda: NoiseInspector(m),
             "guidance": lambda: GuidanceSweep(m),
             "schedulers": lambda: SchedulerCompare(m),
+            "latent": lambda: LatentParts(m),
             "clip": lambda: ClipSimilarity(m),
             "fid": lambda: FidExplorer(m),
         }[name]()

@@ -1,0 +1,84 @@
+"""Serving the dashboards with Voila in a lecture hall with no internet.
+
+Voila's stock `lab` template loads Font Awesome from a CDN. `install_template()` writes a
+`diffviz` template — Voila's own `lab` template with those two links pointing at a local copy of
+Font Awesome (from the `fontawesomefree` package) — into diffviz's cache, so the served page makes
+no request off the machine. `voila_command()` builds the command line with the hardened settings
+(sources stripped, no tracebacks, preheated kernels, idle kernels culled).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+TEMPLATE = "diffviz"
+# Settings for lecture serving; also in dashboards/voila.json for people who run `voila` themselves.
+VOILA_SETTINGS = {
+    "VoilaConfiguration.template": TEMPLATE,
+    "VoilaConfiguration.strip_sources": True,
+    "VoilaConfiguration.show_tracebacks": False,
+    "VoilaConfiguration.preheat_kernel": True,
+    "MappingKernelManager.cull_idle_timeout": 120,
+    "MappingKernelManager.cull_interval": 30,
+    "MappingKernelManager.cull_connected": False,
+}
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("DIFFVIZ_CACHE", Path.home() / ".cache" / "diffviz")) / "jupyter"
+
+
+def _voila_share() -> Path:
+    import voila.paths
+
+    for base in voila.paths.jupyter_path("voila", "templates"):
+        if (Path(base) / "lab" / "index.html.j2").is_file():
+            return Path(base)
+    raise FileNotFoundError("Voila's lab template was not found; is voila installed in this environment?")
+
+
+def install_template(dest: Path | None = None) -> Path:
+    """Write the offline `diffviz` Voila template under `dest` (a Jupyter data dir); return `dest`."""
+    import fontawesomefree
+
+    dest = Path(dest) if dest else data_dir()
+    target = dest / "voila" / "templates" / TEMPLATE
+    lab = _voila_share() / "lab"
+    fa = Path(fontawesomefree.__file__).parent / "static" / "fontawesomefree"
+    tmp = target.with_name(TEMPLATE + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(lab, tmp)
+    (tmp / "conf.json").write_text('{"base_template": "lab", "mimetypes": {"text/html": true}}\n')
+    static = tmp / "static" / "fontawesome"
+    shutil.copytree(fa / "css", static / "css")
+    shutil.copytree(fa / "webfonts", static / "webfonts")
+    index = (tmp / "index.html.j2").read_text()
+    local = "{{resources.base_url}}voila/templates/" + TEMPLATE + "/static/fontawesome/css/"
+    index, n = re.subn(r"https://cdn\.jsdelivr\.net/npm/@fortawesome/fontawesome-free@[^/]+/css/", local, index)
+    if n == 0 and "cdn." in index:
+        raise RuntimeError("Voila's lab template changed: could not replace its Font Awesome CDN links")
+    (tmp / "index.html.j2").write_text(index)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return dest
+
+
+def voila_environment() -> dict[str, str]:
+    """Environment for the Voila process: our template directory first on JUPYTER_PATH."""
+    env = dict(os.environ)
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(install_template()), env.get("JUPYTER_PATH", "")) if p)
+    return env
+
+
+def voila_command(notebook: str | Path, port: int = 8866, host: str = "127.0.0.1", preheat: bool = True,
+                  extra: list[str] | None = None) -> list[str]:
+    args = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}"]
+    for key, value in VOILA_SETTINGS.items():
+        if key == "VoilaConfiguration.preheat_kernel":
+            value = preheat
+        args.append(f"--{key}={value}")
+    args.append(f"--Voila.ip={host}")
+    return args + list(extra or [])

@@ -1,0 +1,74 @@
+"""LatentParts: Stable Diffusion's three separately trained parts, one at a time.
+
+Text encoder (prompt → token states), generator (denoises a small latent picture), decoder
+(latent → image). The view shows what each part takes and gives for one prompt and one image.
+"""
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+import torch
+import traitlets
+
+from ..diffusion.trajectory import to_uint8_image, to_uint8_noise
+from .base import View, default_model, explain, guarded, heading, image_widget, png_bytes
+from .charts import heatmap_figure
+from .i18n import t
+from .noise import data_image
+
+
+class LatentParts(View):
+    """Prompt → text encoder → token states; image → encoder → latent → decoder → image."""
+
+    prompt = traitlets.Unicode("a red circle")
+    index = traitlets.Int(0)
+
+    def __init__(self, model=None, zoom: int = 6):
+        super().__init__()
+        self.model = default_model(model)
+        if not self.model.latent or self.model.kind != "text":
+            raise ValueError(t("latent.needs_latent"))
+        self.zoom = zoom
+        self.w_prompt = W.Text(description=t("common.prompt"), layout=W.Layout(width="420px"))
+        self.w_index = W.IntText(description=t("noise.example"), layout=W.Layout(width="180px"))
+        W.link((self, "prompt"), (self.w_prompt, "value"))
+        W.link((self, "index"), (self.w_index, "value"))
+        self.tokens = W.HTML()
+        self.states = heatmap_figure(np.zeros((1, 1)), [""], [""], t("latent.states_title"))
+        self.states.data[0].update(zmin=None, zmax=None, texttemplate=None, colorscale="RdBu")
+        self.pictures = W.HBox()
+        self.quality = W.HTML()
+        self.children = [heading("latent.title"), explain("latent.explain"), self.banner,
+                         heading("latent.text_encoder"), self.w_prompt, self.tokens, self.states,
+                         heading("latent.decoder"), self.w_index, self.pictures, self.quality]
+        self._ready = True
+        self.refresh()
+
+    @traitlets.observe("prompt", "index")
+    def _changed(self, change):
+        if getattr(self, "_ready", False):
+            self.refresh()
+
+    @guarded
+    @torch.no_grad()
+    def refresh(self):
+        cond = self.model.conditioner
+        prompts = cond.check_prompts([self.prompt])
+        ids = cond.tokenize(prompts)[0]
+        n = int((ids != 0).sum())
+        words = [cond.tokenizer.decode([int(i)]).strip() or "·" for i in ids[:n]]
+        self.tokens.value = t("latent.tokens", n=n, L=cond.context_length) + " " + " | ".join(words)
+        self.token_states = cond.encode(prompts)[0, :n].cpu().numpy()
+        self.states.data[0].update(z=self.token_states, y=words, x=list(range(self.token_states.shape[1])))
+        x0, _ = data_image(self.model, self.index)
+        x = x0[None].to(self.model.device)
+        self.latent = self.model.encode_images(x)
+        recon = self.model.decode_latents(self.latent)
+        mse = float(((recon.cpu() - x0[None]) ** 2).mean())
+        psnr = 10 * np.log10(4.0 / max(mse, 1e-12))  # images span [-1, 1]: peak-to-peak 2
+        self.psnr = psnr
+        items = [(t("latent.image"), to_uint8_image(x0), self.zoom),
+                 (t("latent.latent", shape="×".join(map(str, self.latent.shape[1:]))), to_uint8_noise(self.latent[0].cpu()), self.zoom * 2),
+                 (t("latent.decoded"), to_uint8_image(recon[0].cpu()), self.zoom)]
+        self.pictures.children = [W.VBox([W.HTML(f"<b>{name}</b>"), image_widget(img, z)]) for name, img, z in items]
+        self.quality.value = t("latent.psnr", psnr=psnr, ratio=x0.numel() / self.latent[0].numel())
