@@ -66,7 +66,7 @@ class Section:
 
 def _player_html(spec: dict, labels: dict) -> str:
     data, layout = pack_frames(spec["rows"])
-    state = {"frames_b64": base64.b64encode(data).decode("ascii"), "layout": layout, "step": spec.get("step", 0),
+    state = {"frames_b64": base64.b64encode(data).decode("ascii"), "frame_layout": layout, "step": spec.get("step", 0),
              "fps": 8, "zoom": spec.get("zoom", 4), "playing": False, "sync_step": False,
              "step_labels": list(spec.get("step_labels") or []), "column_labels": list(spec.get("column_labels") or []),
              "labels": labels}

@@ -48,7 +48,7 @@ class FramePlayer(anywidget.AnyWidget):
     _css = STATIC / "player.css"
 
     frames = traitlets.Bytes(b"").tag(sync=True)
-    layout = traitlets.Dict({"rows": [], "steps": 0, "batch": 0}).tag(sync=True)
+    frame_layout = traitlets.Dict({"rows": [], "steps": 0, "batch": 0}).tag(sync=True)
     step = traitlets.Int(0).tag(sync=True)
     playing = traitlets.Bool(False).tag(sync=True)
     fps = traitlets.Int(8).tag(sync=True)
@@ -65,11 +65,11 @@ class FramePlayer(anywidget.AnyWidget):
 
     @property
     def num_steps(self) -> int:
-        return int(self.layout.get("steps", 0))
+        return int(self.frame_layout.get("steps", 0))
 
     @property
     def row_labels(self) -> list[str]:
-        return [r["label"] for r in self.layout.get("rows", [])]
+        return [r["label"] for r in self.frame_layout.get("rows", [])]
 
     def set_frames(self, rows: Mapping[str, np.ndarray], step_labels=None, column_labels=None) -> None:
         """Replace what is shown: {row label: uint8 (S, B, H, W, 3)}; sent once, as binary."""
@@ -80,13 +80,13 @@ class FramePlayer(anywidget.AnyWidget):
             self.step = min(self.step, max(0, layout["steps"] - 1))
             self.step_labels = list(step_labels or [])
             self.column_labels = [str(c) for c in (column_labels or [])]
-            self.layout = layout
+            self.frame_layout = layout
             self.frames = data
 
     @traitlets.validate("step")
     def _valid_step(self, proposal):
         s = proposal["value"]
-        n = int(self.layout.get("steps", 0))
+        n = int(self.frame_layout.get("steps", 0))
         if n and not 0 <= s < n:
             raise traitlets.TraitError(f"step must be in [0, {n - 1}], got {s}")
         return s

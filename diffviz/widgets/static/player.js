@@ -91,7 +91,7 @@ function render({ model, el: root }) {
   }
 
   function build() {
-    layout = model.get("layout") || { rows: [], steps: 0, batch: 0 };
+    layout = model.get("frame_layout") || { rows: [], steps: 0, batch: 0 };
     bytes = bytesOf(model.get("frames"));
     cache = new Map();
     cells = [];
@@ -177,7 +177,7 @@ function render({ model, el: root }) {
   root.addEventListener("keyup", (ev) => { ev.stopPropagation(); if (ev.key.startsWith("Arrow")) sync(); });
 
   model.on("change:frames", build);
-  model.on("change:layout", build);
+  model.on("change:frame_layout", build);
   model.on("change:zoom", build);
   model.on("change:step", () => go(model.get("step") || 0));
   model.on("change:step_labels", draw);

@@ -1,0 +1,125 @@
+"""Real-browser fixtures: Debian's Chromium driven by Playwright, and a real Voila server on 127.0.0.1.
+
+Each page records console errors, page errors, websocket frames sent to the kernel and any
+request to a host other than the local server — the checks lecture halls without internet need.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+LOCAL = {"127.0.0.1", "localhost", "[::1]", "::1"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
+        pytest.skip("Debian chromium not installed (make browsers)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+class PageLog:
+    def __init__(self, page):
+        self.console_errors, self.page_errors, self.frames_sent, self.foreign = [], [], [], []
+        page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: self.frames_sent.append(payload)))
+
+        def request(req):
+            host = urlparse(req.url).hostname
+            if req.url.startswith(("http", "ws")) and host not in LOCAL:
+                self.foreign.append(req.url)
+
+        page.on("request", request)
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    pg.log = PageLog(pg)
+    yield pg
+    ctx.close()
+
+
+def screenshot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class VoilaServer:
+    """`voila <notebook>` on 127.0.0.1 with diffviz's offline template and settings."""
+
+    def __init__(self, notebook: Path, preheat: bool = False):
+        from diffviz.voila import voila_command, voila_environment
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        env = voila_environment()
+        env.setdefault("OMP_NUM_THREADS", "1")
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"voila-{self.port}.log"
+        self.proc = subprocess.Popen(voila_command(notebook.name, port=self.port, preheat=preheat),
+                                     cwd=notebook.parent, env=env, stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"voila exited: {self.log.read_text()[-2000:]}")
+                time.sleep(0.5)
+        raise RuntimeError("voila did not start within 90 s")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def voila():
+    servers = []
+
+    def start(notebook: Path, preheat: bool = False) -> VoilaServer:
+        s = VoilaServer(notebook, preheat)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()

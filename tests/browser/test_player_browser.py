@@ -1,0 +1,89 @@
+"""FramePlayer in a real Voila page and the static export from file://, in headless Chromium."""
+import json
+import textwrap
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from .conftest import screenshot
+
+CANVAS_STATS = """() => Array.from(document.querySelectorAll('canvas.dv-cell')).map(c => {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let min = 255, max = 0;
+  for (let i = 0; i < d.length; i += 4) { min = Math.min(min, d[i], d[i+1], d[i+2]); max = Math.max(max, d[i], d[i+1], d[i+2]); }
+  return max - min; })"""
+
+
+def player_notebook(tmp_path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent("""
+        import diffviz
+        from diffviz.widgets import FramePlayer
+        from diffviz.widgets.reverse import trajectory_rows
+        traj = diffviz.load("tiny-class").sample([1, 2, 3], steps=12, seed=0)
+        player = FramePlayer(trajectory_rows(traj), step_labels=traj.step_labels(), zoom=6)
+        player"""))]
+    path = tmp_path / "player.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_player_in_voila_scrubs_without_kernel_messages(tmp_path, voila, page):
+    server = voila(player_notebook(tmp_path))
+    page.goto(server.url, timeout=120_000)
+    page.wait_for_selector("canvas.dv-cell", timeout=120_000)
+    page.wait_for_timeout(500)
+    spreads = page.evaluate(CANVAS_STATS)
+    assert len(spreads) == 9 and min(spreads) > 0, "every cell shows a non-blank image"
+    html = page.content()
+    assert "trajectory_rows(traj)" not in html, "notebook source is stripped"
+    before = len(page.log.frames_sent)
+    player = page.locator(".dv-player")
+    player.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowLeft")
+    slider = page.locator(".dv-slider")
+    box = slider.bounding_box()
+    page.mouse.move(box["x"] + 5, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for x in range(5, int(box["width"]) - 5, 20):
+        page.mouse.move(box["x"] + x, box["y"] + box["height"] / 2)
+    page.mouse.up()
+    page.locator(".dv-play").click()
+    page.wait_for_timeout(800)
+    page.locator(".dv-play").click()
+    page.wait_for_timeout(300)
+    assert len(page.log.frames_sent) == before, "scrubbing and playing send no kernel messages"
+    frame_ms = float(player.get_attribute("data-frame-ms"))
+    print(f"frame render time: {frame_ms:.2f} ms")
+    assert not page.log.page_errors and not page.log.console_errors, (page.log.page_errors, page.log.console_errors)
+    assert not page.log.foreign, f"requests off the machine: {page.log.foreign}"
+    screenshot(page, "player_voila")
+
+
+def test_static_export_works_offline_from_file(tmp_path, browser):
+    import diffviz
+    from diffviz.export import export_html, lecture_sections
+
+    path = export_html(tmp_path / "lecture.html", lecture_sections(diffviz.load("tiny-text"), steps=8))
+    ctx = browser.new_context(viewport={"width": 1300, "height": 900}, offline=True)
+    page = ctx.new_page()
+    errors, external = [], []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "blob:", "data:"))
+               else (external.append(route.request.url), route.abort()))
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    page.wait_for_selector("canvas.dv-cell")
+    assert min(page.evaluate(CANVAS_STATS)) > 0
+    assert page.locator(".plotly .main-svg").count() >= 1, "the schedule chart is drawn"
+    page.locator(".dv-player").first.focus()
+    page.keyboard.press("ArrowRight")
+    assert page.locator(".dv-player").first.get_attribute("data-step") == "1"
+    assert not errors and not external, (errors, external)
+    screenshot(page, "export_offline")
+    ctx.close()
