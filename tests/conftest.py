@@ -1,8 +1,10 @@
 """Shared fixtures: tiny real models (diffusers + open_clip at toy size) and thread settings."""
+import os
+
 import pytest
 import torch
 
-torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+torch.set_num_threads(int(os.environ.get("DIFFVIZ_TEST_THREADS", min(2, torch.get_num_threads()))))
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import html
 import io
+import warnings
 
 import ipywidgets as W
 import numpy as np
@@ -49,10 +50,16 @@ def tile(images: np.ndarray, cols: int | None = None, gap: int = 2) -> np.ndarra
 
 
 def image_widget(image: np.ndarray | None = None, zoom: int = 4) -> W.Image:
-    w = W.Image(format="png")  # PNGs are pre-zoomed nearest-neighbour: crisp at any size
+    w = W.Image(format="png", layout=W.Layout(flex="0 0 auto", object_fit="none"))
     if image is not None:
-        w.value = png_bytes(image, zoom)
+        set_png(w, image, zoom)
     return w
+
+
+def set_png(widget: W.Image, image: np.ndarray, zoom: int = 4) -> None:
+    """Show a uint8 (H, W, 3) picture at exactly zoom × its size (pre-zoomed nearest-neighbour: crisp)."""
+    widget.value = png_bytes(image, zoom)
+    widget.width, widget.height = str(image.shape[1] * zoom), str(image.shape[0] * zoom)
 
 
 class View(W.VBox):
@@ -67,6 +74,11 @@ class View(W.VBox):
     def show_error(self, message: str) -> None:
         self.banner.value = (f'<div class="dv-error" style="background:#fdecea;color:#611a15;padding:8px 12px;'
                              f'border-radius:4px;border:1px solid #f5c6cb">⚠ {html.escape(str(message))}</div>')
+        self.banner.layout.display = ""
+
+    def show_notice(self, message: str) -> None:
+        self.banner.value = (f'<div class="dv-notice" style="background:#fff8e1;color:#5d4300;padding:8px 12px;'
+                             f'border-radius:4px;border:1px solid #ffe08a">ℹ {html.escape(str(message))}</div>')
         self.banner.layout.display = ""
 
     def clear_error(self) -> None:
@@ -96,11 +108,17 @@ def guarded(method):
     def wrapper(self, *args, **kwargs):
         self.clear_error()
         try:
-            return method(self, *args, **kwargs)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", UserWarning)
+                result = method(self, *args, **kwargs)
         except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
             self.show_error(str(err))
             self.progress.layout.display = "none"
             return None
+        notes = sorted({str(w.message) for w in caught if issubclass(w.category, UserWarning)})
+        if notes:  # e.g. prompt words the model never saw: shown in the widget, not on stderr
+            self.show_notice(" · ".join(notes))
+        return result
 
     return wrapper
 

@@ -1,4 +1,10 @@
-"""Plotly figure builders for the widgets: plotting only, the numbers come from the core."""
+"""Plotly figure builders for the widgets: plotting only, the numbers come from the core.
+
+Each builder draws a static `go.Figure` and wraps it as a `FigureWidget` at the end: a
+FigureWidget shown inside an ipywidgets Box renders only the traces it was constructed with
+(traces added before display are lost in Voila), so traces are never added to a live widget;
+views replace a figure to show new data, or update an existing trace's values in place.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +18,7 @@ LAYOUT = dict(margin=dict(l=50, r=20, t=40, b=40), height=300, template="plotly_
 def schedule_figure(curves: dict[str, list[float]], t_now: int) -> go.FigureWidget:
     """ᾱ_t, √ᾱ_t, √(1-ᾱ_t) on the left axis, SNR (log) on the right, the current t marked."""
     ts = curves["t"]
-    fig = go.FigureWidget(layout=dict(LAYOUT, title=t("forward.schedule_title"), xaxis_title="t",
+    fig = go.Figure(layout=dict(LAYOUT, title=t("forward.schedule_title"), xaxis_title="t",
                                       yaxis=dict(title=t("forward.amount"), range=[0, 1.02]),
                                       yaxis2=dict(title="SNR", type="log", overlaying="y", side="right", showgrid=False),
                                       legend=dict(orientation="h", y=-0.25)))
@@ -21,7 +27,7 @@ def schedule_figure(curves: dict[str, list[float]], t_now: int) -> go.FigureWidg
     fig.add_scatter(x=ts, y=curves["sqrt_one_minus_alpha_bar"], name="√(1−ᾱ_t) (" + t("forward.noise") + ")")
     fig.add_scatter(x=ts, y=curves["snr"], name="SNR", yaxis="y2", line=dict(dash="dot"))
     fig.add_vline(x=t_now, line_color="crimson", line_width=2)
-    return fig
+    return go.FigureWidget(fig)
 
 
 def move_marker(fig: go.FigureWidget, t_now: int) -> None:
@@ -32,23 +38,25 @@ def move_marker(fig: go.FigureWidget, t_now: int) -> None:
 def histogram_figure(values: np.ndarray) -> go.FigureWidget:
     """Pixel histogram of x_t against the N(0, 1) density it tends to."""
     xs = np.linspace(-4, 4, 200)
-    fig = go.FigureWidget(layout=dict(LAYOUT, title=t("forward.histogram_title"), xaxis=dict(range=[-4, 4]), bargap=0.02,
+    fig = go.Figure(layout=dict(LAYOUT, title=t("forward.histogram_title"), xaxis=dict(range=[-4, 4]), bargap=0.02,
                                       showlegend=True, legend=dict(orientation="h", y=-0.25)))
     fig.add_histogram(x=values, histnorm="probability density", nbinsx=60, name="x_t", xbins=dict(start=-4, end=4, size=0.1))
     fig.add_scatter(x=xs, y=np.exp(-xs**2 / 2) / np.sqrt(2 * np.pi), name="N(0, 1)", line=dict(color="black"))
-    return fig
+    return go.FigureWidget(fig)
 
 
-def heatmap_figure(matrix: np.ndarray, rows: list[str], cols: list[str], title: str) -> go.FigureWidget:
-    fig = go.FigureWidget(go.Heatmap(z=matrix, x=cols, y=rows, colorscale="Viridis", zmin=-1, zmax=1,
-                                     text=np.round(matrix, 2), texttemplate="%{text}"),
+def heatmap_figure(matrix: np.ndarray, rows: list, cols: list, title: str, cosine: bool = True) -> go.FigureWidget:
+    """A matrix as a heatmap; cosine similarities get a fixed [-1, 1] scale and printed values."""
+    extra = dict(zmin=-1, zmax=1, text=np.round(matrix, 2), texttemplate="%{text}", colorscale="Viridis") if cosine \
+        else dict(colorscale="RdBu", zmid=0)
+    return go.FigureWidget(go.Heatmap(z=matrix, x=cols, y=rows, **extra),
                           layout=dict(LAYOUT, title=title, height=max(300, 40 * len(rows) + 120),
                                       yaxis=dict(autorange="reversed")))
-    return fig
 
 
-def line_figure(x, ys: dict[str, list[float]], title: str, xaxis: str, yaxis: str, bands: dict | None = None) -> go.FigureWidget:
-    fig = go.FigureWidget(layout=dict(LAYOUT, title=title, xaxis_title=xaxis, yaxis_title=yaxis))
+def line_figure(x, ys: dict[str, list[float]], title: str, xaxis: str, yaxis: str, bands: dict | None = None,
+                hline: tuple[float, str] | None = None) -> go.FigureWidget:
+    fig = go.Figure(layout=dict(LAYOUT, title=title, xaxis_title=xaxis, yaxis_title=yaxis))
     for name, y in ys.items():
         if bands and name in bands:
             lo = np.asarray(y) - np.asarray(bands[name])
@@ -56,7 +64,9 @@ def line_figure(x, ys: dict[str, list[float]], title: str, xaxis: str, yaxis: st
             fig.add_scatter(x=list(x) + list(x)[::-1], y=list(hi) + list(lo)[::-1], fill="toself", opacity=0.2,
                             line=dict(width=0), showlegend=False, hoverinfo="skip")
         fig.add_scatter(x=list(x), y=list(y), name=name, mode="lines+markers")
-    return fig
+    if hline is not None:
+        fig.add_hline(y=hline[0], line_dash="dot", annotation_text=hline[1])
+    return go.FigureWidget(fig)
 
 
 def ellipse_points(mean: np.ndarray, cov: np.ndarray, n_std: float = 2.0, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +81,7 @@ def ellipse_points(mean: np.ndarray, cov: np.ndarray, n_std: float = 2.0, n: int
 def scatter_figure(groups: dict[str, np.ndarray], title: str, ellipses: bool = False,
                    pairs: tuple[np.ndarray, np.ndarray] | None = None, labels: dict[str, list[str]] | None = None) -> go.FigureWidget:
     """2-D points per group, optional fitted-Gaussian ellipses and lines between paired points."""
-    fig = go.FigureWidget(layout=dict(LAYOUT, title=title, height=420, xaxis=dict(scaleanchor="y")))
+    fig = go.Figure(layout=dict(LAYOUT, title=title, height=420, xaxis=dict(scaleanchor="y")))
     if pairs is not None:
         a, b = pairs
         xs, ys = [], []
@@ -85,4 +95,4 @@ def scatter_figure(groups: dict[str, np.ndarray], title: str, ellipses: bool = F
         if ellipses and len(pts) > 2:
             ex, ey = ellipse_points(pts.mean(0), np.cov(pts, rowvar=False))
             fig.add_scatter(x=ex, y=ey, mode="lines", name=f"{name}: 2σ Gaussian", line=dict(dash="dash"))
-    return fig
+    return go.FigureWidget(fig)

@@ -7,7 +7,7 @@ import traitlets
 from sklearn.decomposition import PCA
 
 from ..metrics.clip_score import ClipScorer
-from .base import View, default_model, explain, guarded, heading, image_widget, png_bytes, tile
+from .base import View, default_model, explain, guarded, heading, image_widget, set_png, tile
 from .charts import heatmap_figure, line_figure, scatter_figure
 from .i18n import t
 
@@ -32,9 +32,11 @@ class ClipSimilarity(View):
         self.heatmap = heatmap_figure(np.zeros((1, 1)), [""], [""], t("clip.matrix_title"))
         self.projection = scatter_figure({}, t("clip.projection_title"))
         self.per_step = line_figure([], {}, t("clip.per_step_title"), t("common.steps"), "CLIP score")
+        self.charts = W.HBox([self.heatmap, self.projection])
+        self.per_step_box = W.Box([self.per_step])
         self.children = [heading("clip.title"), explain("clip.explain"), self.banner,
                          W.HBox([self.w_prompts, self.w_go]), self.progress, self.images_view,
-                         W.HBox([self.heatmap, self.projection]), self.per_step]
+                         self.charts, self.per_step_box]
         if run:
             self.run()
 
@@ -48,19 +50,18 @@ class ClipSimilarity(View):
         self.done()
         self.trajectory = traj
         images = traj.final_images()
-        self.images_view.value = png_bytes(tile(images), 4)
+        set_png(self.images_view, tile(images), 4)
         self.matrix = self.scorer.similarity(images, prompts)
-        self.heatmap.data[0].update(z=self.matrix, x=prompts, y=[f"#{i + 1}" for i in range(len(images))],
-                                    text=np.round(self.matrix, 2))
+        self.heatmap = heatmap_figure(self.matrix, [f"#{i + 1}" for i in range(len(images))], prompts,
+                                      t("clip.matrix_title"))
         img_e, txt_e = self.scorer.embed_images(images).numpy(), self.scorer.embed_texts(prompts).numpy()
         both = PCA(n_components=2).fit_transform(np.concatenate([img_e, txt_e])) if len(prompts) > 1 else np.zeros((2 * len(prompts), 2))
-        fig = scatter_figure({t("clip.images"): both[: len(images)], t("clip.texts"): both[len(images):]},
-                             t("clip.projection_title"), pairs=(both[: len(images)], both[len(images):]),
-                             labels={t("clip.images"): [f"#{i + 1}" for i in range(len(images))], t("clip.texts"): prompts})
-        self.projection.data = []
-        for trace in fig.data:
-            self.projection.add_trace(trace)
+        self.projection = scatter_figure(
+            {t("clip.images"): both[: len(images)], t("clip.texts"): both[len(images):]}, t("clip.projection_title"),
+            pairs=(both[: len(images)], both[len(images):]),
+            labels={t("clip.images"): [f"#{i + 1}" for i in range(len(images))], t("clip.texts"): prompts})
+        self.charts.children = [self.heatmap, self.projection]
         self.scores = self.scorer.score_per_step(traj, prompts)
-        self.per_step.data = []
-        for j, p in enumerate(prompts):
-            self.per_step.add_scatter(x=list(range(1, traj.num_steps + 1)), y=self.scores[:, j], name=p, mode="lines")
+        self.per_step = line_figure(list(range(1, traj.num_steps + 1)), {p: self.scores[:, j].tolist() for j, p in enumerate(prompts)},
+                                    t("clip.per_step_title"), t("common.steps"), "CLIP score")
+        self.per_step_box.children = [self.per_step]

@@ -9,7 +9,7 @@ from sklearn.decomposition import PCA
 
 from ..metrics import ClassifierFeatures, RunningStats, fid_from_stats, fid_vs_n, kernel_inception_distance
 from ..metrics.fid import generated_features
-from .base import View, default_model, explain, guarded, heading, image_widget, png_bytes, tile
+from .base import View, default_model, explain, guarded, heading, image_widget, set_png, tile
 from .charts import line_figure, scatter_figure
 from .i18n import t
 
@@ -69,6 +69,7 @@ class FidExplorer(View):
                          W.HBox([W.VBox([W.HTML(f"<b>{t('fid.real')}</b>"), self.real_view]),
                                  W.VBox([W.HTML(f"<b>{t('fid.generated')}</b>"), self.fake_view])]),
                          W.HBox([self.curve, self.space])]
+        self.charts = self.children[-1]
         if run:
             self.run()
 
@@ -99,22 +100,15 @@ class FidExplorer(View):
         self.floor = fid_from_stats(RunningStats.from_features(real_f[:half]), RunningStats.from_features(real_f[half:]))
         self.result.value = t("fid.result", fid=self.fid, kid=self.kid.mean * 1000, kid_std=self.kid.std * 1000,
                               n=self.n, floor=self.floor, extractor=self.extractor.name)
-        self.real_view.value = png_bytes(tile(real[:32], cols=8), 3)
-        self.fake_view.value = png_bytes(tile(self.generated[:32], cols=8), 3)
+        set_png(self.real_view, tile(real[:32], cols=8), 3)
+        set_png(self.fake_view, tile(self.generated[:32], cols=8), 3)
         ns = sorted({max(8, self.n // 8), max(8, self.n // 4), max(8, self.n // 2), self.n})
         self.fid_curve = fid_vs_n(real_stats, fake_f, ns=ns, bootstrap=4)
-        curve = line_figure(self.fid_curve.n, {"FID": self.fid_curve.mean}, t("fid.curve_title"), "N", "FID",
-                            bands={"FID": self.fid_curve.std})
-        curve.add_hline(y=self.fid_curve.fid_inf, line_dash="dot", annotation_text=f"FID∞ ≈ {self.fid_curve.fid_inf:.2f}")
-        self.curve.data = []
-        for tr in curve.data:
-            self.curve.add_trace(tr)
-        self.curve.layout.shapes = curve.layout.shapes
-        self.curve.layout.annotations = curve.layout.annotations
+        self.curve = line_figure(self.fid_curve.n, {"FID": self.fid_curve.mean}, t("fid.curve_title"), "N", "FID",
+                                 bands={"FID": self.fid_curve.std},
+                                 hline=(self.fid_curve.fid_inf, f"FID∞ ≈ {self.fid_curve.fid_inf:.2f}"))
         pts = PCA(n_components=2).fit_transform(np.concatenate([real_f.numpy(), fake_f.numpy()]))
-        space = scatter_figure({t("fid.real"): pts[: len(real_f)], t("fid.generated"): pts[len(real_f):]},
-                               t("fid.space_title"), ellipses=True)
-        self.space.data = []
-        for tr in space.data:
-            self.space.add_trace(tr)
+        self.space = scatter_figure({t("fid.real"): pts[: len(real_f)], t("fid.generated"): pts[len(real_f):]},
+                                    t("fid.space_title"), ellipses=True)
+        self.charts.children = [self.curve, self.space]
         return self.fid

@@ -9,7 +9,7 @@ import traitlets
 from ..diffusion.forward import check_images, forward_process, forward_strip
 from ..diffusion.schedule import Schedule
 from ..diffusion.trajectory import to_uint8_image
-from .base import View, explain, guarded, heading, image_widget, png_bytes
+from .base import View, explain, guarded, heading, image_widget, set_png
 from .charts import histogram_figure, move_marker, schedule_figure
 from .i18n import t
 from .player import FramePlayer
@@ -71,6 +71,7 @@ class ForwardProcess(View):
         self.player = FramePlayer(zoom=3)
         self.schedule_fig = None
         self.hist_fig = None
+        self.charts = W.HBox()
         with self.hold_trait_notifications():
             self.schedule, self.num_train_timesteps, self.t = schedule, num_train_timesteps, t
         self._build_charts()
@@ -85,7 +86,6 @@ class ForwardProcess(View):
                            W.HBox([self.w_source, self.w_index, self.w_upload])])
         pictures = W.HBox([W.VBox([W.HTML("x<sub>0</sub>"), self.clean_image]),
                            W.VBox([W.HTML("x<sub>t</sub>"), self.x_t_image]), self.caption])
-        self.charts = W.HBox([self.schedule_fig, self.hist_fig])
         self.children = [heading("forward.title"), explain("forward.explain"), self.banner, controls, pictures,
                          self.charts, heading("forward.strip"), self.player]
         self.refresh()
@@ -154,19 +154,19 @@ class ForwardProcess(View):
         strip = forward_strip(self.image[None], ts.tolist(), self.noise_schedule, generator=torch.Generator().manual_seed(self.seed))
         self.player.set_frames({"x_t": to_uint8_image(strip.x_t), "ε": to_uint8_image(strip.noise / 3)},
                                step_labels=[f"t = {int(s)} · ᾱ = {float(a):.3f}" for s, a in zip(ts, strip.alpha_bar)])
-        self.clean_image.value = png_bytes(to_uint8_image(self.image), self.zoom)
+        set_png(self.clean_image, to_uint8_image(self.image), self.zoom)
         self.refresh_t()
 
     def refresh_t(self) -> None:
         out = forward_process(self.image[None], self.t, self.noise_schedule, generator=torch.Generator().manual_seed(self.seed))
         self.current = out
-        self.x_t_image.value = png_bytes(to_uint8_image(out.x_t[0]), self.zoom)
+        set_png(self.x_t_image, to_uint8_image(out.x_t[0]), self.zoom)
         a = float(out.alpha_bar[0])
         self.caption.value = (f"<div style='padding:12px;font-size:15px'>t = {self.t}<br>ᾱ<sub>t</sub> = {a:.4f}<br>"
                               f"x<sub>t</sub> = {a ** 0.5:.3f}·x<sub>0</sub> + {(1 - a) ** 0.5:.3f}·ε</div>")
         move_marker(self.schedule_fig, self.t)
-        with self.hist_fig.batch_update():
-            self.hist_fig.data[0].x = out.x_t.flatten().numpy()
+        self.hist_fig = histogram_figure(out.x_t.flatten().numpy())
+        self.charts.children = [self.schedule_fig, self.hist_fig]
 
 
 def t_(name: str) -> str:

@@ -11,7 +11,7 @@ import torch
 import traitlets
 
 from ..diffusion.trajectory import to_uint8_image, to_uint8_noise
-from .base import View, default_model, explain, guarded, heading, image_widget, png_bytes
+from .base import View, default_model, explain, guarded, heading, image_widget
 from .charts import heatmap_figure
 from .i18n import t
 from .noise import data_image
@@ -34,12 +34,11 @@ class LatentParts(View):
         W.link((self, "prompt"), (self.w_prompt, "value"))
         W.link((self, "index"), (self.w_index, "value"))
         self.tokens = W.HTML()
-        self.states = heatmap_figure(np.zeros((1, 1)), [""], [""], t("latent.states_title"))
-        self.states.data[0].update(zmin=None, zmax=None, texttemplate=None, colorscale="RdBu")
+        self.states_box = W.Box()
         self.pictures = W.HBox()
         self.quality = W.HTML()
         self.children = [heading("latent.title"), explain("latent.explain"), self.banner,
-                         heading("latent.text_encoder"), self.w_prompt, self.tokens, self.states,
+                         heading("latent.text_encoder"), self.w_prompt, self.tokens, self.states_box,
                          heading("latent.decoder"), self.w_index, self.pictures, self.quality]
         self._ready = True
         self.refresh()
@@ -59,7 +58,9 @@ class LatentParts(View):
         words = [cond.tokenizer.decode([int(i)]).strip() or "·" for i in ids[:n]]
         self.tokens.value = t("latent.tokens", n=n, L=cond.context_length) + " " + " | ".join(words)
         self.token_states = cond.encode(prompts)[0, :n].cpu().numpy()
-        self.states.data[0].update(z=self.token_states, y=words, x=list(range(self.token_states.shape[1])))
+        self.states = heatmap_figure(self.token_states, words, list(range(self.token_states.shape[1])),
+                                     t("latent.states_title"), cosine=False)
+        self.states_box.children = [self.states]
         x0, _ = data_image(self.model, self.index)
         x = x0[None].to(self.model.device)
         self.latent = self.model.encode_images(x)

@@ -16,7 +16,7 @@ import traitlets
 from ..diffusion.objective import noise_prediction
 from ..diffusion.sampling import call_denoiser
 from ..diffusion.trajectory import to_uint8_image, to_uint8_noise
-from .base import View, default_model, explain, guarded, heading, image_widget, png_bytes
+from .base import View, default_model, explain, guarded, heading, image_widget
 from .i18n import t
 from .reverse import condition_control
 

@@ -6,7 +6,7 @@ import numpy as np
 import traitlets
 
 from ..diffusion.schedulers import SCHEDULER_NAMES
-from .base import View, default_model, explain, guarded, heading, image_widget, png_bytes, tile
+from .base import View, default_model, explain, guarded, heading, image_widget, set_png, tile
 from .i18n import t
 from .player import FramePlayer
 
@@ -109,7 +109,7 @@ class ReverseProcess(View):
         self.player.set_frames(trajectory_rows(traj), step_labels=traj.step_labels(),
                                column_labels=[f"#{i + 1}" for i in range(traj.batch_size)])
         self.player.step = traj.num_steps - 1
-        self.final.value = png_bytes(tile(traj.final_images()), zoom=6)
+        set_png(self.final, tile(traj.final_images()), 6)
         self.summary.value = t("reverse.summary", n=traj.batch_size, steps=traj.num_steps, scheduler=self.scheduler,
                                guidance=traj.meta["guidance"], seed=self.seed)
         return traj
