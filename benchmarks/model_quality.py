@@ -1,0 +1,130 @@
+"""Quality of the bundled models, judged independently of CLIP by the domain classifiers.
+
+Prints (DDIM, 50 steps, default guidance, fixed seeds):
+- shapes prompt adherence: fraction of images whose colour AND shape (classifier) match the prompt,
+  seen and held-out colour–shape pairs apart (targets ≥ 0.90 seen, ≥ 0.70 held-out);
+- digits class accuracy by the digits classifier (target ≥ 0.95);
+- FID on the domain features, generated vs real, beside real vs real at the same N (target ≤ 3× floor);
+- tiny CLIP top-1 caption retrieval (colour + shape) on fresh images (target ≥ 0.98);
+- VAE reconstruction PSNR on fresh images (target ≥ 32 dB).
+
+    .venv/bin/python benchmarks/model_quality.py [--per-pair 8] [--fid-n 256] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+import diffviz
+from diffviz.data.digits import load_digits_tensor
+from diffviz.data.shapes import ATTRIBUTES, HELDOUT_PAIRS, generate_shapes
+from diffviz.metrics import ClassifierFeatures, ClipScorer, RunningStats, fid_from_stats
+
+
+def to_float(u8: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(u8).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+@torch.no_grad()
+def classify(model, images_u8: np.ndarray) -> dict[str, np.ndarray]:
+    x = to_float(images_u8)
+    if model.classifier.in_channels == 1:
+        x = x.mean(1, keepdim=True)
+    return {k: v.argmax(1).numpy() for k, v in model.classifier(x).items()}
+
+
+def generate(model, conds, steps, seed, batch=64):
+    out = []
+    for i in range(0, len(conds), batch):
+        out.append(model.sample(conds[i:i + batch], steps=steps, seed=seed + i, decode_steps=False).final_images())
+    return np.concatenate(out)
+
+
+def shapes_report(args) -> dict:
+    model = diffviz.load("shapes")
+    colours, shapes = ATTRIBUTES["colour"], ATTRIBUTES["shape"]
+    pairs = [(c, s) for c in colours for s in shapes]
+    prompts = [f"a {c} {s}".replace("a orange", "an orange") for c, s in pairs for _ in range(args.per_pair)]
+    t0 = time.time()
+    images = generate(model, prompts, args.steps, args.seed)
+    pred = classify(model, images)
+    want_c = np.repeat([colours.index(c) for c, _ in pairs], args.per_pair)
+    want_s = np.repeat([shapes.index(s) for _, s in pairs], args.per_pair)
+    ok = (pred["colour"] == want_c) & (pred["shape"] == want_s)
+    held = np.repeat([(c, s) in HELDOUT_PAIRS for c, s in pairs], args.per_pair)
+    report = {"adherence_seen": float(ok[~held].mean()), "adherence_heldout": float(ok[held].mean()),
+              "colour_right": float((pred["colour"] == want_c).mean()), "shape_right": float((pred["shape"] == want_s).mean()),
+              "images": len(prompts), "generation_s": round(time.time() - t0, 1)}
+    # FID on the domain features: generated (training-caption prompts) vs real, and real vs real
+    ext = ClassifierFeatures(model.classifier, name="shapes")
+    caps = generate_shapes(args.fid_n, seed=11, split="train").captions
+    fake = generate(model, caps, args.steps, args.seed + 1000)
+    real_a = generate_shapes(args.fid_n, seed=21, split="train").images.permute(0, 2, 3, 1).numpy()
+    real_b = generate_shapes(args.fid_n, seed=22, split="train").images.permute(0, 2, 3, 1).numpy()
+    sa = RunningStats.from_features(ext(real_a))
+    report["fid"] = fid_from_stats(sa, RunningStats.from_features(ext(fake)))
+    report["fid_floor"] = fid_from_stats(sa, RunningStats.from_features(ext(real_b)))
+    # tiny CLIP retrieval among the 24 colour+shape captions, on fresh images
+    fresh = generate_shapes(args.clip_n, seed=31, split="all")
+    scorer = ClipScorer.from_model(model)
+    captions = [f"a {c} {s}" for c, s in pairs]
+    sim = scorer.similarity(fresh.images.permute(0, 2, 3, 1).numpy(), captions)
+    truth = fresh.labels["colour"].numpy() * len(shapes) + fresh.labels["shape"].numpy()
+    report["clip_top1"] = float((sim.argmax(1) == truth).mean())
+    # VAE reconstruction PSNR on fresh images
+    x = fresh.images.float() / 127.5 - 1
+    with torch.no_grad():
+        recon = model.decode_latents(model.encode_images(x)).cpu()
+    mse = ((recon - x) ** 2).mean(dim=(1, 2, 3))
+    report["vae_psnr_db"] = float((10 * torch.log10(4.0 / mse)).mean())
+    return report
+
+
+def digits_report(args) -> dict:
+    model = diffviz.load("digits")
+    labels = [d for d in range(10) for _ in range(args.per_class)]
+    images = generate(model, labels, args.steps, args.seed)
+    pred = classify(model, images)["digit"]
+    x, y = load_digits_tensor(16, "test")
+    with torch.no_grad():
+        test_acc = float((model.classifier(x)["digit"].argmax(1) == y).float().mean())
+    ext = ClassifierFeatures(model.classifier, name="digits")
+    real = ((x.expand(-1, 3, -1, -1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    n = min(len(real) // 2, len(images))
+    sa = RunningStats.from_features(ext(real[:n]))
+    return {"class_accuracy": float((pred == np.array(labels)).mean()), "classifier_test_accuracy": test_acc,
+            "fid": fid_from_stats(sa, RunningStats.from_features(ext(images[:n]))),
+            "fid_floor": fid_from_stats(sa, RunningStats.from_features(ext(real[n:2 * n]))), "images": len(labels), "fid_n": n}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--per-pair", type=int, default=8)
+    p.add_argument("--per-class", type=int, default=30)
+    p.add_argument("--fid-n", type=int, default=256)
+    p.add_argument("--clip-n", type=int, default=500)
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None)
+    args = p.parse_args()
+    names = diffviz.models.registry.bundled_names()
+    out = {}
+    if "shapes" in names:
+        out["shapes"] = shapes_report(args)
+    if "digits" in names:
+        out["digits"] = digits_report(args)
+    for name, rep in out.items():
+        print(f"[{name}]")
+        for k, v in rep.items():
+            print(f"  {k:26s} {v:.4f}" if isinstance(v, float) else f"  {k:26s} {v}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
