@@ -44,8 +44,14 @@ def generate(model, conds, steps, seed, batch=64):
     return np.concatenate(out)
 
 
+def timed_load(name: str):
+    t0 = time.perf_counter()
+    model = diffviz.load(name, device="cpu")
+    return model, round(time.perf_counter() - t0, 2)
+
+
 def shapes_report(args) -> dict:
-    model = diffviz.load("shapes")
+    model, load_s = timed_load("shapes")
     colours, shapes = ATTRIBUTES["colour"], ATTRIBUTES["shape"]
     pairs = [(c, s) for c in colours for s in shapes]
     prompts = [f"a {c} {s}".replace("a orange", "an orange") for c, s in pairs for _ in range(args.per_pair)]
@@ -58,7 +64,7 @@ def shapes_report(args) -> dict:
     held = np.repeat([(c, s) in HELDOUT_PAIRS for c, s in pairs], args.per_pair)
     report = {"adherence_seen": float(ok[~held].mean()), "adherence_heldout": float(ok[held].mean()),
               "colour_right": float((pred["colour"] == want_c).mean()), "shape_right": float((pred["shape"] == want_s).mean()),
-              "images": len(prompts), "generation_s": round(time.time() - t0, 1)}
+              "images": len(prompts), "generation_s": round(time.time() - t0, 1), "load_s": load_s}
     # FID on the domain features: generated (training-caption prompts) vs real, and real vs real
     ext = ClassifierFeatures(model.classifier, name="shapes")
     caps = generate_shapes(args.fid_n, seed=11, split="train").captions
@@ -85,7 +91,7 @@ def shapes_report(args) -> dict:
 
 
 def digits_report(args) -> dict:
-    model = diffviz.load("digits")
+    model, load_s = timed_load("digits")
     labels = [d for d in range(10) for _ in range(args.per_class)]
     images = generate(model, labels, args.steps, args.seed)
     pred = classify(model, images)["digit"]
@@ -98,7 +104,7 @@ def digits_report(args) -> dict:
     sa = RunningStats.from_features(ext(real[:n]))
     return {"class_accuracy": float((pred == np.array(labels)).mean()), "classifier_test_accuracy": test_acc,
             "fid": fid_from_stats(sa, RunningStats.from_features(ext(images[:n]))),
-            "fid_floor": fid_from_stats(sa, RunningStats.from_features(ext(real[n:2 * n]))), "images": len(labels), "fid_n": n}
+            "fid_floor": fid_from_stats(sa, RunningStats.from_features(ext(real[n:2 * n]))), "images": len(labels), "fid_n": n, "load_s": load_s}
 
 
 def main():
@@ -110,6 +116,7 @@ def main():
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None)
+    p.add_argument("--write-cards", action="store_true", help="write the figures into each bundled MODEL_CARD.md")
     args = p.parse_args()
     names = diffviz.models.registry.bundled_names()
     out = {}
@@ -124,6 +131,12 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
+    if args.write_cards:
+        from diffviz.models.registry import BUNDLED_DIR
+        from diffviz.training.card import write_model_card
+
+        for name, rep in out.items():
+            write_model_card(diffviz.load(name), BUNDLED_DIR / name, rep)
 
 
 if __name__ == "__main__":

@@ -132,6 +132,9 @@ def assemble(model_name: str, runs: Path, out_dir: Path) -> DiffusionModel:
         model = DiffusionModel(load_part(runs, "digits", "unet"), sched_cfg, ClassConditioner(10), None, 1.0, meta,
                                load_part(runs, "digits", "classifier"))
     model.save_pretrained(out_dir)
+    from .card import write_model_card
+
+    write_model_card(model, out_dir)
     return model
 
 

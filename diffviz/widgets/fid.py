@@ -48,9 +48,7 @@ class FidExplorer(View):
     def __init__(self, model=None, extractor=None, run: bool = False):
         super().__init__()
         self.model = default_model(model)
-        if extractor is None:
-            if self.model.classifier is None:
-                raise ValueError(t("fid.no_extractor"))
+        if extractor is None and self.model.classifier is not None:
             extractor = ClassifierFeatures(self.model.classifier, name=self.model.name)
         self.extractor = extractor
         self.w_n = W.IntSlider(min=16, max=1024, step=16, description="N")
@@ -70,11 +68,16 @@ class FidExplorer(View):
                                  W.VBox([W.HTML(f"<b>{t('fid.generated')}</b>"), self.fake_view])]),
                          W.HBox([self.curve, self.space])]
         self.charts = self.children[-1]
-        if run:
+        if self.extractor is None:
+            self.show_error(t("fid.no_extractor"))
+            self.w_go.disabled = True
+        elif run:
             self.run()
 
     @guarded
     def run(self):
+        if self.extractor is None:
+            raise ValueError(t("fid.no_extractor"))
         if self.n < 4:
             raise ValueError(t("fid.too_few"))
         real = real_images(self.model, self.n)
