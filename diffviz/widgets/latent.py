@@ -5,6 +5,8 @@ Text encoder (prompt → token states), generator (denoises a small latent pictu
 """
 from __future__ import annotations
 
+import html
+
 import ipywidgets as W
 import numpy as np
 import torch
@@ -37,9 +39,12 @@ class LatentParts(View):
         self.states_box = W.Box()
         self.pictures = W.HBox()
         self.quality = W.HTML()
+        unet = self.model.unet.config
+        self.generator = W.HTML(t("latent.generator_text", shape="×".join(map(str, self.model.sample_shape)),
+                                  cross=unet.cross_attention_dim, params=sum(p.numel() for p in self.model.unet.parameters()) / 1e6))
         self.children = [heading("latent.title"), explain("latent.explain"), self.banner,
                          heading("latent.text_encoder"), self.w_prompt, self.tokens, self.states_box,
-                         heading("latent.decoder"), self.w_index, self.pictures, self.quality]
+                         heading("latent.generator"), self.generator, heading("latent.decoder"), self.w_index, self.pictures, self.quality]
         self._ready = True
         self.refresh()
 
@@ -56,7 +61,7 @@ class LatentParts(View):
         ids = cond.tokenize(prompts)[0]
         n = int((ids != 0).sum())
         words = [cond.tokenizer.decode([int(i)]).strip() or "·" for i in ids[:n]]
-        self.tokens.value = t("latent.tokens", n=n, L=cond.context_length) + " " + " | ".join(words)
+        self.tokens.value = html.escape(t("latent.tokens", n=n, L=cond.context_length) + " " + " | ".join(words))
         self.token_states = cond.encode(prompts)[0, :n].cpu().numpy()
         self.states = heatmap_figure(self.token_states, words, list(range(self.token_states.shape[1])),
                                      t("latent.states_title"), cosine=False)
