@@ -83,6 +83,13 @@ def test_sweeps(text_model, class_model):
     g.scales = [0.0, 1.0, 4.0]
     g.run()
     assert len(g.images) == 3 and len(g.clip_scores) == 3 and not np.array_equal(g.images[0], g.images[2])
+    assert len(g.chart.children) == 1 and g.fids == []
+    d = GuidanceSweep(class_model, run=False)
+    d.model.classifier = build_classifier(DIGITS_CLASSIFIER_CONFIG).eval()
+    d.steps, d.scales, d.fid_n = 2, [0.0, 2.0], 8
+    d.run()
+    assert len(d.fids) == 2 and all(f >= 0 for f in d.fids)
+    d.model.classifier = None
     g.w_scales.value = "1, -2"
     assert "comma-separated" in g.banner.value and g.scales == [0.0, 1.0, 4.0]
     s = SchedulerCompare(class_model, run=False)

@@ -7,6 +7,7 @@ import traitlets
 
 from ..diffusion.schedulers import SCHEDULER_NAMES
 from .base import View, default_model, explain, guarded, heading, image_widget
+from .charts import line_figure
 from .i18n import t
 from .reverse import condition_control
 
@@ -47,16 +48,23 @@ class GuidanceSweep(_Sweep):
     """One prompt and seed across guidance scales w (cond + w·(cond − uncond))."""
 
     scales = traitlets.List(traitlets.Float(), default_value=[0.0, 1.0, 2.0, 3.0, 5.0, 8.0])
+    fid_n = traitlets.Int(0)  # images per scale for FID (0: off; FID needs the model's domain classifier)
 
-    def __init__(self, model=None, run: bool = True, zoom: int = 4):
+    def __init__(self, model=None, run: bool = True, zoom: int = 4, fid_n: int = 0):
         super().__init__(model, "guidance", zoom)
         self.w_scales = W.Text(value=", ".join(str(s) for s in self.scales), description=t("compare.scales"))
         self.w_scales.observe(self._parse_scales, "value")
+        self.w_fid = W.IntText(description=t("compare.fid_n"), layout=W.Layout(width="220px"),
+                               disabled=self.model.classifier is None)
+        self.fid_n = fid_n
+        W.link((self, "fid_n"), (self.w_fid, "value"))
         self.images: list[np.ndarray] = []
         self.clip_scores: list[float] = []
+        self.fids: list[float] = []
+        self.chart = W.Box()
         self.children = [heading("compare.guidance_title"), explain("compare.guidance_explain"), self.banner,
-                         W.HBox([c for c in (self.w_cond, self.w_scales, self.w_seed, self.w_go) if c is not None]),
-                         self.progress, self.results, self.extra]
+                         W.HBox([c for c in (self.w_cond, self.w_scales, self.w_seed, self.w_fid, self.w_go) if c is not None]),
+                         self.progress, self.results, self.extra, self.chart]
         if run:
             self.run()
 
@@ -89,6 +97,33 @@ class GuidanceSweep(_Sweep):
             self.clip_scores = scorer.per_image(np.stack(self.images), [self.w_cond.value] * len(self.images)).tolist()
             self.extra.value = t("compare.clip_scores") + ": " + ", ".join(
                 f"w={w:g}: {s:.1f}" for w, s in zip(self.scales, self.clip_scores))
+        self.fids = self._fid_per_scale() if self.fid_n > 0 else []
+        curves = {"CLIP score": self.clip_scores} if self.clip_scores else {}
+        if self.fids:
+            curves["FID"] = self.fids
+        self.chart.children = [line_figure(self.scales, curves, t("compare.per_scale"), "w", "")] if curves else []
+
+    def _fid_per_scale(self) -> list[float]:
+        """FID of fid_n images per scale (the model's own training-style conditions) against real images."""
+        from ..metrics import ClassifierFeatures, RunningStats, fid_from_stats
+        from .fid import model_conditions, real_images
+
+        if self.model.classifier is None:
+            raise ValueError(t("fid.no_extractor"))
+        if self.fid_n < 4:
+            raise ValueError(t("fid.too_few"))
+        ext = ClassifierFeatures(self.model.classifier, name=self.model.name)
+        real = RunningStats.from_features(ext(real_images(self.model, self.fid_n)))
+        conds = model_conditions(self.model, self.fid_n)
+        conds = [conds[i % len(conds)] for i in range(self.fid_n)]
+        cb = self.progress_callback(len(self.scales))
+        out = []
+        for i, w in enumerate(self.scales):
+            traj = self.model.sample(conds, steps=self.steps, guidance=w, seed=self.seed, decode_steps=False)
+            out.append(fid_from_stats(real, RunningStats.from_features(ext(traj.final_images()))))
+            cb(i + 1, len(self.scales))
+        self.done()
+        return out
 
 
 class SchedulerCompare(_Sweep):
