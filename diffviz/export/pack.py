@@ -82,6 +82,13 @@ def export_html(path: str | Path, sections: list[Section], title: str = "diffviz
     from ..widgets.i18n import labels_for
 
     labels = labels_for("player", lang)
+    for sec in sections:
+        if not isinstance(sec, Section):
+            raise TypeError(f"sections must be diffviz.export.Section objects, got {type(sec).__name__}")
+        for spec in sec.players:
+            if not isinstance(spec, dict) or "rows" not in spec:
+                raise TypeError(f"each player of section {sec.title!r} must be a dict with 'rows' "
+                                "({row label: uint8 (S, B, H, W, 3)}), optional 'step_labels', 'zoom', 'step'")
     parts = []
     for sec in sections:
         body = [f"<section><h2>{html.escape(sec.title)}</h2>"]

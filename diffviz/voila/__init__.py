@@ -25,6 +25,8 @@ VOILA_SETTINGS = {
     "MappingKernelManager.cull_interval": 30,
     "MappingKernelManager.cull_connected": False,
 }
+# Only the labextensions the widgets need reach the page (a broken one, e.g. jupytext's, must not).
+EXTENSIONS = ["@jupyter-widgets/jupyterlab-manager", "anywidget", "jupyterlab-plotly"]
 
 
 def data_dir() -> Path:
@@ -80,5 +82,6 @@ def voila_command(notebook: str | Path, port: int = 8866, host: str = "127.0.0.1
         if key == "VoilaConfiguration.preheat_kernel":
             value = preheat
         args.append(f"--{key}={value}")
+    args += [f"--VoilaConfiguration.extension_allowlist={name}" for name in EXTENSIONS]
     args.append(f"--Voila.ip={host}")
     return args + list(extra or [])

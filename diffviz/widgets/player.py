@@ -19,6 +19,28 @@ from .i18n import labels_for
 STATIC = Path(__file__).parent / "static"
 
 
+def as_rows(frames, row_labels=None) -> dict[str, np.ndarray]:
+    """Frames as {row label: array}: a mapping, or a list of arrays (labelled by `row_labels`)."""
+    if frames is None:
+        return {}
+    if isinstance(frames, Mapping):
+        rows = dict(frames)
+        if row_labels is not None:
+            if len(row_labels) != len(rows):
+                raise ValueError(f"{len(row_labels)} row labels for {len(rows)} rows")
+            rows = dict(zip((str(r) for r in row_labels), rows.values()))
+        return rows
+    if isinstance(frames, np.ndarray) and frames.ndim == 5:
+        frames = [frames]
+    if isinstance(frames, (list, tuple)):
+        labels = [str(r) for r in row_labels] if row_labels is not None else [f"row {i}" for i in range(len(frames))]
+        if len(labels) != len(frames):
+            raise ValueError(f"{len(labels)} row labels for {len(frames)} rows")
+        return dict(zip(labels, frames))
+    raise TypeError(f"frames must be a dict {{row label: uint8 (S, B, H, W, 3)}} or a list of such arrays, "
+                    f"got {type(frames).__name__}")
+
+
 def pack_frames(rows: Mapping[str, np.ndarray]) -> tuple[bytes, dict]:
     """{label: uint8 (S, B, H, W, 3)} → (one RGB buffer, layout dict). All rows share S and B."""
     if not rows:
@@ -58,10 +80,10 @@ class FramePlayer(anywidget.AnyWidget):
     sync_step = traitlets.Bool(False).tag(sync=True)
     labels = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, rows: Mapping[str, np.ndarray] | None = None, step_labels=None, column_labels=None,
-                 zoom: int = 4, fps: int = 8, **kwargs):
+    def __init__(self, rows=None, step_labels=None, column_labels=None, zoom: int = 4, fps: int = 8,
+                 row_labels=None, **kwargs):
         super().__init__(zoom=zoom, fps=fps, labels=labels_for("player"), **kwargs)
-        self.set_frames(rows or {}, step_labels, column_labels)
+        self.set_frames(rows, step_labels, column_labels, row_labels)
 
     @property
     def num_steps(self) -> int:
@@ -71,9 +93,10 @@ class FramePlayer(anywidget.AnyWidget):
     def row_labels(self) -> list[str]:
         return [r["label"] for r in self.frame_layout.get("rows", [])]
 
-    def set_frames(self, rows: Mapping[str, np.ndarray], step_labels=None, column_labels=None) -> None:
-        """Replace what is shown: {row label: uint8 (S, B, H, W, 3)}; sent once, as binary."""
-        data, layout = pack_frames(rows)
+    def set_frames(self, rows, step_labels=None, column_labels=None, row_labels=None) -> None:
+        """Replace what is shown: {row label: uint8 (S, B, H, W, 3)} (or a list of arrays with
+        `row_labels`); sent once, as one binary buffer."""
+        data, layout = pack_frames(as_rows(rows, row_labels))
         if step_labels is not None and len(step_labels) != layout["steps"]:
             raise ValueError(f"{len(step_labels)} step labels for {layout['steps']} steps")
         with self.hold_sync():
@@ -90,6 +113,12 @@ class FramePlayer(anywidget.AnyWidget):
         if n and not 0 <= s < n:
             raise traitlets.TraitError(f"step must be in [0, {n - 1}], got {s}")
         return s
+
+    @traitlets.validate("fps")
+    def _valid_fps(self, proposal):
+        if not 1 <= proposal["value"] <= 60:
+            raise traitlets.TraitError(f"fps must be in 1..60, got {proposal['value']}")
+        return proposal["value"]
 
     @traitlets.validate("zoom")
     def _valid_zoom(self, proposal):

@@ -180,7 +180,8 @@ function render({ model, el: root }) {
   model.on("change:frame_layout", build);
   model.on("change:zoom", build);
   model.on("change:step", () => go(model.get("step") || 0));
-  model.on("change:step_labels", draw);
+  model.on("change:step_labels", () => { if (layout.steps > 0) draw(); });
+  model.on("change:fps", () => { speed.value = String(model.get("fps") || 8); if (timer) setPlaying(true); });
   model.on("change:playing", () => setPlaying(!!model.get("playing")));
   build();
   if (model.get("playing")) setPlaying(true);
