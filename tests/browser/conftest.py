@@ -44,17 +44,25 @@ def browser():
 
 class PageLog:
     def __init__(self, page):
-        self.console_errors, self.page_errors, self.frames_sent, self.foreign = [], [], [], []
+        self.console_errors, self.page_errors, self.frames_sent, self.foreign, self.urls = [], [], [], [], []
         page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: self.page_errors.append(str(e)))
         page.on("websocket", lambda ws: ws.on("framesent", lambda payload: self.frames_sent.append(payload)))
 
         def request(req):
             host = urlparse(req.url).hostname
+            self.urls.append(req.url)
             if req.url.startswith(("http", "ws")) and host not in LOCAL:
                 self.foreign.append(req.url)
 
         page.on("request", request)
+
+    def _page_error(self, err) -> None:
+        # anywidget rejects a model's `ready` promise when its ES module takes over 2 s to load and
+        # initialise (plotly's FigureWidget module is ~5 MB); the widget still renders moments later.
+        # The tests check that every widget did render, so this timer is recorded apart, not ignored.
+        text = str(err)
+        (self.slow_init if text == "[anywidget] Failed to initialize model." else self.page_errors).append(text)
 
 
 @pytest.fixture
@@ -64,6 +72,17 @@ def page(browser):
     pg.log = PageLog(pg)
     yield pg
     ctx.close()
+
+
+def labextensions(urls: list[str]) -> set[str]:
+    """Names of the JupyterLab extensions whose code the page fetched."""
+    names = set()
+    for url in urls:
+        path = urlparse(url).path
+        if "/labextensions/" in path:
+            parts = path.split("/labextensions/", 1)[1].split("/")
+            names.add("/".join(parts[:2]) if parts[0].startswith("@") else parts[0])
+    return names
 
 
 def screenshot(page, name: str) -> Path:

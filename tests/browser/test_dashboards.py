@@ -25,7 +25,6 @@ def visible_plots_and_canvases(page) -> dict:
 def test_dashboard_renders_offline(notebook, voila, page):
     server = voila(notebook)
     raw = urllib.request.urlopen(server.url, timeout=300).read().decode()
-    source_lines = [c for c in notebook.read_text().split('"source": ')[1:]]
     assert "from diffviz.widgets import" not in raw, "the served HTML holds no notebook source"
     t0 = time.time()
     page.goto(server.url, timeout=300_000)
@@ -39,7 +38,9 @@ def test_dashboard_renders_offline(notebook, voila, page):
     assert seen["canvases"] + seen["plots"] + seen["images"] > 0, "the dashboard shows pictures or charts"
     assert not page.log.page_errors and not page.log.console_errors, (page.log.page_errors, page.log.console_errors)
     assert not page.log.foreign, f"requests off the machine: {page.log.foreign}"
-    assert source_lines  # the notebook had code to strip
+    if page.log.slow_init:  # a widget module was slow to start: it must still have rendered
+        page.wait_for_timeout(5000)
+    assert page.get_by_text("Error displaying widget").count() == 0
 
 
 def test_generate_then_scrub(voila, page):

@@ -7,7 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from .conftest import screenshot
+from diffviz.voila import EXTENSIONS
+
+from .conftest import labextensions, screenshot
 
 CANVAS_STATS = """() => Array.from(document.querySelectorAll('canvas.dv-cell')).map(c => {
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -60,7 +62,10 @@ def test_player_in_voila_scrubs_without_kernel_messages(tmp_path, voila, page):
     frame_ms = float(player.get_attribute("data-frame-ms"))
     print(f"frame render time: {frame_ms:.2f} ms")
     assert not page.log.page_errors and not page.log.console_errors, (page.log.page_errors, page.log.console_errors)
+    assert page.get_by_text("Error displaying widget").count() == 0
     assert not page.log.foreign, f"requests off the machine: {page.log.foreign}"
+    loaded = labextensions(page.log.urls)
+    assert "anywidget" in loaded and loaded <= set(EXTENSIONS), f"labextensions loaded: {loaded}"
     screenshot(page, "player_voila")
 
 
