@@ -26,7 +26,8 @@ VOILA_SETTINGS = {
     "MappingKernelManager.cull_connected": False,
 }
 # Only the labextensions the widgets need reach the page (a broken one, e.g. jupytext's, must not).
-EXTENSIONS = ["@jupyter-widgets/jupyterlab-manager", "anywidget", "jupyterlab-plotly"]
+EXTENSIONS = ["@voila-dashboards/widgets-manager8", "@jupyter-widgets/jupyterlab-manager", "anywidget",
+              "jupyterlab-plotly"]
 
 
 def data_dir() -> Path:
