@@ -22,7 +22,7 @@ from diffviz.models.registry import bundled_names
 
 @torch.no_grad()
 def bare_loop(model, cond, uncond, n, steps, guidance, scheduler_name, seed):
-    scheduler = make_scheduler(scheduler_name, model.scheduler_config, clip_sample=not model.latent)
+    scheduler = make_scheduler(scheduler_name, model.scheduler_config, sample_range=model.sample_range)
     scheduler.set_timesteps(steps)
     g = torch.Generator().manual_seed(seed)
     x = randn_tensor((n, *model.sample_shape), generator=g, dtype=torch.float32) * scheduler.init_noise_sigma

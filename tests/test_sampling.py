@@ -10,7 +10,7 @@ from diffviz.diffusion.schedulers import SCHEDULER_NAMES, make_scheduler
 
 def bare_loop(model, conditions, steps, guidance, scheduler_name, seed):
     """The plain diffusers sampling loop, written out as in the diffusers docs."""
-    scheduler = make_scheduler(scheduler_name, model.scheduler_config, clip_sample=not model.latent)
+    scheduler = make_scheduler(scheduler_name, model.scheduler_config, sample_range=model.sample_range)
     scheduler.set_timesteps(steps)
     g = torch.Generator().manual_seed(seed)
     n = len(conditions) if conditions is not None else 2

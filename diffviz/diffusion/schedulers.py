@@ -19,11 +19,16 @@ SCHEDULER_NAMES = {
 ALIASES = {"dpm++": "dpm", "dpmsolver": "dpm", "dpmsolver++": "dpm", "euler_discrete": "euler"}
 
 
-def make_scheduler(name: str, schedule: Schedule | dict, *, clip_sample: bool = True):
+def make_scheduler(name: str, schedule: Schedule | dict, *, sample_range: float = 1.0):
     """A fresh diffusers scheduler `name` ("ddpm", "ddim", "dpm", "euler") on the training schedule.
 
-    `trailing` timestep spacing makes the first sampling step start at t = T-1 (pure noise) for
-    every scheduler, which is what the reverse-process view should show.
+    `trailing` timestep spacing makes the first sampling step start at t = T-1 (pure noise), which
+    is what the reverse-process view should show. There ᾱ can be tiny (2e-9 for the cosine
+    schedule), so x̂0 = (x_t − √(1−ᾱ)ε̂)/√ᾱ magnifies any error in ε̂ ~10⁴×: the predicted clean
+    sample is clipped to ±`sample_range` (1 for pixels, ~3 for unit-variance latents) by the
+    scheduler's own option (DDPM/DDIM `clip_sample`, DPM-Solver++ thresholding for pixels). Euler,
+    and DPM-Solver++ on latents, start at the first `leading` step instead (ᾱ ≈ 1e-3, visually
+    pure noise).
     """
     if not isinstance(name, str):
         raise TypeError(f"scheduler must be a name string, got {type(name).__name__}")
@@ -33,7 +38,11 @@ def make_scheduler(name: str, schedule: Schedule | dict, *, clip_sample: bool = 
     config = schedule.to_scheduler_config() if isinstance(schedule, Schedule) else dict(schedule)
     overrides = {"timestep_spacing": "trailing"}
     if key in ("ddpm", "ddim"):
-        overrides["clip_sample"] = clip_sample
+        overrides.update(clip_sample=True, clip_sample_range=float(sample_range))
     if key == "dpm":
         overrides["algorithm_type"] = "dpmsolver++"
+        if sample_range <= 1.0:  # dynamic thresholding suits pixels, not latents
+            overrides.update(thresholding=True, sample_max_value=1.0)
+    if key == "euler" or (key == "dpm" and sample_range > 1.0):
+        overrides.update(timestep_spacing="leading", steps_offset=1)
     return SCHEDULER_NAMES[key].from_config(config, **overrides)

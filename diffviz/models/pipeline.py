@@ -67,6 +67,11 @@ class DiffusionModel:
         return (self.unet.config.in_channels, *size)
 
     @property
+    def sample_range(self) -> float:
+        """Range the predicted clean sample is clipped to: [-1, 1] pixels, or ±3 σ of the scaled latents."""
+        return float(self.meta.get("sample_range", 3.0 if self.latent else 1.0))
+
+    @property
     def default_guidance(self) -> float:
         return float(self.meta.get("default_guidance", 1.0 if self.kind == "uncond" else 3.0))
 
@@ -155,7 +160,7 @@ class DiffusionModel:
         if self.kind == "uncond" and guidance != 1.0:
             raise ValueError("guidance needs a conditional model; this model is unconditional (use guidance=1)")
         check_int("seed", seed, minimum=0)
-        sched = make_scheduler(scheduler, self.scheduler_config, clip_sample=not self.latent)
+        sched = make_scheduler(scheduler, self.scheduler_config, sample_range=self.sample_range)
         cond, uncond, labels = self.encode_conditions(conditions, num_images)
         if generator is None:
             generator = torch.Generator(device=self.device).manual_seed(seed)
