@@ -26,7 +26,7 @@ VOILA_SETTINGS = {
     "MappingKernelManager.cull_connected": False,
 }
 # Only the labextensions the widgets need reach the page (a broken one, e.g. jupytext's, must not).
-EXTENSIONS = [] or ["@voila-dashboards/widgets-manager8", "@jupyter-widgets/jupyterlab-manager", "anywidget",
+EXTENSIONS = ["@voila-dashboards/widgets-manager8", "@jupyter-widgets/jupyterlab-manager", "anywidget",
               "jupyterlab-plotly"]
 
 
@@ -83,6 +83,6 @@ def voila_command(notebook: str | Path, port: int = 8866, host: str = "127.0.0.1
         if key == "VoilaConfiguration.preheat_kernel":
             value = preheat
         args.append(f"--{key}={value}")
-    args += [f"--VoilaConfiguration.extension_allowlist={name}" for name in []]
+    args += [f"--VoilaConfiguration.extension_allowlist={name}" for name in EXTENSIONS]
     args.append(f"--Voila.ip={host}")
     return args + list(extra or [])
