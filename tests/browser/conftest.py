@@ -45,8 +45,9 @@ def browser():
 class PageLog:
     def __init__(self, page):
         self.console_errors, self.page_errors, self.frames_sent, self.foreign, self.urls = [], [], [], [], []
+        self.slow_init: list[str] = []
         page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        page.on("pageerror", self._page_error)
         page.on("websocket", lambda ws: ws.on("framesent", lambda payload: self.frames_sent.append(payload)))
 
         def request(req):
