@@ -12,6 +12,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("diffviz.commands.train", "train a bundled model (resumable) or one of its parts"),
     "dashboard": ("diffviz.commands.dashboard", "serve a lecture dashboard with Voila on 127.0.0.1"),
     "export": ("diffviz.commands.export", "write a self-contained offline HTML lecture page"),
+    "fid": ("diffviz.commands.fid", "FID (and KID) of a model's samples against real images of its domain"),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,9 @@ class RunningStats:
     def cov(self) -> np.ndarray:
         if self.n < 2:
             raise ValueError(f"a covariance needs at least 2 samples, got {self.n}")
+        if self.n <= self.dim:
+            warnings.warn(f"{self.n} samples of {self.dim}-d features give a singular covariance (rank <= n - 1); "
+                          f"FID is still defined but strongly biased — use more than {self.dim} samples", stacklevel=2)
         mu = self.mean
         return (self.outer - self.n * np.outer(mu, mu)) / (self.n - 1)
 

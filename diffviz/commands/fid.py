@@ -1,0 +1,82 @@
+"""`diffviz fid`: FID (and KID) of a model's samples against its domain's real images, from the shell.
+
+Reference statistics are cached on disk (see `diffviz.metrics.stats`), so a second run only
+generates. Features: the bundled domain classifier (offline default) or pytorch-fid's InceptionV3
+with `--inception /path/pt_inception-2015-12-05-6726825d.pth` (or DIFFVIZ_INCEPTION_WEIGHTS).
+This command runs in one process; for large N on several GPUs use
+`diffviz.metrics.distributed.distributed_generated_stats` in a script under `accelerate launch`.
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="bundled name (shapes, digits), tiny-* or a folder; default: first bundled")
+    p.add_argument("-n", "--num-images", type=int, default=256, help="generated images (FID wants thousands)")
+    p.add_argument("--reference-n", type=int, default=1000, help="real images for the reference statistics")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--guidance", type=float, default=None)
+    p.add_argument("--scheduler", default="ddim", help="ddpm, ddim, dpm or euler")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--inception", default=None, help="local pytorch-fid InceptionV3 weights (.pth or .safetensors)")
+    p.add_argument("--kid", action="store_true", help="also report KID (mean ± std over subsets)")
+    p.add_argument("--device", default=None)
+
+
+def real_images(model, n: int) -> tuple[str, np.ndarray]:
+    """(data set name, n real images uint8 (n, H, W, 3)) of the model's domain."""
+    if model.kind == "class":
+        from ..data.digits import load_digits_tensor
+
+        x, _ = load_digits_tensor(model.meta.get("image_size", 16), "test")
+        x = x[:n]
+        return "digits-test", ((x.expand(-1, 3, -1, -1) + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    from ..data.shapes import generate_shapes
+
+    return "shapes-all-seed2024", generate_shapes(n, seed=2024, split="all").images.permute(0, 2, 3, 1).numpy()
+
+
+def conditions_for(model, n: int):
+    if model.kind == "class":
+        return list(range(model.conditioner.num_classes))
+    if model.kind == "text":
+        from ..data.shapes import generate_shapes
+
+        return generate_shapes(n, seed=7, split="train").captions
+    return None
+
+
+def run(args) -> int:
+    from ..metrics import (ClassifierFeatures, InceptionFeatures, RunningStats, cached_reference_stats, fid_from_stats,
+                           kernel_inception_distance)
+    from ..metrics.fid import generated_features
+    from ..models.registry import bundled_names, load
+
+    if args.num_images < 2 or args.reference_n < 2:
+        raise ValueError("FID needs at least 2 generated and 2 real images (better thousands)")
+    model = load(args.model or (bundled_names() or ["tiny-text"])[0], device=args.device)
+    if args.inception:
+        extractor = InceptionFeatures(weights=args.inception, device=args.device)
+    elif model.classifier is not None:
+        extractor = ClassifierFeatures(model.classifier, name=model.name)
+    else:
+        raise ValueError(f"model {model.name!r} has no domain classifier; pass --inception /path/to/weights")
+    dataset, real = real_images(model, args.reference_n)
+    ref = cached_reference_stats(dataset, real, extractor, progress=True)
+    fake = generated_features(model, conditions_for(model, args.num_images), args.num_images, extractor,
+                              batch_size=args.batch_size, steps=args.steps, guidance=args.guidance,
+                              scheduler=args.scheduler, seed=args.seed, progress=True)
+    fid = fid_from_stats(ref, RunningStats.from_features(fake))
+    print(f"{model.name}: FID {fid:.4f}  ({args.num_images} generated vs {ref.n} real, features {extractor.name}, "
+          f"{extractor.dim}-d)")
+    if args.kid:
+        from ..metrics.features import extract_features
+
+        kid = kernel_inception_distance(extract_features(real, extractor), fake, subsets=20,
+                                        subset_size=min(len(fake), len(real), 1000), seed=args.seed)
+        print(f"KID {kid.mean:.5f} ± {kid.std:.5f}  ({kid.subsets} subsets of {kid.subset_size})")
+    return 0
