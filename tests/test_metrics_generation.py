@@ -1,0 +1,65 @@
+"""FID over generated batches (`fid_for_model`), the singular-covariance warning, CLIP-tower features
+and the `diffviz fid` command, with tiny real models."""
+import numpy as np
+import open_clip
+import pytest
+import torch
+
+from diffviz.metrics import (ClassifierFeatures, ClipImageFeatures, RunningStats, fid_for_model, fid_from_stats,
+                             generated_features)
+from diffviz.models.builders import SHAPES_CLASSIFIER_CONFIG, build_classifier
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    torch.manual_seed(0)
+    return ClassifierFeatures(build_classifier(dict(SHAPES_CLASSIFIER_CONFIG, width=8, feature_dim=6)), device="cpu")
+
+
+def test_fid_for_model_matches_manual_pipeline_and_is_seeded(class_model, extractor):
+    ref = RunningStats.from_features(torch.randn(40, extractor.dim, generator=torch.Generator().manual_seed(3)))
+    kw = dict(conditions=[1, 2], n=8, batch_size=4, extractor=extractor, reference_stats=ref, steps=2)
+    a = fid_for_model(class_model, seed=5, **kw)
+    b = fid_for_model(class_model, seed=5, **kw)
+    feats = generated_features(class_model, [1, 2], 8, extractor, batch_size=4, steps=2, seed=5)
+    assert feats.shape == (8, extractor.dim)
+    assert a == b == pytest.approx(fid_from_stats(ref, RunningStats.from_features(feats)), rel=1e-12)
+    assert a > 0
+    assert fid_for_model(class_model, seed=6, **kw) != a, "a different seed gives different samples"
+
+
+def test_fid_for_model_rejects_mismatched_reference(class_model, extractor):
+    with pytest.raises(ValueError, match="same extractor"):
+        fid_for_model(class_model, [1], 4, 2, extractor, RunningStats.from_features(np.zeros((3, 5))), steps=2)
+    with pytest.raises(TypeError, match="RunningStats"):
+        fid_for_model(class_model, [1], 4, 2, extractor, (np.zeros(6), np.eye(6)), steps=2)
+    with pytest.raises(ValueError, match="at least 2"):
+        generated_features(class_model, [1], 1, extractor)
+
+
+def test_covariance_with_fewer_samples_than_dims_warns():
+    with pytest.warns(UserWarning, match="singular covariance"):
+        RunningStats.from_features(np.random.default_rng(0).normal(size=(5, 8))).cov
+
+
+def test_clip_image_features_tiny_open_clip():
+    torch.manual_seed(0)
+    clip = open_clip.CLIP(embed_dim=32, vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=8, head_width=16),
+                          text_cfg=dict(context_length=16, width=32, heads=2, layers=1))
+    ext = ClipImageFeatures(clip)
+    imgs = np.random.default_rng(0).integers(0, 256, (3, 20, 20, 3), dtype=np.uint8)  # resized to 32
+    f = ext(imgs)
+    assert f.shape == (3, 32) and ext.dim == 32
+    torch.testing.assert_close(f.norm(dim=1), torch.ones(3), atol=1e-5, rtol=0)
+    grey = ext(torch.zeros(2, 1, 32, 32))  # one channel is broadcast to RGB
+    assert grey.shape == (2, 32)
+
+
+def test_fid_command_runs(tmp_path, monkeypatch, capsys):
+    from diffviz.cli import main
+
+    monkeypatch.setenv("DIFFVIZ_CACHE", str(tmp_path))
+    args = ["fid", "--model", "tiny-class", "-n", "4", "--reference-n", "8", "--steps", "2", "--batch-size", "4"]
+    assert main(args) == 2, "tiny-class has no domain classifier: a clear error, not a crash"
+    assert "--inception" in capsys.readouterr().err
+    assert main(args[:3] + ["-n", "1"]) == 2
