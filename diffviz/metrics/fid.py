@@ -11,6 +11,7 @@ gathered (see `distributed.py`): `accelerate launch --multi_gpu --num_processes 
 """
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -87,7 +88,9 @@ def fid_vs_n(real_stats: RunningStats, fake_features, ns: Sequence[int] | None =
     means, stds = [], []
     for n in ns:
         subsets = [fake] if n == total else [fake[rng.choice(total, n, replace=False)] for _ in range(bootstrap)]
-        vals = [fid_from_stats(real_stats, RunningStats.from_features(s)) for s in subsets]
+        with warnings.catch_warnings():  # small N (even N <= dim, a singular Σ) is the point of the curve
+            warnings.filterwarnings("ignore", message=".*singular covariance", category=UserWarning)
+            vals = [fid_from_stats(real_stats, RunningStats.from_features(s)) for s in subsets]
         means.append(float(np.mean(vals)))
         stds.append(float(np.std(vals)))
     slope, intercept = np.polyfit(1.0 / np.asarray(ns, dtype=float), means, 1) if len(ns) > 1 else (0.0, means[0])
