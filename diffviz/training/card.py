@@ -35,7 +35,9 @@ def write_model_card(model, folder: str | Path, quality: dict | None = None) -> 
               "for classifier-free guidance; EMA (0.999) weights for the denoiser; weights stored as fp16 safetensors.",
               "", "## Reproduce", "", "```bash", f"diffviz train {name} --device cuda   # or cpu (resumable: re-run to continue)",
               "```", "", "Each part trains in `runs/<model>/<part>/` with resumable checkpoints; the command assembles "
-              "this folder at the end.", ""]
+              "this folder at the end. The parts shipped here are time-capped CPU runs (2 cores, `--minutes`), "
+              "stopped at the steps in the table above; re-running the command resumes them towards the full "
+              "schedule (shapes: CLIP 1 500, VAE 2 500, UNet 8 000 steps; digits: UNet 6 000).", ""]
     if quality:
         lines += ["## Measured quality", "", "`benchmarks/model_quality.py` (DDIM, 50 steps, default guidance, fixed seeds):", "",
                   "| measure | value | target |", "| --- | --- | --- |"]
