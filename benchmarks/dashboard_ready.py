@@ -46,7 +46,7 @@ def main():
     from playwright.sync_api import sync_playwright
 
     names = args.dashboards or sorted(q.stem for q in (ROOT / "dashboards").glob("*.ipynb"))
-    extra = [f"--MappingKernelManager.cull_idle_timeout={args.cull}", "--MappingKernelManager.cull_interval=5"]
+    cull = {"MappingKernelManager.cull_idle_timeout": args.cull, "MappingKernelManager.cull_interval": 5}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         for name in names:
@@ -55,7 +55,7 @@ def main():
             cold = load(browser, cold_server.url)
             rss = max((k.memory_info().rss for k in kernels(cold_server)), default=0) / 2**20
             cold_server.stop()
-            server = VoilaServer(nb, preheat=True, extra=extra)
+            server = VoilaServer(nb, preheat=True, settings=cull)
             time.sleep(20)  # let the preheated kernel finish its work
             warm = load(browser, server.url)
             for _ in range(args.loads - 1):

@@ -77,11 +77,11 @@ def voila_environment() -> dict[str, str]:
 
 
 def voila_command(notebook: str | Path, port: int = 8866, host: str = "127.0.0.1", preheat: bool = True,
-                  extra: list[str] | None = None) -> list[str]:
+                  extra: list[str] | None = None, settings: dict | None = None) -> list[str]:
+    """The Voila command line; `settings` override entries of VOILA_SETTINGS (each given once)."""
     args = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}"]
-    for key, value in VOILA_SETTINGS.items():
-        if key == "VoilaConfiguration.preheat_kernel":
-            value = preheat
+    merged = {**VOILA_SETTINGS, "VoilaConfiguration.preheat_kernel": preheat, **(settings or {})}
+    for key, value in merged.items():
         args.append(f"--{key}={value}")
     args += [f"--VoilaConfiguration.extension_allowlist={name}" for name in EXTENSIONS]
     args.append(f"--Voila.ip={host}")

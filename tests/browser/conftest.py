@@ -102,7 +102,7 @@ def free_port() -> int:
 class VoilaServer:
     """`voila <notebook>` on 127.0.0.1 with diffviz's offline template and settings."""
 
-    def __init__(self, notebook: Path, preheat: bool = False, extra: list[str] | None = None):
+    def __init__(self, notebook: Path, preheat: bool = False, settings: dict | None = None):
         from diffviz.voila import voila_command, voila_environment
 
         self.port = free_port()
@@ -110,7 +110,7 @@ class VoilaServer:
         env = voila_environment()
         env.setdefault("OMP_NUM_THREADS", "1")
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"voila-{self.port}.log"
-        self.proc = subprocess.Popen(voila_command(notebook.name, port=self.port, preheat=preheat, extra=extra),
+        self.proc = subprocess.Popen(voila_command(notebook.name, port=self.port, preheat=preheat, settings=settings),
                                      cwd=notebook.parent, env=env, stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
         deadline = time.time() + 90
         while time.time() < deadline:
