@@ -27,33 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None)
 
 
-def real_images(model, n: int) -> tuple[str, np.ndarray]:
-    """(data set name, n real images uint8 (n, H, W, 3)) of the model's domain."""
-    if model.kind == "class":
-        from ..data.digits import load_digits_tensor
-
-        x, _ = load_digits_tensor(model.meta.get("image_size", 16), "test")
-        x = x[:n]
-        return "digits-test", ((x.expand(-1, 3, -1, -1) + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-    from ..data.shapes import generate_shapes
-
-    return "shapes-all-seed2024", generate_shapes(n, seed=2024, split="all").images.permute(0, 2, 3, 1).numpy()
-
-
-def conditions_for(model, n: int):
-    if model.kind == "class":
-        return list(range(model.conditioner.num_classes))
-    if model.kind == "text":
-        from ..data.shapes import generate_shapes
-
-        return generate_shapes(n, seed=7, split="train").captions
-    return None
-
-
 def run(args) -> int:
     from ..metrics import (ClassifierFeatures, InceptionFeatures, RunningStats, cached_reference_stats, fid_from_stats,
                            kernel_inception_distance)
     from ..metrics.fid import generated_features
+    from ..data.domain import domain_conditions, real_images
     from ..models.registry import bundled_names, load
 
     if args.num_images < 2 or args.reference_n < 2:
@@ -67,7 +45,7 @@ def run(args) -> int:
         raise ValueError(f"model {model.name!r} has no domain classifier; pass --inception /path/to/weights")
     dataset, real = real_images(model, args.reference_n)
     ref = cached_reference_stats(dataset, real, extractor, progress=True)
-    fake = generated_features(model, conditions_for(model, args.num_images), args.num_images, extractor,
+    fake = generated_features(model, domain_conditions(model, args.num_images), args.num_images, extractor,
                               batch_size=args.batch_size, steps=args.steps, guidance=args.guidance,
                               scheduler=args.scheduler, seed=args.seed, progress=True)
     fid = fid_from_stats(ref, RunningStats.from_features(fake))

@@ -106,15 +106,15 @@ class GuidanceSweep(_Sweep):
     def _fid_per_scale(self) -> list[float]:
         """FID of fid_n images per scale (the model's own training-style conditions) against real images."""
         from ..metrics import ClassifierFeatures, RunningStats, fid_from_stats
-        from .fid import model_conditions, real_images
+        from ..data.domain import domain_conditions, real_images
 
         if self.model.classifier is None:
             raise ValueError(t("fid.no_extractor"))
         if self.fid_n < 4:
             raise ValueError(t("fid.too_few"))
         ext = ClassifierFeatures(self.model.classifier, name=self.model.name)
-        real = RunningStats.from_features(ext(real_images(self.model, self.fid_n)))
-        conds = model_conditions(self.model, self.fid_n)
+        real = RunningStats.from_features(ext(real_images(self.model, self.fid_n)[1]))
+        conds = domain_conditions(self.model, self.fid_n)
         conds = [conds[i % len(conds)] for i in range(self.fid_n)]
         cb = self.progress_callback(len(self.scales))
         out = []

@@ -7,34 +7,12 @@ import torch
 import traitlets
 from sklearn.decomposition import PCA
 
+from ..data.domain import domain_conditions, real_images
 from ..metrics import ClassifierFeatures, RunningStats, fid_from_stats, fid_vs_n, kernel_inception_distance
 from ..metrics.fid import generated_features
 from .base import View, default_model, explain, guarded, heading, image_widget, set_png, tile
 from .charts import line_figure, scatter_figure
 from .i18n import t
-
-
-def real_images(model, n: int) -> np.ndarray:
-    """n real images of the model's domain as uint8 (n, H, W, 3)."""
-    if model.kind == "class":
-        from ..data.digits import load_digits_tensor
-
-        x, _ = load_digits_tensor(model.meta.get("image_size", 16), "test")
-        x = x[:n]
-        return ((x.expand(-1, 3, -1, -1) + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-    from ..data.shapes import generate_shapes
-
-    return generate_shapes(n, seed=2024, split="all").images.permute(0, 2, 3, 1).numpy()
-
-
-def model_conditions(model, n: int):
-    if model.kind == "class":
-        return list(range(model.conditioner.num_classes))
-    if model.kind == "text":
-        from ..data.shapes import generate_shapes
-
-        return generate_shapes(n, seed=7, split="train").captions
-    return None
 
 
 class FidExplorer(View):
@@ -80,9 +58,9 @@ class FidExplorer(View):
             raise ValueError(t("fid.no_extractor"))
         if self.n < 4:
             raise ValueError(t("fid.too_few"))
-        real = real_images(self.model, self.n)
+        real = real_images(self.model, self.n)[1]
         real_f = self.extractor(real)
-        conds = model_conditions(self.model, self.n)
+        conds = domain_conditions(self.model, self.n)
         batches = -(-self.n // self.batch_size)
         cb = self.progress_callback(batches)
         feats, images = [], []
