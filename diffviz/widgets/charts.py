@@ -3,10 +3,15 @@
 Each builder draws a static `go.Figure` and wraps it as a `FigureWidget` at the end: a
 FigureWidget shown inside an ipywidgets Box renders only the traces it was constructed with
 (traces added before display are lost in Voila), so traces are never added to a live widget;
-views replace a figure to show new data, or update an existing trace's values in place.
+views replace a figure to show new data (`replace_figure` closes the old one), or change an
+existing trace or shape in place with `update_trace` / `move_marker` (one small restyle message
+instead of a new plot per slider move).
 """
 from __future__ import annotations
 
+import copy
+
+import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
@@ -31,8 +36,42 @@ def schedule_figure(curves: dict[str, list[float]], t_now: int) -> go.FigureWidg
 
 
 def move_marker(fig: go.FigureWidget, t_now: int) -> None:
-    fig.layout.shapes[0].x0 = t_now
-    fig.layout.shapes[0].x1 = t_now
+    """Move the vertical "current t" line in place."""
+    with fig.batch_update():
+        fig.layout.shapes[0].x0 = t_now
+        fig.layout.shapes[0].x1 = t_now
+    _keep_state(fig, layout=True)
+
+
+def update_trace(fig: go.FigureWidget, index: int, **values) -> None:
+    """Change one trace's values (e.g. a histogram's x) in place."""
+    with fig.batch_update():
+        fig.data[index].update(**values)
+    _keep_state(fig, data=True)
+
+
+def _keep_state(fig: go.FigureWidget, data: bool = False, layout: bool = False) -> None:
+    # A restyle/relayout reaches only views that exist now; the widget's saved state (what a view
+    # made later gets — Voila's page, a re-display, a lazily built tab) is copied only at
+    # construction or when displayed top-level. Keep it in step, as FigureWidget's own display does.
+    if data:
+        fig._widget_data = copy.deepcopy(fig._data)
+    if layout:
+        fig._widget_layout = copy.deepcopy(fig._layout_obj._props)
+
+
+def replace_figure(box: W.Box, old: go.FigureWidget | None, new: go.FigureWidget) -> go.FigureWidget:
+    """Show `new` where `old` was in `box` (or at the end) and close `old` so it does not linger."""
+    children = list(box.children)
+    at = [i for i, c in enumerate(children) if c is old]
+    if at:
+        children[at[0]] = new
+    else:
+        children.append(new)
+    box.children = children
+    if old is not None and old is not new:
+        old.close()
+    return new
 
 
 def histogram_figure(values: np.ndarray) -> go.FigureWidget:

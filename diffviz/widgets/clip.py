@@ -8,7 +8,7 @@ from sklearn.decomposition import PCA
 
 from ..metrics.clip_score import ClipScorer
 from .base import View, default_model, explain, guarded, heading, image_widget, set_png, tile
-from .charts import heatmap_figure, line_figure, scatter_figure
+from .charts import heatmap_figure, line_figure, replace_figure, scatter_figure
 from .i18n import t
 
 
@@ -52,16 +52,15 @@ class ClipSimilarity(View):
         images = traj.final_images()
         set_png(self.images_view, tile(images), 4)
         self.matrix = self.scorer.similarity(images, prompts)
-        self.heatmap = heatmap_figure(self.matrix, [f"#{i + 1}" for i in range(len(images))], prompts,
-                                      t("clip.matrix_title"))
+        self.heatmap = replace_figure(self.charts, self.heatmap, heatmap_figure(
+            self.matrix, [f"#{i + 1}" for i in range(len(images))], prompts, t("clip.matrix_title")))
         img_e, txt_e = self.scorer.embed_images(images).numpy(), self.scorer.embed_texts(prompts).numpy()
         both = PCA(n_components=2).fit_transform(np.concatenate([img_e, txt_e])) if len(prompts) > 1 else np.zeros((2 * len(prompts), 2))
-        self.projection = scatter_figure(
+        self.projection = replace_figure(self.charts, self.projection, scatter_figure(
             {t("clip.images"): both[: len(images)], t("clip.texts"): both[len(images):]}, t("clip.projection_title"),
             pairs=(both[: len(images)], both[len(images):]),
-            labels={t("clip.images"): [f"#{i + 1}" for i in range(len(images))], t("clip.texts"): prompts})
-        self.charts.children = [self.heatmap, self.projection]
+            labels={t("clip.images"): [f"#{i + 1}" for i in range(len(images))], t("clip.texts"): prompts}))
         self.scores = self.scorer.score_per_step(traj, prompts)
-        self.per_step = line_figure(list(range(1, traj.num_steps + 1)), {p: self.scores[:, j].tolist() for j, p in enumerate(prompts)},
-                                    t("clip.per_step_title"), t("common.steps"), "CLIP score")
-        self.per_step_box.children = [self.per_step]
+        self.per_step = replace_figure(self.per_step_box, self.per_step, line_figure(
+            list(range(1, traj.num_steps + 1)), {p: self.scores[:, j].tolist() for j, p in enumerate(prompts)},
+            t("clip.per_step_title"), t("common.steps"), "CLIP score"))

@@ -12,6 +12,14 @@ from .i18n import t
 from .reverse import condition_control
 
 
+def parse_list(text: str, cast) -> list | None:
+    """"1, 2; 3" → [1, 2, 3] (cast each item), or None when an item is not a number."""
+    try:
+        return [cast(s) for s in text.replace(";", ",").split(",") if s.strip()]
+    except ValueError:
+        return None
+
+
 def _labelled(items: list[tuple[str, np.ndarray]], zoom: int) -> W.HBox:
     return W.HBox([W.VBox([W.HTML(f"<b>{label}</b>"), image_widget(img, zoom)]) for label, img in items])
 
@@ -52,7 +60,8 @@ class GuidanceSweep(_Sweep):
 
     def __init__(self, model=None, run: bool = True, zoom: int = 4, fid_n: int = 0):
         super().__init__(model, "guidance", zoom)
-        self.w_scales = W.Text(value=", ".join(str(s) for s in self.scales), description=t("compare.scales"))
+        self.w_scales = W.Text(value=", ".join(f"{s:g}" for s in self.scales), description=t("compare.scales"),
+                               continuous_update=False)
         self.w_scales.observe(self._parse_scales, "value")
         self.w_fid = W.IntText(description=t("compare.fid_n"), layout=W.Layout(width="220px"),
                                disabled=self.model.classifier is None)
@@ -70,13 +79,22 @@ class GuidanceSweep(_Sweep):
 
     @guarded
     def _parse_scales(self, change):
-        try:
-            scales = [float(s) for s in change["new"].replace(";", ",").split(",") if s.strip()]
-        except ValueError:
-            raise ValueError(t("compare.bad_scales")) from None
+        scales = parse_list(change["new"], float)
         if not scales or any(s < 0 or s != s or s == float("inf") for s in scales):
             raise ValueError(t("compare.bad_scales"))
         self.scales = scales
+
+    @traitlets.observe("scales")
+    def _show_scales(self, change):
+        if parse_list(self.w_scales.value, float) != change["new"]:  # set from code: show it
+            self.w_scales.value = ", ".join(f"{s:g}" for s in change["new"])
+
+    @traitlets.validate("scales")
+    def _check_scales(self, proposal):
+        scales = proposal["value"]
+        if not scales or any(not (0 <= s < float("inf")) for s in scales):
+            raise traitlets.TraitError(f"{t('compare.bad_scales')}; got {scales}")
+        return scales
 
     @guarded
     def run(self):
@@ -101,7 +119,10 @@ class GuidanceSweep(_Sweep):
         curves = {"CLIP score": self.clip_scores} if self.clip_scores else {}
         if self.fids:
             curves["FID"] = self.fids
+        old = self.chart.children
         self.chart.children = [line_figure(self.scales, curves, t("compare.per_scale"), "w", "")] if curves else []
+        for fig in old:
+            fig.close()
 
     def _fid_per_scale(self) -> list[float]:
         """FID of fid_n images per scale (the model's own training-style conditions) against real images."""
@@ -134,7 +155,8 @@ class SchedulerCompare(_Sweep):
 
     def __init__(self, model=None, run: bool = True, zoom: int = 4):
         super().__init__(model, "schedulers", zoom)
-        self.w_steps = W.Text(value=", ".join(map(str, self.step_counts)), description=t("common.steps"))
+        self.w_steps = W.Text(value=", ".join(map(str, self.step_counts)), description=t("common.steps"),
+                              continuous_update=False)
         self.w_steps.observe(self._parse_steps, "value")
         self.grid: dict[tuple[str, int], np.ndarray] = {}
         self.children = [heading("compare.scheduler_title"), explain("compare.scheduler_explain"), self.banner,
@@ -145,13 +167,29 @@ class SchedulerCompare(_Sweep):
 
     @guarded
     def _parse_steps(self, change):
-        try:
-            counts = [int(s) for s in change["new"].replace(";", ",").split(",") if s.strip()]
-        except ValueError:
-            raise ValueError(t("compare.bad_steps")) from None
+        counts = parse_list(change["new"], int)
         if not counts or min(counts) < 1 or max(counts) > self.model.schedule.num_train_timesteps:
             raise ValueError(t("compare.bad_steps"))
         self.step_counts = counts
+
+    @traitlets.observe("step_counts")
+    def _show_steps(self, change):
+        if parse_list(self.w_steps.value, int) != change["new"]:  # set from code: show it
+            self.w_steps.value = ", ".join(map(str, change["new"]))
+
+    @traitlets.validate("step_counts")
+    def _check_steps(self, proposal):
+        counts = proposal["value"]
+        if not counts or min(counts) < 1 or max(counts) > self.model.schedule.num_train_timesteps:
+            raise traitlets.TraitError(f"{t('compare.bad_steps')}; got {counts}")
+        return counts
+
+    @traitlets.validate("schedulers")
+    def _check_schedulers(self, proposal):
+        bad = [s for s in proposal["value"] if s not in SCHEDULER_NAMES]
+        if bad or not proposal["value"]:
+            raise traitlets.TraitError(f"schedulers must be a non-empty list from {', '.join(SCHEDULER_NAMES)}; got {proposal['value']}")
+        return proposal["value"]
 
     @guarded
     def run(self):

@@ -11,7 +11,7 @@ from ..data.domain import domain_conditions, real_images
 from ..metrics import ClassifierFeatures, RunningStats, fid_from_stats, fid_vs_n, kernel_inception_distance
 from ..metrics.fid import generated_features
 from .base import View, default_model, explain, guarded, heading, image_widget, set_png, tile
-from .charts import line_figure, scatter_figure
+from .charts import line_figure, replace_figure, scatter_figure
 from .i18n import t
 
 
@@ -85,11 +85,10 @@ class FidExplorer(View):
         set_png(self.fake_view, tile(self.generated[:32], cols=8), 3)
         ns = sorted({max(8, self.n // 8), max(8, self.n // 4), max(8, self.n // 2), self.n})
         self.fid_curve = fid_vs_n(real_stats, fake_f, ns=ns, bootstrap=4)
-        self.curve = line_figure(self.fid_curve.n, {"FID": self.fid_curve.mean}, t("fid.curve_title"), "N", "FID",
+        self.curve = replace_figure(self.charts, self.curve, line_figure(self.fid_curve.n, {"FID": self.fid_curve.mean}, t("fid.curve_title"), "N", "FID",
                                  bands={"FID": self.fid_curve.std},
-                                 hline=(self.fid_curve.fid_inf, f"FID∞ ≈ {self.fid_curve.fid_inf:.2f}"))
+                                 hline=(self.fid_curve.fid_inf, f"FID∞ ≈ {self.fid_curve.fid_inf:.2f}")))
         pts = PCA(n_components=2).fit_transform(np.concatenate([real_f.numpy(), fake_f.numpy()]))
-        self.space = scatter_figure({t("fid.real"): pts[: len(real_f)], t("fid.generated"): pts[len(real_f):]},
-                                    t("fid.space_title"), ellipses=True)
-        self.charts.children = [self.curve, self.space]
+        self.space = replace_figure(self.charts, self.space, scatter_figure(
+            {t("fid.real"): pts[: len(real_f)], t("fid.generated"): pts[len(real_f):]}, t("fid.space_title"), ellipses=True))
         return self.fid

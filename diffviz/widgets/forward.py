@@ -10,16 +10,19 @@ from ..diffusion.forward import check_images, forward_process, forward_strip
 from ..diffusion.schedule import Schedule
 from ..diffusion.trajectory import to_uint8_image
 from .base import View, explain, guarded, heading, image_widget, set_png
-from .charts import histogram_figure, move_marker, schedule_figure
+from .charts import histogram_figure, move_marker, replace_figure, schedule_figure, update_trace
 from .i18n import t
 from .player import FramePlayer
 
 SCHEDULES = ["linear", "scaled_linear", "cosine"]
+SOURCES = ["shapes", "digits"]
 STRIP_LENGTH = 21
 
 
 def sample_image(source: str = "shapes", index: int = 0) -> torch.Tensor:
     """One data-set image (C, H, W) in [-1, 1]: the shapes data or the scikit-learn digits."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown image source {source!r}; allowed: {', '.join(SOURCES)}")
     if source == "digits":
         from ..data.digits import load_digits_tensor
 
@@ -62,7 +65,7 @@ class ForwardProcess(View):
         self.w_T = W.IntSlider(value=num_train_timesteps, min=10, max=2000, step=10, description="T", continuous_update=False)
         self.w_t = W.IntSlider(value=t, min=0, max=num_train_timesteps - 1, description="t", continuous_update=True)
         self.w_seed = W.IntText(value=0, description=t_("seed"), layout=W.Layout(width="160px"))
-        self.w_source = W.Dropdown(options=[("shapes", "shapes"), ("digits", "digits")], value=source, description=t_("image"))
+        self.w_source = W.Dropdown(options=SOURCES, value=source, description=t_("image"))
         self.w_index = W.IntText(value=0, description="#", layout=W.Layout(width="140px"))
         self.w_upload = W.FileUpload(accept="image/*", multiple=False, description=t_("upload"))
         self.x_t_image = image_widget()
@@ -70,11 +73,11 @@ class ForwardProcess(View):
         self.caption = W.HTML()
         self.player = FramePlayer(zoom=3)
         self.schedule_fig = None
-        self.hist_fig = None
-        self.charts = W.HBox()
         with self.hold_trait_notifications():
             self.schedule, self.num_train_timesteps, self.t = schedule, num_train_timesteps, t
-        self._build_charts()
+        self.schedule_fig = schedule_figure(self.noise_schedule.as_dict(), self.t)
+        self.hist_fig = histogram_figure(np.zeros(1))  # filled by refresh_t, then updated in place
+        self.charts = W.HBox([self.schedule_fig, self.hist_fig])
         self.w_schedule.observe(lambda c: setattr(self, "schedule", c["new"]), "value")
         self.w_T.observe(lambda c: setattr(self, "num_train_timesteps", c["new"]), "value")
         self.w_t.observe(lambda c: setattr(self, "t", c["new"]), "value")
@@ -131,9 +134,9 @@ class ForwardProcess(View):
             return
         self.w_schedule.value, self.w_T.value, self.w_seed.value = self.schedule, self.num_train_timesteps, self.seed
         self.w_t.max = self.num_train_timesteps - 1
-        if self.schedule_fig is not None:
-            self._build_charts()
-            self.charts.children = [self.schedule_fig, self.hist_fig]
+        if self.schedule_fig is not None:  # a new schedule: new curves (rare), then the strip and the views at t
+            self.schedule_fig = replace_figure(self.charts, self.schedule_fig,
+                                               schedule_figure(self.noise_schedule.as_dict(), self.t))
             self.refresh()
 
     @traitlets.observe("t")
@@ -141,11 +144,6 @@ class ForwardProcess(View):
         self.w_t.value = self.t
         if self.schedule_fig is not None:
             self.refresh_t()
-
-    def _build_charts(self):
-        sched = self.noise_schedule
-        self.schedule_fig = schedule_figure(sched.as_dict(), self.t)
-        self.hist_fig = histogram_figure(np.zeros(1))
 
     def refresh(self) -> None:
         """Recompute the strip (one noise draw shared across t) and the views at t."""
@@ -165,8 +163,7 @@ class ForwardProcess(View):
         self.caption.value = (f"<div style='padding:12px;font-size:15px'>t = {self.t}<br>ᾱ<sub>t</sub> = {a:.4f}<br>"
                               f"x<sub>t</sub> = {a ** 0.5:.3f}·x<sub>0</sub> + {(1 - a) ** 0.5:.3f}·ε</div>")
         move_marker(self.schedule_fig, self.t)
-        self.hist_fig = histogram_figure(out.x_t.flatten().numpy())
-        self.charts.children = [self.schedule_fig, self.hist_fig]
+        update_trace(self.hist_fig, 0, x=out.x_t.flatten().numpy())
 
 
 def t_(name: str) -> str:

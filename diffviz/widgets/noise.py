@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import traitlets
 
+from ..diffusion.forward import check_images
 from ..diffusion.objective import noise_prediction
 from ..diffusion.sampling import call_denoiser
 from ..diffusion.trajectory import to_uint8_image, to_uint8_noise
@@ -64,6 +65,8 @@ class NoiseInspector(View):
         self.w_cond = condition_control(self.model)
         self.w_train = W.Button(description=t("noise.train_step"), icon="graduation-cap")
         self.w_train.on_click(lambda _: self.train_step())
+        self.w_generated = W.Button(description=t("noise.use_generated"), icon="magic")
+        self.w_generated.on_click(lambda _: self.use_generated())
         self.w_reset = W.Button(description=t("noise.reset"))
         self.w_reset.on_click(lambda _: self.reset_student())
         for widget, name in [(self.w_t, "t"), (self.w_seed, "noise_seed"), (self.w_index, "index"), (self.w_guidance, "guidance")]:
@@ -76,15 +79,42 @@ class NoiseInspector(View):
         self.stats = W.HTML()
         self.train_info = W.HTML()
         self.guidance = self.model.default_guidance if self.model.kind != "uncond" else 1.0
-        controls = W.VBox([W.HBox([self.w_index] + ([self.w_cond] if self.w_cond is not None else [])),
+        controls = W.VBox([W.HBox([self.w_index] + ([self.w_cond] if self.w_cond is not None else []) + [self.w_generated]),
                            W.HBox([self.w_t, self.w_seed, self.w_guidance])])
-        self.children = [heading("noise.title"), explain("noise.explain"), self.banner, controls, self.pictures,
+        self.children = [heading("noise.title"), explain("noise.explain"), self.banner, controls, self.progress, self.pictures,
                          self.stats, heading("noise.guidance_title"), self.guided_pictures,
                          heading("noise.train_title"), W.HBox([self.w_train, self.w_reset]), self.train_info]
         self._ready = True
         self.refresh()
 
     # ---- API ----------------------------------------------------------------------------
+    @guarded
+    def set_x0(self, image) -> None:
+        """Inspect another clean image: a tensor (C, H, W) or (1, C, H, W) in [-1, 1] of the model's pixel shape."""
+        x = check_images(image, "x0")
+        if x.shape[0] != 1 or x.shape[1:] != self.x0.shape:
+            raise ValueError(f"x0 must be one image of shape {tuple(self.x0.shape)} (C, H, W) in [-1, 1] for this model, "
+                             f"got {tuple(x.shape)}")
+        self.x0 = x[0].detach().float().cpu()
+        self.refresh()
+
+    @guarded
+    def use_generated(self, steps: int = 20) -> torch.Tensor:
+        """Generate one image for the current condition (seed = noise seed) and inspect it as x0."""
+        cond = None if self.model.conditioner is None else [self.condition]
+        traj = self.model.sample(cond, num_images=None if cond else 1, steps=steps, seed=self.noise_seed,
+                                 decode_steps=False, callback=self.progress_callback(steps))
+        self.done()
+        self.set_x0((traj.final_decoded if self.model.latent else traj.final)[:1].cpu().clamp(-1, 1))
+        return self.x0
+
+    @traitlets.validate("t")
+    def _check_t(self, proposal):
+        T = self.model.schedule.num_train_timesteps
+        if not 0 <= proposal["value"] < T:
+            raise traitlets.TraitError(f"t must be in [0, {T - 1}], got {proposal['value']}")
+        return proposal["value"]
+
     @guarded
     def set_condition(self, cond) -> None:
         self.model.conditioner.check_prompts(cond) if self.model.kind == "text" else self.model.conditioner.check_labels(cond)

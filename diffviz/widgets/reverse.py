@@ -10,6 +10,8 @@ from .base import View, default_model, explain, guarded, heading, image_widget, 
 from .i18n import t
 from .player import FramePlayer
 
+MAX_IMAGES = 8  # per generate: the player shows one column per image
+
 
 def condition_control(model):
     """A prompt box (text model), a class dropdown (class model) or nothing (unconditional)."""
@@ -49,9 +51,9 @@ class ReverseProcess(View):
         self.trajectory = None
         self.w_cond = condition_control(self.model)
         self.w_seed = W.IntText(description=t("common.seed"), layout=W.Layout(width="160px"))
-        self.w_n = W.IntSlider(min=1, max=8, description=t("reverse.images"))
+        self.w_n = W.IntSlider(min=1, max=MAX_IMAGES, description=t("reverse.images"))
         self.w_sched = W.Dropdown(options=list(SCHEDULER_NAMES), description=t("common.scheduler"))
-        self.w_steps = W.IntSlider(min=1, max=200, description=t("common.steps"))
+        self.w_steps = W.IntSlider(min=1, max=min(200, self.model.schedule.num_train_timesteps), description=t("common.steps"))
         self.w_guidance = W.FloatSlider(min=0, max=10, step=0.5, description=t("common.guidance"),
                                         disabled=self.model.kind == "uncond")
         self.w_go = W.Button(description=t("reverse.generate"), button_style="primary", icon="play")
@@ -84,6 +86,24 @@ class ReverseProcess(View):
         if not (g == g and 0 <= g < float("inf")):
             raise traitlets.TraitError(f"guidance must be a finite number >= 0, got {g}")
         return g
+
+    @traitlets.validate("scheduler")
+    def _check_scheduler(self, proposal):
+        if proposal["value"] not in SCHEDULER_NAMES:
+            raise traitlets.TraitError(f"unknown scheduler {proposal['value']!r}; allowed: {', '.join(SCHEDULER_NAMES)}")
+        return proposal["value"]
+
+    @traitlets.validate("steps", "num_images", "seed", "class_label")
+    def _check_range(self, proposal):
+        name, v = proposal["trait"].name, proposal["value"]
+        lo, hi = {"steps": (1, self.w_steps.max), "num_images": (1, MAX_IMAGES), "seed": (0, 2**63 - 1),
+                  "class_label": (0, self._num_classes() - 1)}[name]
+        if not lo <= v <= hi:
+            raise traitlets.TraitError(f"{name} must be in [{lo}, {hi}], got {v}")
+        return v
+
+    def _num_classes(self) -> int:
+        return self.model.conditioner.num_classes if self.model.kind == "class" else 1
 
     def conditions(self):
         if self.model.kind == "text":

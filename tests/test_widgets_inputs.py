@@ -1,0 +1,129 @@
+"""Widget state from code and from controls: charts change in place, bad values are refused clearly,
+replaced charts are closed, the noise inspector takes a generated x0."""
+import datetime
+import io
+
+import numpy as np
+import pytest
+import torch
+import traitlets
+from PIL import Image
+
+from diffviz.diffusion.schedulers import SCHEDULER_NAMES
+from diffviz.widgets import ClipSimilarity, ForwardProcess, GuidanceSweep, NoiseInspector, ReverseProcess, SchedulerCompare
+
+
+def upload_value(data: bytes) -> tuple:
+    return ({"name": "x.png", "type": "image/png", "size": len(data), "content": memoryview(data),
+             "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+
+
+def test_forward_t_moves_marker_and_histogram_in_place():
+    w = ForwardProcess(t=10)
+    hist, sched = w.hist_fig, w.schedule_fig
+    early = np.asarray(hist.data[0].x).copy()
+    w.w_t.value = 950  # the slider drives the trait
+    assert w.t == 950 and w.hist_fig is hist and w.schedule_fig is sched, "a t move updates the charts, no new plots"
+    late = np.asarray(hist.data[0].x)
+    assert early.std() < late.std() and abs(late.std() - 1) < 0.3
+    # the saved widget state (what a view made later gets) follows the in-place changes
+    assert np.allclose(hist._widget_data[0]["x"], late)
+    assert sched._widget_layout["shapes"][0]["x0"] == 950
+    w.schedule = "cosine"
+    assert w.schedule_fig is not sched and sched.comm is None, "the old schedule chart is closed"
+    assert w.charts.children == (w.schedule_fig, hist)
+    assert w.schedule_fig.layout.shapes[0].x0 == 950
+
+
+def test_forward_image_sources_and_uploads():
+    w = ForwardProcess(source="digits")
+    assert w.image.shape == (1, 32, 32)
+    first = w.image.clone()
+    w.w_index.value = 5
+    assert not torch.equal(first, w.image)
+    w.pick("cats", 0)
+    assert "allowed: shapes, digits" in w.banner.value and w.image.shape == (1, 32, 32)
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 40), (0, 255, 0)).save(buf, format="PNG")
+    w.w_upload.value = upload_value(buf.getvalue())
+    assert w.banner.layout.display == "none" and w.image.shape[0] == 3
+    assert w.image[1].mean() > 0.9 and w.image[0].mean() < -0.9, "the upload is green"
+    assert w.player.num_steps == 21
+    kept = w.image.clone()
+    w.w_upload.value = upload_value(b"not a picture")
+    assert "could not read" in w.banner.value and torch.equal(kept, w.image)
+    with pytest.raises(ValueError, match="allowed: shapes, digits"):
+        ForwardProcess(source="faces")
+
+
+def test_reverse_refuses_bad_settings_and_keeps_them(class_model, uncond_model):
+    w = ReverseProcess(class_model, steps=3, num_images=2, class_label=4)
+    for name, value, match in [("scheduler", "plms", "allowed: " + ", ".join(SCHEDULER_NAMES)),
+                               ("steps", 0, r"steps must be in \[1, "), ("num_images", 9, r"num_images must be in \[1, 8\]"),
+                               ("class_label", 10, r"class_label must be in \[0, 9\]"), ("seed", -1, "seed must be")]:
+        before = getattr(w, name)
+        with pytest.raises(traitlets.TraitError, match=match):
+            setattr(w, name, value)
+        assert getattr(w, name) == before
+    w.w_sched.value, w.w_steps.value = "euler", 2  # the controls drive the state
+    assert (w.scheduler, w.steps) == ("euler", 2)
+    w.generate()
+    assert w.trajectory.meta["scheduler"] == "euler" and w.player.num_steps == 2
+    assert w.trajectory.meta["conditions"] == [4, 4]
+    u = ReverseProcess(uncond_model, steps=2, num_images=3)
+    assert u.w_guidance.disabled and u.trajectory.batch_size == 3 and u.player.row_labels[0] == "x_t"
+
+
+def test_noise_inspector_generated_x0_and_guidance_views(text_model):
+    w = NoiseInspector(text_model)
+    assert len(w.guided_pictures.children) == 4, "a text model shows cond, uncond, w·diff and guided ε̂"
+    data_x0, loss = w.x0.clone(), float(w.last.loss)
+    x0 = w.use_generated(steps=2)
+    assert x0.shape == data_x0.shape and not torch.equal(x0, data_x0)
+    assert float(w.last.loss) != loss and w.progress.value == w.progress.max
+    w.set_x0(torch.zeros(3, 8, 8))
+    assert "x0 must be one image of shape" in w.banner.value and torch.equal(w.x0, x0)
+    w.set_x0(torch.full(tuple(x0.shape), 2.0))
+    assert "[-1, 1]" in w.banner.value
+    with pytest.raises(traitlets.TraitError, match=r"t must be in \[0, 999\]"):
+        w.t = 1000
+    w.guidance = 5.0
+    assert "w=5" in w.guided_pictures.children[2].children[0].value
+
+
+def test_sweep_lists_from_code_and_text(class_model):
+    g = GuidanceSweep(class_model, run=False)
+    g.scales = [0.0, 2.5]
+    assert g.w_scales.value == "0, 2.5", "scales set from code show in the text box"
+    with pytest.raises(traitlets.TraitError, match="finite numbers >= 0"):
+        g.scales = [1.0, float("inf")]
+    g.w_scales.value = "1, 3; 6"
+    assert g.scales == [1.0, 3.0, 6.0] and g.banner.layout.display == "none"
+    g.w_scales.value = "1, x"
+    assert "comma-separated" in g.banner.value and g.scales == [1.0, 3.0, 6.0]
+    g.steps, g.scales = 2, [0.0, 4.0]
+    g.run()
+    assert len(g.images) == 2 and g.clip_scores == [] and g.chart.children == ()
+    s = SchedulerCompare(class_model, run=False)
+    with pytest.raises(traitlets.TraitError, match="ddpm, ddim, dpm, euler"):
+        s.schedulers = ["ddim", "heun"]
+    s.step_counts = [1, 3]
+    assert s.w_steps.value == "1, 3"
+    s.w_steps.value = "0"
+    assert "step counts" in s.banner.value and s.step_counts == [1, 3]
+    s.schedulers = ["ddpm"]
+    s.run()
+    assert list(s.grid) == [("ddpm", 1), ("ddpm", 3)] and len(s.results.children) == 1
+
+
+def test_clip_rerun_replaces_and_closes_charts(text_model):
+    c = ClipSimilarity(text_model, prompts=["a red circle"], run=False)
+    c.steps = 2
+    c.run()
+    heat, per_step = c.heatmap, c.per_step
+    assert c.matrix.shape == (1, 1) and c.charts.children[0] is heat
+    c.w_prompts.value = "a red circle\na green triangle\na blue square"
+    c.run()
+    assert heat.comm is None and per_step.comm is None, "replaced charts are closed, not left in the kernel"
+    assert c.charts.children == (c.heatmap, c.projection) and c.per_step_box.children == (c.per_step,)
+    assert c.matrix.shape == (3, 3) and len(c.per_step.data) == 3
