@@ -1,14 +1,19 @@
 """Dashboards as a lecture hall sees them: ready time, kernel memory, and kernels left behind.
 
 For each dashboard: navigation → widgets visible in headless Chromium (cold, then with a
-preheated kernel), the kernel's RSS; then 10 page loads and closes, the kernel count right after,
+preheated kernel), the kernel's memory; then 10 page loads and closes, the kernel count right after,
 and again once Voila's idle culling has run (it must fall back).
+
+Kernel memory is given as RSS (what `top` shows), USS (pages only this kernel holds: what one more
+student costs) and PSS, beside the floor: a bare process that imports ipykernel, torch and the
+diffusers UNets and nothing of diffviz (the pinned CUDA build of torch alone is ~500 MB RSS).
 
     .venv/bin/python benchmarks/dashboard_ready.py [--dashboards explainer 02_reverse] [--loads 10]
 """
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +30,24 @@ READY = ".diffviz-view, .widget-tab, .dv-player"
 
 def kernels(server: VoilaServer) -> list[psutil.Process]:
     return [p for p in psutil.Process(server.proc.pid).children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+
+
+FLOOR = ("import ipykernel.kernelapp, torch, psutil; from diffusers import UNet2DConditionModel, AutoencoderKL; "
+         "m = psutil.Process().memory_full_info(); print(m.rss >> 20, m.uss >> 20, m.pss >> 20)")
+
+
+def memory(procs: list[psutil.Process]) -> str:
+    """RSS / USS / PSS in MB of the largest kernel."""
+    if not procs:
+        return "no kernel"
+    info = max((p.memory_full_info() for p in procs), key=lambda m: m.rss)
+    return f"RSS {info.rss >> 20} / USS {info.uss >> 20} / PSS {info.pss >> 20} MB"
+
+
+def floor() -> str:
+    out = subprocess.run([sys.executable, "-c", FLOOR], capture_output=True, text=True, check=True,
+                         env={"OMP_NUM_THREADS": "1", "PATH": ""}).stdout.split()
+    return f"RSS {out[0]} / USS {out[1]} / PSS {out[2]} MB"
 
 
 def load(browser, url: str) -> float:
@@ -47,25 +70,27 @@ def main():
 
     names = args.dashboards or sorted(q.stem for q in (ROOT / "dashboards").glob("*.ipynb"))
     cull = {"MappingKernelManager.cull_idle_timeout": args.cull, "MappingKernelManager.cull_interval": 5}
+    print(f"floor (ipykernel + torch + diffusers UNets, no diffviz): {floor()}")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         for name in names:
             nb = ROOT / "dashboards" / f"{name}.ipynb"
             cold_server = VoilaServer(nb, preheat=False)
             cold = load(browser, cold_server.url)
-            rss = max((k.memory_info().rss for k in kernels(cold_server)), default=0) / 2**20
+            cold_memory = memory(kernels(cold_server))
             cold_server.stop()
             server = VoilaServer(nb, preheat=True, settings=cull)
             time.sleep(20)  # let the preheated kernel finish its work
             warm = load(browser, server.url)
+            warm_memory = memory(kernels(server))
             for _ in range(args.loads - 1):
                 load(browser, server.url)
             after = len(kernels(server))
             time.sleep(args.cull + 15)
             culled = len(kernels(server))
             server.stop()
-            print(f"{name:14s} ready cold {cold:5.1f} s · preheated {warm:5.1f} s · kernel RSS {rss:6.0f} MB · "
-                  f"kernels after {args.loads} loads {after} → after culling {culled}")
+            print(f"{name:14s} ready cold {cold:5.1f} s · preheated {warm:5.1f} s · kernel {cold_memory} "
+                  f"(preheated: {warm_memory}) · kernels after {args.loads} loads {after} → after culling {culled}")
         browser.close()
 
 

@@ -42,6 +42,17 @@ def test_vae_recipe_learns(data, tmp_path):
     assert falls(run(model, loss_fn, tmp_path)[1])
 
 
+def test_vae_decoder_recipe_keeps_the_encoder(data, tmp_path):
+    vae = builders.build_vae(TINY_VAE)
+    encoder = {k: v.clone() for k, v in vae.state_dict().items() if k.startswith(("encoder.", "quant_conv."))}
+    decoder = {k: v.clone() for k, v in vae.state_dict().items() if k.startswith("decoder.")}
+    model, loss_fn = recipes.vae_decoder_recipe(data, vae, 16, "cpu")
+    assert falls(run(model, loss_fn, tmp_path)[1])
+    state = model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in encoder.items()), "the latents a UNet learnt on must not move"
+    assert any(not torch.equal(state[k], v) for k, v in decoder.items())
+
+
 def test_classifier_recipe_learns(data, tmp_path):
     model, loss_fn = recipes.classifier_recipe(data.images, recipes.shapes_labels(data), TINY_CLS, 32, "cpu")
     assert falls(run(model, loss_fn, tmp_path)[1])

@@ -127,3 +127,19 @@ def test_clip_rerun_replaces_and_closes_charts(text_model):
     assert heat.comm is None and per_step.comm is None, "replaced charts are closed, not left in the kernel"
     assert c.charts.children == (c.heatmap, c.projection) and c.per_step_box.children == (c.per_step,)
     assert c.matrix.shape == (3, 3) and len(c.per_step.data) == 3
+
+
+def test_named_models_are_shared_by_views_and_folders_load_afresh(tmp_path):
+    from diffviz.widgets.base import default_model
+
+    shared = default_model("tiny-class")
+    assert default_model("tiny-class") is shared, "views in one kernel share one copy of a named model"
+    shared.save_pretrained(tmp_path / "m")
+    own = default_model(str(tmp_path / "m"))
+    assert own is not shared and default_model(str(tmp_path / "m")) is not own, "a folder is read again"
+    before = [p.detach().clone() for p in shared.unet.parameters()]
+    w = NoiseInspector("tiny-class")
+    w.train_step()
+    assert w.model is shared and all(torch.equal(a, b) for a, b in zip(shared.unet.parameters(), before)), \
+        "training in the inspector changes its copy, never the shared model"
+    assert any(not torch.equal(a, b) for a, b in zip(w.student.parameters(), before))

@@ -9,7 +9,7 @@ PACKAGE_BUNDLED = Path(__file__).resolve().parent.parent / "bundled"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", choices=["shapes", "digits"], help="which bundled model")
-    p.add_argument("--part", default=None, help="train only this part (shapes: clip, classifier, vae, unet; digits: classifier, unet)")
+    p.add_argument("--part", default=None, help="train only this part (shapes: clip, classifier, vae, decoder, unet; digits: classifier, unet)")
     p.add_argument("--steps", type=int, default=None, help="override the part's step count (with --part)")
     p.add_argument("--minutes", type=float, default=None, help="stop each part after this many minutes (resumable)")
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")

@@ -23,8 +23,9 @@ from .trainer import Trainer, TrainConfig
 
 SCHEDULE = "squaredcos_cap_v2"
 # part -> (steps, lr, batch size, ema decay)
+# "decoder" fine-tunes the VAE's decoder with its encoder frozen, so the UNet's latents do not move.
 SHAPES_PARTS = {"clip": (1500, 1e-3, 128, None), "classifier": (1500, 2e-3, 64, None),
-                "vae": (2500, 1e-3, 64, None), "unet": (8000, 5e-4, 64, 0.999)}
+                "vae": (2500, 1e-3, 64, None), "decoder": (1000, 2e-4, 64, None), "unet": (8000, 5e-4, 64, 0.999)}
 DIGITS_PARTS = {"classifier": (800, 2e-3, 64, None), "unet": (6000, 1e-3, 64, 0.999)}
 
 
@@ -66,6 +67,8 @@ def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int
         model, loss_fn = recipes.clip_recipe(data, builders.SHAPES_CLIP_CONFIG, spec[2], device)
     elif part == "vae":
         model, loss_fn = recipes.vae_recipe(data, builders.SHAPES_VAE_CONFIG, spec[2], device)
+    elif part == "decoder":
+        model, loss_fn = recipes.vae_decoder_recipe(data, load_part(runs, "shapes", "vae"), spec[2], device)
     elif part == "classifier":
         cfg = dict(builders.SHAPES_CLASSIFIER_CONFIG, augment_shift=0)
         model, loss_fn = recipes.classifier_recipe(data.images, recipes.shapes_labels(data), cfg, spec[2], device)
@@ -82,6 +85,7 @@ def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int
 
 BUILD = {("shapes", "clip"): lambda: builders.build_clip(builders.SHAPES_CLIP_CONFIG),
          ("shapes", "vae"): lambda: builders.build_vae(builders.SHAPES_VAE_CONFIG),
+         ("shapes", "decoder"): lambda: builders.build_vae(builders.SHAPES_VAE_CONFIG),
          ("shapes", "classifier"): lambda: builders.build_classifier(builders.SHAPES_CLASSIFIER_CONFIG),
          ("shapes", "unet"): lambda: builders.build_text_unet(builders.SHAPES_UNET_CONFIG),
          ("digits", "classifier"): lambda: builders.build_classifier(builders.DIGITS_CLASSIFIER_CONFIG),
@@ -123,7 +127,7 @@ def assemble(model_name: str, runs: Path, out_dir: Path) -> DiffusionModel:
                 "heldout_pairs": [list(p) for p in shapes_data.HELDOUT_PAIRS], "training_steps": steps,
                 "clip_config": cfg, "classifier_config": dict(builders.SHAPES_CLASSIFIER_CONFIG,
                                                               classes={k: v for k, v in shapes_data.ATTRIBUTES.items()})}
-        model = DiffusionModel(load_part(runs, "shapes", "unet"), sched_cfg, cond, load_part(runs, "shapes", "vae"),
+        model = DiffusionModel(load_part(runs, "shapes", "unet"), sched_cfg, cond, load_part(runs, "shapes", "decoder"),
                                scale, meta, load_part(runs, "shapes", "classifier"))
     else:
         meta = {"name": "digits", "image_size": 16, "channels": 1, "default_guidance": 2.0, "default_steps": 50,

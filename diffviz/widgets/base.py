@@ -10,21 +10,33 @@ import ipywidgets as W
 import numpy as np
 from PIL import Image
 
+from ..utils import release_memory
 from .i18n import t
 
 
+_SHARED_MODELS: dict[str, object] = {}
+
+
 def default_model(model=None, prefer: str = "shapes"):
-    """The given model handle, or a bundled one by name (or the bundled default), else a tiny one."""
+    """The given model handle, or a bundled one by name (or the bundled default), else a tiny one.
+
+    Bundled and tiny models named here are loaded once per kernel and shared by every view: a
+    dashboard with three views holds one copy, not three. Views never change a model's weights (the
+    noise inspector trains a private copy), so sharing is safe. A folder path is loaded afresh.
+    """
     from ..models.registry import bundled_names, load
+    from ..models.tiny import TINY_MODELS
 
     if model is not None and not isinstance(model, str):
         return model
-    if isinstance(model, str):
-        return load(model)
     names = bundled_names()
-    if names:
-        return load(prefer if prefer in names else names[0])
-    return load("tiny-text" if prefer == "shapes" else "tiny-class")
+    if model is None:
+        model = (prefer if prefer in names else names[0]) if names else ("tiny-text" if prefer == "shapes" else "tiny-class")
+    if model not in names and model not in TINY_MODELS:
+        return load(model)
+    if model not in _SHARED_MODELS:
+        _SHARED_MODELS[model] = load(model)
+    return _SHARED_MODELS[model]
 
 
 def png_bytes(image: np.ndarray, zoom: int = 1) -> bytes:
@@ -99,6 +111,7 @@ class View(W.VBox):
     def done(self) -> None:
         self.progress.value = self.progress.max
         self.progress.layout.display = "none"
+        release_memory()  # a lecture kernel lives for hours: drop the sampling loop's buffers
 
 
 def guarded(method):
