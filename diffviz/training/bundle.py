@@ -130,7 +130,9 @@ def assemble(model_name: str, runs: Path, out_dir: Path) -> DiffusionModel:
         model = DiffusionModel(load_part(runs, "shapes", "unet"), sched_cfg, cond, load_part(runs, "shapes", "decoder"),
                                scale, meta, load_part(runs, "shapes", "classifier"))
     else:
-        meta = {"name": "digits", "image_size": 16, "channels": 1, "default_guidance": 2.0, "default_steps": 50,
+        # Guidance 1.5 was chosen on seeds apart from the benchmark's: class accuracy peaks near 1.25–1.5 and
+        # falls fast above 2 (washed-out strokes), which the guidance sweep shows students.
+        meta = {"name": "digits", "image_size": 16, "channels": 1, "default_guidance": 1.5, "default_steps": 50,
                 "training_steps": steps, "classifier_config": dict(builders.DIGITS_CLASSIFIER_CONFIG,
                                                                    classes={"digit": [str(i) for i in range(10)]})}
         model = DiffusionModel(load_part(runs, "digits", "unet"), sched_cfg, ClassConditioner(10), None, 1.0, meta,

@@ -25,9 +25,17 @@ def write_model_card(model, folder: str | Path, quality: dict | None = None) -> 
              f"{'latent' if model.latent else 'pixel'} space · sample shape {model.sample_shape}.", "",
              "## Data", "", DATA.get(name, "").format(heldout=heldout), "", "## Parts (trained separately)", "",
              "| part | class | parameters | training steps |", "| --- | --- | --- | --- |"]
+    from .bundle import DIGITS_PARTS, SHAPES_PARTS
+
     steps = model.meta.get("training_steps", {})
-    part_steps = {"unet": steps.get("unet"), "vae": steps.get("vae"), "conditioner": steps.get("clip"),
+    vae_steps = steps.get("vae")
+    if vae_steps and steps.get("decoder"):
+        vae_steps = f"{vae_steps} + {steps['decoder']} decoder-only fine-tune"
+    part_steps = {"unet": steps.get("unet"), "vae": vae_steps, "conditioner": steps.get("clip"),
                   "classifier": steps.get("classifier")}
+    schedule = SHAPES_PARTS if name == "shapes" else DIGITS_PARTS if name == "digits" else {}
+    short = [f"{part} {steps[part]:,} of {spec[0]:,}".replace(",", " ") for part, spec in schedule.items()
+             if steps.get(part) is not None and steps[part] < spec[0]]
     for part, module in model.modules().items():
         cls = type(module.clip if part == "conditioner" and hasattr(module, "clip") else module).__name__
         lines.append(f"| {part} | {cls} | {count_parameters(module) / 1e6:.2f} M | {part_steps.get(part) or '—'} |")
@@ -35,9 +43,12 @@ def write_model_card(model, folder: str | Path, quality: dict | None = None) -> 
               "for classifier-free guidance; EMA (0.999) weights for the denoiser; weights stored as fp16 safetensors.",
               "", "## Reproduce", "", "```bash", f"diffviz train {name} --device cuda   # or cpu (resumable: re-run to continue)",
               "```", "", "Each part trains in `runs/<model>/<part>/` with resumable checkpoints; the command assembles "
-              "this folder at the end. The parts shipped here are time-capped CPU runs (2 cores, `--minutes`), "
-              "stopped at the steps in the table above; re-running the command resumes them towards the full "
-              "schedule (shapes: CLIP 1 500, VAE 2 500, UNet 8 000 steps; digits: UNet 6 000).", ""]
+              "this folder at the end. "
+              + ("The decoder is fine-tuned with the encoder frozen (as Stable Diffusion's ft-MSE VAE was), so the "
+                 "UNet's latents do not move while reconstructions sharpen. " if "decoder" in steps else "")
+              + (f"Parts shipped as time-capped CPU runs (2 cores, `--minutes`), stopped short of the full schedule: "
+                 f"{'; '.join(short)} steps. Re-running the command resumes them." if short else
+                 "Every part ran its full schedule."), ""]
     if quality:
         lines += ["## Measured quality", "", "`benchmarks/model_quality.py` (DDIM, 50 steps, default guidance, fixed seeds):", "",
                   "| measure | value | target |", "| --- | --- | --- |"]
