@@ -50,14 +50,25 @@ def floor() -> str:
     return f"RSS {out[0]} / USS {out[1]} / PSS {out[2]} MB"
 
 
-def load(browser, url: str) -> float:
+def load(browser, url: str, charts: bool = False) -> tuple[float, float | None]:
+    """Seconds from navigation to the widgets visible, and (charts=True) to the first plot drawn."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     t0 = time.time()
     page.goto(url, timeout=300_000)
     page.wait_for_selector(READY, timeout=300_000, state="visible")
-    ready = time.time() - t0
+    ready, drawn = time.time() - t0, None
+    if charts:
+        try:
+            page.wait_for_selector(".js-plotly-plot", timeout=20_000, state="visible")
+            drawn = time.time() - t0
+        except Exception:  # a dashboard without charts on its first screen
+            pass
     page.close()
-    return ready
+    return ready, drawn
+
+
+def seconds(ready: float, drawn: float | None) -> str:
+    return f"{ready:5.1f} s" + (f" (charts {drawn:.1f} s)" if drawn else "")
 
 
 def main():
@@ -76,12 +87,12 @@ def main():
         for name in names:
             nb = ROOT / "dashboards" / f"{name}.ipynb"
             cold_server = VoilaServer(nb, preheat=False)
-            cold = load(browser, cold_server.url)
+            cold = seconds(*load(browser, cold_server.url, charts=True))
             cold_memory = memory(kernels(cold_server))
             cold_server.stop()
             server = VoilaServer(nb, preheat=True, settings=cull)
             time.sleep(20)  # let the preheated kernel finish its work
-            warm = load(browser, server.url)
+            warm = seconds(*load(browser, server.url, charts=True))
             warm_memory = memory(kernels(server))
             for _ in range(args.loads - 1):
                 load(browser, server.url)
@@ -89,7 +100,7 @@ def main():
             time.sleep(args.cull + 15)
             culled = len(kernels(server))
             server.stop()
-            print(f"{name:14s} ready cold {cold:5.1f} s · preheated {warm:5.1f} s · kernel {cold_memory} "
+            print(f"{name:14s} ready cold {cold} · preheated {warm} · kernel {cold_memory} "
                   f"(preheated: {warm_memory}) · kernels after {args.loads} loads {after} → after culling {culled}")
         browser.close()
 

@@ -5,6 +5,11 @@ Voila's stock `lab` template loads Font Awesome from a CDN. `install_template()`
 Font Awesome (from the `fontawesomefree` package) — into diffviz's cache, so the served page makes
 no request off the machine. `voila_command()` builds the command line with the hardened settings
 (sources stripped, no tracebacks, preheated kernels, idle kernels culled).
+
+The template also serves plotly's FigureWidget front end (5 MB of JavaScript) as one static file.
+A stock FigureWidget carries that bundle in its own widget state, so every chart sent 5 MB over the
+websocket and evaluated it again; kernels started by `voila_environment()` get PLOTLY_BUNDLE_ENV
+and their charts load the served file instead: once per page, cached by the browser.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import sys
 from pathlib import Path
 
 TEMPLATE = "diffviz"
+PLOTLY_BUNDLE_ENV = "DIFFVIZ_PLOTLY_BUNDLE"  # the bundle's path under the server's base URL
 # Settings for lecture serving; also in dashboards/voila.json for people who run `voila` themselves.
 VOILA_SETTINGS = {
     "VoilaConfiguration.template": TEMPLATE,
@@ -26,8 +32,9 @@ VOILA_SETTINGS = {
     "MappingKernelManager.cull_connected": False,
 }
 # Only the labextensions the widgets need reach the page (a broken one, e.g. jupytext's, must not).
-EXTENSIONS = ["@voila-dashboards/widgets-manager8", "@jupyter-widgets/jupyterlab-manager", "anywidget",
-              "jupyterlab-plotly"]
+# Plotly 7's FigureWidget is an anywidget; jupyterlab-plotly (4.7 MB) only renders `fig.show()` outputs,
+# which the dashboards do not use.
+EXTENSIONS = ["@voila-dashboards/widgets-manager8", "@jupyter-widgets/jupyterlab-manager", "anywidget"]
 
 
 def data_dir() -> Path:
@@ -64,15 +71,30 @@ def install_template(dest: Path | None = None) -> Path:
     if n == 0 and "cdn." in index:
         raise RuntimeError("Voila's lab template changed: could not replace its Font Awesome CDN links")
     (tmp / "index.html.j2").write_text(index)
+    shutil.copyfile(_plotly_bundle(), tmp / "static" / plotly_bundle_name())
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return dest
 
 
+def _plotly_bundle() -> Path:
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "widgetbundle.js"
+
+
+def plotly_bundle_name() -> str:
+    import plotly
+
+    return f"plotly-widgetbundle-{plotly.__version__}.js"  # versioned: a browser cache never serves a stale one
+
+
 def voila_environment() -> dict[str, str]:
-    """Environment for the Voila process: our template directory first on JUPYTER_PATH."""
+    """Environment for the Voila process and its kernels: our template directory first on JUPYTER_PATH,
+    and the served plotly bundle's path for the charts."""
     env = dict(os.environ)
     env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(install_template()), env.get("JUPYTER_PATH", "")) if p)
+    env[PLOTLY_BUNDLE_ENV] = f"voila/templates/{TEMPLATE}/static/{plotly_bundle_name()}"
     return env
 
 

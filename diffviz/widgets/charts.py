@@ -10,10 +10,37 @@ instead of a new plot per slider move).
 from __future__ import annotations
 
 import copy
+import json
+import os
 
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
+import traitlets
+
+# Under `diffviz dashboard` the page serves plotly's widget bundle as a file (see diffviz.voila);
+# a chart's front end is then this stub, which imports that file (evaluated once per page) instead
+# of carrying the 5 MB bundle in every chart's state.
+_BUNDLE_STUB = """const config = JSON.parse(document.getElementById("jupyter-config-data")?.textContent || "{}");
+const base = new URL(config.baseUrl || "/", location.href);
+const bundle = await import(new URL(%s, base).href);
+export default bundle.default;
+"""
+
+
+class ServedFigureWidget(go.FigureWidget):
+    """A FigureWidget whose front end is the plotly bundle the dashboard server already serves."""
+
+    _esm = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, *args, bundle_path: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._esm = _BUNDLE_STUB % json.dumps(bundle_path)
+
+
+def _figure_widget(fig) -> go.FigureWidget:
+    bundle = os.environ.get("DIFFVIZ_PLOTLY_BUNDLE")
+    return ServedFigureWidget(fig, bundle_path=bundle) if bundle else go.FigureWidget(fig)
 
 from .i18n import t
 
@@ -32,7 +59,7 @@ def schedule_figure(curves: dict[str, list[float]], t_now: int) -> go.FigureWidg
     fig.add_scatter(x=ts, y=curves["sqrt_one_minus_alpha_bar"], name="√(1−ᾱ_t) (" + t("forward.noise") + ")")
     fig.add_scatter(x=ts, y=curves["snr"], name="SNR", yaxis="y2", line=dict(dash="dot"))
     fig.add_vline(x=t_now, line_color="crimson", line_width=2)
-    return go.FigureWidget(fig)
+    return _figure_widget(fig)
 
 
 def move_marker(fig: go.FigureWidget, t_now: int) -> None:
@@ -81,16 +108,16 @@ def histogram_figure(values: np.ndarray) -> go.FigureWidget:
                                       showlegend=True, legend=dict(orientation="h", y=-0.25)))
     fig.add_histogram(x=values, histnorm="probability density", nbinsx=60, name="x_t", xbins=dict(start=-4, end=4, size=0.1))
     fig.add_scatter(x=xs, y=np.exp(-xs**2 / 2) / np.sqrt(2 * np.pi), name="N(0, 1)", line=dict(color="black"))
-    return go.FigureWidget(fig)
+    return _figure_widget(fig)
 
 
 def heatmap_figure(matrix: np.ndarray, rows: list, cols: list, title: str, cosine: bool = True) -> go.FigureWidget:
     """A matrix as a heatmap; cosine similarities get a fixed [-1, 1] scale and printed values."""
     extra = dict(zmin=-1, zmax=1, text=np.round(matrix, 2), texttemplate="%{text}", colorscale="Viridis") if cosine \
         else dict(colorscale="RdBu", zmid=0)
-    return go.FigureWidget(go.Heatmap(z=matrix, x=cols, y=rows, **extra),
+    return _figure_widget(go.Figure(go.Heatmap(z=matrix, x=cols, y=rows, **extra),
                           layout=dict(LAYOUT, title=title, height=max(300, 40 * len(rows) + 120),
-                                      yaxis=dict(autorange="reversed")))
+                                      yaxis=dict(autorange="reversed"))))
 
 
 def line_figure(x, ys: dict[str, list[float]], title: str, xaxis: str, yaxis: str, bands: dict | None = None,
@@ -105,7 +132,7 @@ def line_figure(x, ys: dict[str, list[float]], title: str, xaxis: str, yaxis: st
         fig.add_scatter(x=list(x), y=list(y), name=name, mode="lines+markers")
     if hline is not None:
         fig.add_hline(y=hline[0], line_dash="dot", annotation_text=hline[1])
-    return go.FigureWidget(fig)
+    return _figure_widget(fig)
 
 
 def ellipse_points(mean: np.ndarray, cov: np.ndarray, n_std: float = 2.0, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -134,4 +161,4 @@ def scatter_figure(groups: dict[str, np.ndarray], title: str, ellipses: bool = F
         if ellipses and len(pts) > 2:
             ex, ey = ellipse_points(pts.mean(0), np.cov(pts, rowvar=False))
             fig.add_scatter(x=ex, y=ey, mode="lines", name=f"{name}: 2σ Gaussian", line=dict(dash="dash"))
-    return go.FigureWidget(fig)
+    return _figure_widget(fig)

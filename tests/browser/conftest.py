@@ -48,7 +48,13 @@ class PageLog:
         self.slow_init: list[str] = []
         page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", self._page_error)
-        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: self.frames_sent.append(payload)))
+        self.received_sizes: list[int] = []
+
+        def websocket(ws):
+            ws.on("framesent", lambda payload: self.frames_sent.append(payload))
+            ws.on("framereceived", lambda payload: self.received_sizes.append(len(payload)))
+
+        page.on("websocket", websocket)
 
         def request(req):
             host = urlparse(req.url).hostname

@@ -47,7 +47,7 @@ def test_generate_then_scrub(voila, page):
     server = voila(Path(__file__).resolve().parents[2] / "dashboards" / "02_reverse.ipynb")
     page.goto(server.url, timeout=300_000)
     page.wait_for_selector("canvas.dv-cell", timeout=300_000)
-    button = page.get_by_role("button", name="Generate")
+    button = page.locator(".jupyter-button.mod-primary", has_text="Generate").first
     label = page.locator(".dv-step-label").first
     page.locator(".widget-text input").first.fill("a blue square")
     button.click()
@@ -60,3 +60,16 @@ def test_generate_then_scrub(voila, page):
     assert "step 40/50" in label.inner_text()
     assert len(page.log.frames_sent) == before, "scrubbing sends no kernel messages"
     screenshot(page, "generate_then_scrub")
+
+
+def test_charts_share_one_served_plotly_bundle(voila, page):
+    """Charts load plotly's 5 MB front end once, as a cached file, not inside every chart's state."""
+    server = voila(Path(__file__).resolve().parents[2] / "dashboards" / "01_forward.ipynb")
+    page.goto(server.url, timeout=300_000)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=300_000)
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+    bundles = [u for u in page.log.urls if "plotly-widgetbundle" in u]
+    assert len(bundles) == 1, f"plotly's bundle is fetched once per page, got {bundles}"
+    assert max(page.log.received_sizes) < 1_000_000, "no chart carries the plotly bundle over the websocket"
+    t_before = page.locator(".js-plotly-plot").count()
+    assert t_before >= 2 and not page.log.page_errors, page.log.page_errors
