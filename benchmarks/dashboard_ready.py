@@ -29,7 +29,14 @@ READY = ".diffviz-view, .widget-tab, .dv-player"
 
 
 def kernels(server: VoilaServer) -> list[psutil.Process]:
-    return [p for p in psutil.Process(server.proc.pid).children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+    found = []
+    for p in psutil.Process(server.proc.pid).children(recursive=True):
+        try:
+            if "ipykernel" in " ".join(p.cmdline()):
+                found.append(p)
+        except psutil.Error:  # a child that just exited (e.g. a culled kernel)
+            pass
+    return found
 
 
 FLOOR = ("import ipykernel.kernelapp, torch, psutil; from diffusers import UNet2DConditionModel, AutoencoderKL; "
