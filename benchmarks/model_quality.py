@@ -21,6 +21,7 @@ import torch
 
 import diffviz
 from diffviz.data.digits import load_digits_tensor
+from diffviz.data.domain import real_images
 from diffviz.data.shapes import ATTRIBUTES, HELDOUT_PAIRS, generate_shapes
 from diffviz.metrics import ClassifierFeatures, ClipScorer, RunningStats, fid_from_stats
 
@@ -100,7 +101,7 @@ def digits_report(args) -> dict:
     with torch.no_grad():
         test_acc = float((model.classifier(x)["digit"].argmax(1) == y).float().mean())
     ext = ClassifierFeatures(model.classifier, name="digits")
-    real = ((x.expand(-1, 3, -1, -1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    real = real_images(model, len(x))[1]  # the same test images, as uint8 RGB
     n = min(len(real) // 2, len(images))
     sa = RunningStats.from_features(ext(real[:n]))
     by_guidance = {}

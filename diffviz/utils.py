@@ -9,6 +9,10 @@ import math
 
 import torch
 
+# Set by diffviz.voila for the kernels it serves: where the page serves plotly's widget bundle (a path
+# under the server's base URL); diffviz.widgets.charts then points charts at it. Here so both import down.
+PLOTLY_BUNDLE_ENV = "DIFFVIZ_PLOTLY_BUNDLE"
+
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """Return the requested device, or the best available one (cuda, then mps, then cpu)."""

@@ -39,11 +39,6 @@ def _train(model, loss_fn, out: Path, part: tuple, seed: int, device, minutes=No
     return trainer
 
 
-def _done(out: Path, steps: int) -> bool:
-    meta = out / "checkpoint.json"
-    return meta.is_file() and json.loads(meta.read_text())["step"] >= steps
-
-
 def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int = 0, steps: int | None = None,
                minutes: float | None = None, n_images: int = 60_000):
     """Train (or resume) one part; returns the trained module (loaded with its EMA weights)."""
@@ -148,6 +143,6 @@ def train_model(model_name: str, runs: Path, out_dir: Path, *, device=None, seed
     """All parts of a bundled model in order, then the assembled folder."""
     table = SHAPES_PARTS if model_name == "shapes" else DIGITS_PARTS
     for part, spec in table.items():
-        if not _done(runs / model_name / part, spec[0]):
+        if run_steps(runs, model_name, part) < spec[0]:
             train_part(model_name, part, runs, device=device, seed=seed, minutes=minutes)
     return assemble(model_name, runs, out_dir)

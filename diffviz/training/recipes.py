@@ -63,8 +63,7 @@ def vae_recipe(data: ShapesData, cfg: dict, batch_size: int, device, kl_weight: 
 def vae_decoder_recipe(data: ShapesData, vae, batch_size: int, device):
     """Fine-tune only the decoder of a trained VAE (as Stable Diffusion's ft-MSE VAE did): the encoder,
     and so every latent a UNet was trained on, stays exactly as it was; reconstructions get sharper."""
-    model = vae
-    frozen = [model.encoder, model.quant_conv] if model.quant_conv is not None else [model.encoder]
+    frozen = [vae.encoder, vae.quant_conv] if vae.quant_conv is not None else [vae.encoder]
     for module in frozen:
         module.requires_grad_(False)
 
@@ -72,12 +71,12 @@ def vae_decoder_recipe(data: ShapesData, vae, batch_size: int, device):
         idx = torch.randint(0, len(data.images), (batch_size,), generator=g, device=g.device).cpu()
         x = _to_float(data.images[idx]).to(device)
         with torch.no_grad():
-            post = model.encode(x).latent_dist
+            post = vae.encode(x).latent_dist
             z = post.sample(generator=g)
-        recon = model.decode(z).sample
+        recon = vae.decode(z).sample
         return F.mse_loss(recon, x) + 0.5 * F.l1_loss(recon, x)
 
-    return model, loss_fn
+    return vae, loss_fn
 
 
 def classifier_recipe(images: torch.Tensor, labels: dict[str, torch.Tensor], cfg: dict, batch_size: int, device):

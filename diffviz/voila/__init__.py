@@ -19,8 +19,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from ..utils import PLOTLY_BUNDLE_ENV
+
 TEMPLATE = "diffviz"
-PLOTLY_BUNDLE_ENV = "DIFFVIZ_PLOTLY_BUNDLE"  # the bundle's path under the server's base URL
 # Settings for lecture serving; also in dashboards/voila.json for people who run `voila` themselves.
 VOILA_SETTINGS = {
     "VoilaConfiguration.template": TEMPLATE,

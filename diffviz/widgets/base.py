@@ -8,6 +8,7 @@ import warnings
 
 import ipywidgets as W
 import numpy as np
+import traitlets
 from PIL import Image
 
 from ..utils import release_memory
@@ -115,7 +116,8 @@ class View(W.VBox):
 
 
 def guarded(method):
-    """Run a widget action; bad input becomes the inline error banner, never a traceback."""
+    """Run a widget action; bad input (a refused trait value included) becomes the inline error banner,
+    never a traceback."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
@@ -124,7 +126,7 @@ def guarded(method):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)
                 result = method(self, *args, **kwargs)
-        except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
+        except (ValueError, TypeError, KeyError, FileNotFoundError, traitlets.TraitError) as err:
             self.show_error(str(err))
             self.progress.layout.display = "none"
             return None

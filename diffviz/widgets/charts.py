@@ -18,6 +18,8 @@ import numpy as np
 import plotly.graph_objects as go
 import traitlets
 
+from ..utils import PLOTLY_BUNDLE_ENV
+
 # Under `diffviz dashboard` the page serves plotly's widget bundle as a file (see diffviz.voila);
 # a chart's front end is then this stub, which imports that file (evaluated once per page) instead
 # of carrying the 5 MB bundle in every chart's state.
@@ -39,7 +41,7 @@ class ServedFigureWidget(go.FigureWidget):
 
 
 def _figure_widget(fig) -> go.FigureWidget:
-    bundle = os.environ.get("DIFFVIZ_PLOTLY_BUNDLE")
+    bundle = os.environ.get(PLOTLY_BUNDLE_ENV)
     return ServedFigureWidget(fig, bundle_path=bundle) if bundle else go.FigureWidget(fig)
 
 from .i18n import t

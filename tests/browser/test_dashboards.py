@@ -71,5 +71,5 @@ def test_charts_share_one_served_plotly_bundle(voila, page):
     bundles = [u for u in page.log.urls if "plotly-widgetbundle" in u]
     assert len(bundles) == 1, f"plotly's bundle is fetched once per page, got {bundles}"
     assert max(page.log.received_sizes) < 1_000_000, "no chart carries the plotly bundle over the websocket"
-    t_before = page.locator(".js-plotly-plot").count()
-    assert t_before >= 2 and not page.log.page_errors, page.log.page_errors
+    plots = page.locator(".js-plotly-plot").count()
+    assert plots >= 2 and not page.log.page_errors, page.log.page_errors
