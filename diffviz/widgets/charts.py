@@ -31,18 +31,22 @@ export default bundle.default;
 
 
 class ServedFigureWidget(go.FigureWidget):
-    """A FigureWidget whose front end is the plotly bundle the dashboard server already serves."""
+    """A FigureWidget whose front end is the plotly bundle the dashboard server already serves.
 
-    _esm = traitlets.Unicode("").tag(sync=True)
+    The stub must be the widget's `_esm` when its comm opens: a chart made after the page loaded
+    (a new schedule, a new run) is created in the browser from that first message, and an empty
+    module there is the "module must export a default function" error box.
+    """
 
-    def __init__(self, *args, bundle_path: str, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._esm = _BUNDLE_STUB % json.dumps(bundle_path)
+    _esm = traitlets.Unicode().tag(sync=True)
+
+    @traitlets.default("_esm")
+    def _served_stub(self):
+        return _BUNDLE_STUB % json.dumps(os.environ.get(PLOTLY_BUNDLE_ENV, ""))
 
 
 def _figure_widget(fig) -> go.FigureWidget:
-    bundle = os.environ.get(PLOTLY_BUNDLE_ENV)
-    return ServedFigureWidget(fig, bundle_path=bundle) if bundle else go.FigureWidget(fig)
+    return ServedFigureWidget(fig) if os.environ.get(PLOTLY_BUNDLE_ENV) else go.FigureWidget(fig)
 
 from .i18n import t
 
@@ -73,7 +77,12 @@ def move_marker(fig: go.FigureWidget, t_now: int) -> None:
 
 
 def update_trace(fig: go.FigureWidget, index: int, **values) -> None:
-    """Change one trace's values (e.g. a histogram's x) in place."""
+    """Change one trace's values (e.g. a histogram's x) in place.
+
+    Arrays go as plain lists: plotly's front end reads a restyled numpy array (sent as a binary
+    buffer) as undefined ("Error setting state: Cannot read properties of undefined").
+    """
+    values = {k: np.asarray(v).tolist() if isinstance(v, (np.ndarray, np.generic)) else v for k, v in values.items()}
     with fig.batch_update():
         fig.data[index].update(**values)
     _keep_state(fig, data=True)
