@@ -75,6 +75,16 @@ def set_png(widget: W.Image, image: np.ndarray, zoom: int = 4) -> None:
     widget.width, widget.height = str(image.shape[1] * zoom), str(image.shape[0] * zoom)
 
 
+# Descriptions next to controls are never cut ("Use a generat…"): they take the room they need.
+WIDE = {"description_width": "initial"}
+
+
+def button(key: str, primary: bool = False, icon: str = "", **fmt) -> W.Button:
+    """A button whose label is never cut: it is as wide as its text."""
+    return W.Button(description=t(key, **fmt), button_style="primary" if primary else "", icon=icon,
+                    layout=W.Layout(width="auto", min_width="8em"))
+
+
 class View(W.VBox):
     """Base of every diffviz widget: an error banner and a progress bar above the content."""
 
@@ -83,6 +93,25 @@ class View(W.VBox):
         self.progress = W.IntProgress(value=0, min=0, max=1, description="", layout=W.Layout(width="60%", display="none"))
         super().__init__(**kwargs)
         self.add_class("diffviz-view")
+
+    def bind(self, name: str, widget: W.Widget, attr: str = "value") -> W.Widget:
+        """Two-way link between trait `name` and a control, where a refused value is answered, not raised.
+
+        A value the browser sends that the trait's validator refuses (seed -5 typed in a box) puts the
+        control back to the trait's value and shows why in the banner; no traceback leaves the kernel.
+        """
+        setattr(widget, attr, getattr(self, name))
+
+        def from_control(change):
+            try:
+                setattr(self, name, change["new"])
+            except traitlets.TraitError as err:
+                self.show_error(str(err))
+                setattr(widget, attr, getattr(self, name))
+
+        widget.observe(from_control, attr)
+        self.observe(lambda change: setattr(widget, attr, change["new"]), name)
+        return widget
 
     def show_error(self, message: str) -> None:
         self.banner.value = (f'<div class="dv-error" style="background:#fdecea;color:#611a15;padding:8px 12px;'
@@ -144,3 +173,10 @@ def heading(key: str, **fmt) -> W.HTML:
 
 def explain(key: str) -> W.HTML:
     return W.HTML(f"<p style='max-width:56em;color:#333;margin:2px 0 8px'>{t(key)}</p>")
+
+
+def notice(key: str) -> W.HTML:
+    """The "what to notice" lines of a section (label `key`, HTML allowed), under its explanation."""
+    return W.HTML(f"<div class='dv-notice-box' style='max-width:56em;margin:0 0 8px;padding:6px 10px;"
+                  f"border-left:4px solid #3f7ad6;background:#f3f7fd'><b>{html.escape(t('common.notice'))}</b> "
+                  f"{t(key)}</div>")
