@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import traitlets
 import torch
 
 from diffviz.metrics import ClassifierFeatures
@@ -37,8 +38,14 @@ def test_forward_process_state_drives_views():
     assert abs(float(np.std(w.hist_fig.data[0].x)) - 1) < 0.3, "late in the process x_t looks like N(0, 1)"
     w.schedule = "cosine"
     assert w.schedule_fig.data[0].y[500] == pytest.approx(float(w.noise_schedule.alphas_cumprod[500]))
-    w.schedule = "quadratic"
-    assert "allowed" in w.banner.value and w.schedule == "cosine"
+    with pytest.raises(traitlets.TraitError, match="allowed: linear"):
+        w.schedule = "quadratic"  # from code: refused loudly
+    assert w.schedule == "cosine"
+    w.w_schedule.value = "cosine"
+    w.w_seed.value = -5  # from the browser: the box goes back and the banner says why
+    assert w.w_seed.value == 0 and w.seed == 0 and "seed must be in [0" in w.banner.value
+    w.w_T.value = 200  # a shorter schedule moves t onto its last step
+    assert w.t == 199 and w.w_t.value == 199 and w.w_t.max == 199
     w.set_image(np.zeros((20, 20, 4), np.uint8))
     assert "uint8 (H, W, 3)" in w.banner.value
     w.set_image(np.full((16, 16, 3), 255, np.uint8))
@@ -47,6 +54,7 @@ def test_forward_process_state_drives_views():
 
 def test_reverse_process_generates_and_reports_bad_input(text_model, class_model):
     w = ReverseProcess(text_model, steps=4, num_images=3, seed=2)
+    assert w.wait() is w  # the first trajectory is made on the kernel's worker thread
     assert w.trajectory.num_steps == 4 and w.player.num_steps == 4 and w.player.frame_layout["batch"] == 3
     assert w.player.row_labels == [t("reverse.row_latent"), t("reverse.row_eps"), t("reverse.row_decoded")]
     assert w.progress.value == w.progress.max
@@ -59,7 +67,7 @@ def test_reverse_process_generates_and_reports_bad_input(text_model, class_model
     w.prompt = "a red circle " * 10
     assert w.generate() is None and "tokens" in w.banner.value
     assert w.trajectory.meta["conditions"][0] == "a blue square", "a failed generate keeps the previous result"
-    c = ReverseProcess(class_model, steps=3, class_label=7)
+    c = ReverseProcess(class_model, steps=3, class_label=7).wait()
     assert c.trajectory.meta["conditions"] == [7] * 4
 
 
@@ -128,7 +136,7 @@ def test_chinese_labels_without_touching_widget_code():
     try:
         assert t("reverse.generate") == "生成"
         w = ForwardProcess()
-        assert "前向过程" in w.children[0].value
+        assert "前向过程" in w.children[1].value and w.children[0] is w.style_sheet
     finally:
         set_language("en")
     assert t("reverse.generate") == "Generate"

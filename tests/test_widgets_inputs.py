@@ -70,7 +70,7 @@ def test_reverse_refuses_bad_settings_and_keeps_them(class_model, uncond_model):
     w.generate()
     assert w.trajectory.meta["scheduler"] == "euler" and w.player.num_steps == 2
     assert w.trajectory.meta["conditions"] == [4, 4]
-    u = ReverseProcess(uncond_model, steps=2, num_images=3)
+    u = ReverseProcess(uncond_model, steps=2, num_images=3).wait()
     assert u.w_guidance.disabled and u.trajectory.batch_size == 3 and u.player.row_labels[0] == "x_t"
 
 

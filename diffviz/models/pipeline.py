@@ -67,6 +67,15 @@ class DiffusionModel:
         return (self.unet.config.in_channels, *size)
 
     @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the images the model makes (the decoder's output for latent models)."""
+        c, h, w = self.sample_shape
+        if self.vae is None:
+            return (c, h, w)
+        f = 2 ** (len(self.vae.config.block_out_channels) - 1)
+        return (int(self.vae.config.out_channels), h * f, w * f)
+
+    @property
     def sample_range(self) -> float:
         """Range the predicted clean sample is clipped to: [-1, 1] pixels, or ±3 σ of the scaled latents."""
         return float(self.meta.get("sample_range", 3.0 if self.latent else 1.0))

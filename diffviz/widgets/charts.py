@@ -58,7 +58,8 @@ def schedule_figure(curves: dict[str, list[float]], t_now: int) -> go.FigureWidg
     ts = curves["t"]
     fig = go.Figure(layout=dict(LAYOUT, title=t("forward.schedule_title"), xaxis_title="t",
                                       yaxis=dict(title=t("forward.amount"), range=[0, 1.02]),
-                                      yaxis2=dict(title="SNR", type="log", overlaying="y", side="right", showgrid=False),
+                                      yaxis2=dict(title="SNR", type="log", overlaying="y", side="right", showgrid=False,
+                                                  exponentformat="power", dtick=2),
                                       legend=dict(orientation="h", y=-0.25)))
     fig.add_scatter(x=ts, y=curves["alpha_bar"], name="ᾱ_t")
     fig.add_scatter(x=ts, y=curves["sqrt_alpha_bar"], name="√ᾱ_t (" + t("forward.signal") + ")")

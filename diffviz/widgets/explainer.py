@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from .base import default_model
+from .base import _style_html, default_model, presenter
 from .i18n import t
 
 TABS = ["forward", "reverse", "noise", "guidance", "schedulers", "latent", "clip", "fid"]
@@ -22,7 +22,11 @@ class Explainer(W.VBox):
         for i, name in enumerate(self.tab_names):
             self.tabs.set_title(i, t(f"explainer.{name}"))
         self.tabs.observe(self._opened, "selected_index")
-        self.children = [W.HTML(f"<h2 style='margin:4px 0'>{t('explainer.title')}</h2>"), self.tabs]
+        self.add_class("diffviz-explainer")
+        if presenter():
+            self.add_class("dv-presenter")
+        self.children = [W.HTML(_style_html(), layout=W.Layout(display="none")),
+                         W.HTML(f"<h2 style='margin:4px 0'>{t('explainer.title')}</h2>"), self.tabs]
         self.show_tab(self.tab_names[0])
 
     def _opened(self, change):
