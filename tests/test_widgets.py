@@ -56,7 +56,7 @@ def test_reverse_process_generates_and_reports_bad_input(text_model, class_model
     w = ReverseProcess(text_model, steps=4, num_images=3, seed=2)
     assert w.wait() is w  # the first trajectory is made on the kernel's worker thread
     assert w.trajectory.num_steps == 4 and w.player.num_steps == 4 and w.player.frame_layout["batch"] == 3
-    assert w.player.row_labels == [t("reverse.row_latent"), t("reverse.row_eps"), t("reverse.row_decoded")]
+    assert w.player.row_labels == [t("reverse.row_decoded"), t("reverse.row_latent"), t("reverse.row_eps")]
     assert w.progress.value == w.progress.max
     first = w.trajectory.final.clone()
     w.prompt, w.seed = "a blue square", 3

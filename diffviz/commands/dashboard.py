@@ -28,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for a hall network)")
     p.add_argument("--no-preheat", action="store_true", help="do not keep a warmed-up kernel waiting")
     p.add_argument("--list", action="store_true", help="list the dashboards and exit")
+    p.add_argument("--presenter", action="store_true",
+                   help="bigger pictures and text for a projector (also: add ?presenter=1 to the URL)")
 
 
 def run(args) -> int:
@@ -42,7 +44,12 @@ def run(args) -> int:
     notebook = dashboards_dir() / f"{args.name}.ipynb"
     cmd = voila_command(notebook.name, port=args.port, host=args.host, preheat=not args.no_preheat)
     print(f"diffviz dashboard {args.name}: http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
+    env = voila_environment()
+    if args.presenter:
+        from ..utils import PRESENTER_ENV
+
+        env[PRESENTER_ENV] = "1"
     try:
-        return subprocess.call(cmd, cwd=notebook.parent, env=voila_environment())
+        return subprocess.call(cmd, cwd=notebook.parent, env=env)
     except KeyboardInterrupt:
         return 0

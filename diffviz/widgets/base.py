@@ -15,7 +15,7 @@ import numpy as np
 import traitlets
 from PIL import Image
 
-from ..utils import release_memory
+from ..utils import PRESENTER_ENV, release_memory
 from .i18n import t
 
 
@@ -87,7 +87,6 @@ def zoom_for(size: int, target: int = 128) -> int:
 
 
 STYLE_FILE = Path(__file__).parent / "static" / "views.css"
-PRESENTER_ENV = "DIFFVIZ_PRESENTER"
 _presenter: list[bool] = []
 
 
@@ -271,7 +270,7 @@ def heading(key: str, **fmt) -> W.HTML:
 
 
 def explain(key: str) -> W.HTML:
-    return W.HTML(f"<p style='max-width:56em;color:#333;margin:2px 0 8px'>{t(key)}</p>")
+    return W.HTML(f"<p style='max-width:56em;color:#333;margin:2px 0 6px;line-height:1.45'>{t(key)}</p>")
 
 
 def notice(key: str) -> W.HTML:

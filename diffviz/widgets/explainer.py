@@ -12,7 +12,7 @@ TABS = ["forward", "reverse", "noise", "guidance", "schedulers", "latent", "clip
 class Explainer(W.VBox):
     """Tabs: forward process, reverse process, noise predictor, guidance, schedulers, CLIP, FID."""
 
-    def __init__(self, model=None, digits_model=None, tabs=None):
+    def __init__(self, model=None, digits_model=None, tabs=None, title: bool = True):
         super().__init__()
         self.model = default_model(model, prefer="shapes")
         self._digits = digits_model
@@ -25,8 +25,8 @@ class Explainer(W.VBox):
         self.add_class("diffviz-explainer")
         if presenter():
             self.add_class("dv-presenter")
-        self.children = [W.HTML(_style_html(), layout=W.Layout(display="none")),
-                         W.HTML(f"<h2 style='margin:4px 0'>{t('explainer.title')}</h2>"), self.tabs]
+        head = [W.HTML(f"<h2 style='margin:4px 0'>{t('explainer.title')}</h2>")] if title else []
+        self.children = [W.HTML(_style_html(), layout=W.Layout(display="none")), *head, self.tabs]
         self.show_tab(self.tab_names[0])
 
     def _opened(self, change):

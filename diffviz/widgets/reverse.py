@@ -27,9 +27,9 @@ def condition_control(model):
 
 def trajectory_rows(traj) -> dict[str, np.ndarray]:
     """The player's rows for a trajectory: what the denoiser sees, predicts, and the clean image."""
-    if traj.latent:
-        return {t("reverse.row_latent"): traj.frames("x_t"), t("reverse.row_eps"): traj.frames("eps"),
-                t("reverse.row_decoded"): traj.frames("decoded")}
+    if traj.latent:  # the picture the hall watches appear first, then the latent the generator denoises
+        return {t("reverse.row_decoded"): traj.frames("decoded"), t("reverse.row_latent"): traj.frames("x_t"),
+                t("reverse.row_eps"): traj.frames("eps")}
     return {t("reverse.row_xt"): traj.frames("x_t"), t("reverse.row_eps"): traj.frames("eps"),
             t("reverse.row_x0"): traj.frames("x0_pred")}
 
