@@ -142,3 +142,13 @@ def test_chinese_labels_without_touching_widget_code():
     assert t("reverse.generate") == "Generate"
     with pytest.raises(ValueError, match="allowed: en, zh"):
         set_language("fr")
+
+
+def test_views_have_a_short_text_form(text_model):
+    """What a saved notebook shows where the widget cannot be drawn: the view and its settings, not a dump."""
+    w = ReverseProcess(text_model, generate=False, prompt="a blue square", steps=7)
+    text = w._repr_mimebundle_()["text/plain"]
+    assert text.startswith("ReverseProcess(model=") and "prompt='a blue square'" in text and "steps=7" in text
+    assert len(text) < 300 and "children" not in text and "layout" not in text
+    f = ForwardProcess(t=300)
+    assert repr(f) == "ForwardProcess(num_train_timesteps=1000, schedule='linear', seed=0, t=300)"

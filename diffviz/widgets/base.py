@@ -131,6 +131,11 @@ def button(key: str, primary: bool = False, icon: str = "", **fmt) -> W.Button:
                     layout=W.Layout(width="auto", min_width="8em"))
 
 
+def _short(value, limit: int = 60) -> str:
+    text = repr(float(value)) if isinstance(value, np.generic) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class View(W.VBox):
     """Base of every diffviz widget: an error banner and a progress bar above the content."""
 
@@ -144,6 +149,23 @@ class View(W.VBox):
         self.add_class("diffviz-view")
         if presenter():
             self.add_class("dv-presenter")
+
+    def settings(self) -> dict:
+        """The view's own settings (its traitlets beyond the layout's), as plain Python values."""
+        own = set(self.trait_names()) - set(W.VBox.class_trait_names())
+        return {name: getattr(self, name) for name in sorted(own) if not name.startswith("_")}
+
+    def __repr__(self) -> str:
+        """A short human text form (what a saved notebook shows where the widget cannot be drawn)."""
+        model = getattr(getattr(self, "model", None), "name", None)
+        parts = ([f"model={model!r}"] if model else []) + [f"{k}={_short(v)}" for k, v in self.settings().items()]
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            bundle["text/plain"] = repr(self)  # whole (ipywidgets cuts it at 110 characters)
+        return bundle
 
     @traitlets.observe("children")
     def _with_style_sheet(self, change):  # the style sheet rides along with whatever a view shows
