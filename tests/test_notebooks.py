@@ -6,8 +6,8 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-DASHBOARDS = sorted((ROOT / "dashboards").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "diffviz" / "notebooks").glob("*.ipynb"))
+DASHBOARDS = sorted((ROOT / "diffviz" / "dashboards").glob("*.ipynb"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

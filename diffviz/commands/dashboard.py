@@ -5,22 +5,8 @@ import argparse
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
-REPO_DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
-
-
-def dashboards_dir() -> Path:
-    import os
-
-    d = Path(os.environ.get("DIFFVIZ_DASHBOARDS", REPO_DASHBOARDS))
-    if not d.is_dir():
-        raise FileNotFoundError(f"no dashboards folder at {d}; set DIFFVIZ_DASHBOARDS to the repository's dashboards/")
-    return d
-
-
-def available() -> list[str]:
-    return sorted(p.stem for p in dashboards_dir().glob("*.ipynb"))
+from ..content import dashboard_names as available, dashboards_dir  # noqa: F401  (re-exported for callers)
 
 
 def port_number(text: str) -> int:

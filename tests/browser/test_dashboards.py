@@ -7,7 +7,7 @@ import pytest
 
 from .conftest import screenshot
 
-DASHBOARDS = sorted((Path(__file__).resolve().parents[2] / "dashboards").glob("*.ipynb"))
+DASHBOARDS = sorted((Path(__file__).resolve().parents[2] / "diffviz" / "dashboards").glob("*.ipynb"))
 READY = ".diffviz-view, .widget-tab, .dv-player"
 
 
@@ -44,7 +44,7 @@ def test_dashboard_renders_offline(notebook, voila, page):
 
 
 def test_generate_then_scrub(voila, page):
-    server = voila(Path(__file__).resolve().parents[2] / "dashboards" / "02_reverse.ipynb")
+    server = voila(Path(__file__).resolve().parents[2] / "diffviz" / "dashboards" / "02_reverse.ipynb")
     page.goto(server.url, timeout=300_000)
     page.wait_for_selector("canvas.dv-cell", timeout=300_000)
     button = page.locator(".jupyter-button.mod-primary", has_text="Generate").first
@@ -64,7 +64,7 @@ def test_generate_then_scrub(voila, page):
 
 def test_charts_share_one_served_plotly_bundle(voila, page):
     """Charts load plotly's 5 MB front end once, as a cached file, not inside every chart's state."""
-    server = voila(Path(__file__).resolve().parents[2] / "dashboards" / "01_forward.ipynb")
+    server = voila(Path(__file__).resolve().parents[2] / "diffviz" / "dashboards" / "01_forward.ipynb")
     page.goto(server.url, timeout=300_000)
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=300_000)
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
