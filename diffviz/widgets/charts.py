@@ -134,26 +134,50 @@ def heatmap_figure(matrix: np.ndarray, rows: list, cols: list, title: str, cosin
                                       yaxis=dict(autorange="reversed"))))
 
 
+def _colour(i: int) -> str:
+    import plotly.colors
+
+    palette = plotly.colors.qualitative.Plotly
+    return palette[i % len(palette)]
+
+
+def _floats(values) -> list:
+    return np.asarray(values, dtype=np.float64).tolist()
+
+
 def line_figure(x, ys: dict[str, list[float]], title: str, xaxis: str, yaxis: str, bands: dict | None = None,
-                hline: tuple[float, str] | None = None) -> go.FigureWidget:
-    fig = go.Figure(layout=dict(LAYOUT, title=title, xaxis_title=xaxis, yaxis_title=yaxis))
-    for name, y in ys.items():
+                hline: tuple[float, str] | None = None, width: int | None = None,
+                legend_below: bool = False) -> go.FigureWidget:
+    """Lines with markers; a series' ± band (bands[name]) is drawn in the series' own colour."""
+    layout = dict(LAYOUT, title=title, xaxis_title=xaxis, yaxis_title=yaxis)
+    if width:
+        layout["width"] = width
+    if legend_below:
+        layout["legend"] = dict(orientation="h", y=-0.3)
+    fig = go.Figure(layout=layout)
+    x = list(x)
+    for i, (name, y) in enumerate(ys.items()):
+        colour = _colour(i)
         if bands and name in bands:
-            lo = np.asarray(y) - np.asarray(bands[name])
-            hi = np.asarray(y) + np.asarray(bands[name])
-            fig.add_scatter(x=list(x) + list(x)[::-1], y=list(hi) + list(lo)[::-1], fill="toself", opacity=0.2,
-                            line=dict(width=0), showlegend=False, hoverinfo="skip")
-        fig.add_scatter(x=list(x), y=list(y), name=name, mode="lines+markers")
+            lo = np.asarray(y, dtype=np.float64) - np.asarray(bands[name], dtype=np.float64)
+            hi = np.asarray(y, dtype=np.float64) + np.asarray(bands[name], dtype=np.float64)
+            fig.add_scatter(x=x + x[::-1], y=_floats(hi) + _floats(lo)[::-1], mode="lines", fill="toself", opacity=0.2,
+                            fillcolor=colour, line=dict(width=0), showlegend=False, hoverinfo="skip")
+        fig.add_scatter(x=x, y=_floats(y), name=name, mode="lines+markers", line=dict(color=colour))
     if hline is not None:
-        fig.add_hline(y=hline[0], line_dash="dot", annotation_text=hline[1])
+        fig.add_hline(y=float(hline[0]), line_dash="dot", annotation_text=hline[1], annotation_position="top left")
     return _figure_widget(fig)
 
 
 def scatter_figure(groups: dict[str, np.ndarray], title: str, outlines: dict[str, tuple] | None = None,
-                   pairs: tuple[np.ndarray, np.ndarray] | None = None, labels: dict[str, list[str]] | None = None) -> go.FigureWidget:
-    """2-D points per group, optional outlines (x, y) per group (e.g. fitted Gaussians) and lines between
-    paired points."""
-    fig = go.Figure(layout=dict(LAYOUT, title=title, height=420, xaxis=dict(scaleanchor="y")))
+                   pairs: tuple[np.ndarray, np.ndarray] | None = None, labels: dict[str, list[str]] | None = None,
+                   width: int | None = None) -> go.FigureWidget:
+    """2-D points per group, optional outlines (x, y) per group (e.g. fitted Gaussians, in the group's colour)
+    and lines between paired points."""
+    layout = dict(LAYOUT, title=title, height=420, xaxis=dict(scaleanchor="y"), legend=dict(orientation="h", y=-0.15))
+    if width:
+        layout["width"] = width
+    fig = go.Figure(layout=layout)
     if pairs is not None:
         a, b = pairs
         xs, ys = [], []
@@ -161,13 +185,13 @@ def scatter_figure(groups: dict[str, np.ndarray], title: str, outlines: dict[str
             xs += [float(p[0]), float(q[0]), None]
             ys += [float(p[1]), float(q[1]), None]
         fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="#bbb", width=1), showlegend=False, hoverinfo="skip")
-    for name, pts in groups.items():
+    for i, (name, pts) in enumerate(groups.items()):
         pts = np.asarray(pts, dtype=float)
         fig.add_scatter(x=pts[:, 0].tolist(), y=pts[:, 1].tolist(), mode="markers", name=name,
-                        marker=dict(size=7, opacity=0.8), text=(labels or {}).get(name),
+                        marker=dict(size=7, opacity=0.8, color=_colour(i)), text=(labels or {}).get(name),
                         hoverinfo="text+name" if labels and name in labels else "x+y+name")
         if outlines and name in outlines:
             ex, ey = outlines[name]
             fig.add_scatter(x=np.asarray(ex, dtype=float).tolist(), y=np.asarray(ey, dtype=float).tolist(),
-                            mode="lines", name=f"{name}: 2σ Gaussian", line=dict(dash="dash"))
+                            mode="lines", name=f"{name}: 2σ Gaussian", line=dict(dash="dash", color=_colour(i)))
     return _figure_widget(fig)

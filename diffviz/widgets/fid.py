@@ -17,7 +17,8 @@ from .base import WIDE, View, button, default_model, explain, guarded, heading, 
 from .charts import line_figure, replace_figure, scatter_figure
 from .i18n import t
 
-GRID_IMAGES, GRID_COLS, GRID_WIDTH = 32, 8, 520  # images shown per set, columns, about this many pixels wide
+GRID_IMAGES, GRID_COLS, GRID_WIDTH = 32, 8, 480  # images shown per set, columns, about this many pixels wide
+CHART_WIDTH = 480  # two charts side by side fit a 1024-pixel-wide page
 
 
 def fitted_image(image: np.ndarray) -> W.Image:
@@ -51,10 +52,10 @@ class FidExplorer(View):
         self.result = W.HTML()
         self.grids = W.HBox([W.HTML(f"<i style='color:#555'>{t('fid.placeholder')}</i>")],
                             layout=W.Layout(width="100%", flex_flow="row wrap", grid_gap="12px"))
-        self.curve = line_figure([], {}, t("fid.curve_title"), "N", "FID")
-        self.space = scatter_figure({}, t("fid.space_title"))
-        self.curve_box = W.Box([self.curve], layout=W.Layout(flex="1 1 420px", min_width="0"))
-        self.space_box = W.Box([self.space], layout=W.Layout(flex="1 1 420px", min_width="0"))
+        self.curve = line_figure([], {}, t("fid.curve_title"), "N", "FID", width=CHART_WIDTH)
+        self.space = scatter_figure({}, t("fid.space_title"), width=CHART_WIDTH)
+        self.curve_box = W.Box([self.curve], layout=W.Layout(flex="0 1 auto", min_width="0"))
+        self.space_box = W.Box([self.space], layout=W.Layout(flex="0 1 auto", min_width="0"))
         self.charts = W.HBox([self.curve_box, self.space_box], layout=W.Layout(width="100%", flex_flow="row wrap"))
         self.children = [heading("fid.title"), explain("fid.explain"), notice("fid.notice"), self.banner,
                          W.HBox([self.w_n, self.w_batch, self.w_steps, self.w_go], layout=W.Layout(flex_flow="row wrap")),
@@ -135,9 +136,10 @@ class FidExplorer(View):
         inf = report.curve.fid_inf
         hline = (inf, f"FID∞ ≈ {inf:.2f}") if inf >= 0 else None  # a negative intercept: the 1/N fit does not hold
         self.curve = replace_figure(self.curve_box, self.curve, line_figure(
-            report.curve.n, curves, t("fid.curve_title"), "N", "FID", bands=bands, hline=hline))
+            report.curve.n, curves, t("fid.curve_title"), "N", "FID", bands=bands, hline=hline, width=CHART_WIDTH,
+            legend_below=True))
         projected = report.projection()
         names = {"real": t("fid.real"), "generated": t("fid.generated")}
         self.space = replace_figure(self.space_box, self.space, scatter_figure(
             {names[k]: pts for k, (pts, _) in projected.items()}, t("fid.space_title"),
-            outlines={names[k]: outline for k, (_, outline) in projected.items()}))
+            outlines={names[k]: outline for k, (_, outline) in projected.items()}, width=CHART_WIDTH))
