@@ -4,7 +4,8 @@ Prints (DDIM, 50 steps, default guidance, fixed seeds):
 - shapes prompt adherence: fraction of images whose colour AND shape (classifier) match the prompt,
   seen and held-out colour–shape pairs apart (targets ≥ 0.90 seen, ≥ 0.70 held-out);
 - digits class accuracy by the digits classifier (target ≥ 0.95);
-- FID on the domain features, generated vs real, beside real vs real at the same N (target ≤ 3× floor);
+- FID on the domain features, generated vs real, beside real vs real at the same N (target ≤ 3× floor),
+  and KID, both from `diffviz.metrics.model_fid`;
 - tiny CLIP top-1 caption retrieval (colour + shape) on fresh images (target ≥ 0.98);
 - VAE reconstruction PSNR on fresh images (target ≥ 32 dB).
 
@@ -21,9 +22,8 @@ import torch
 
 import diffviz
 from diffviz.data.digits import load_digits_tensor
-from diffviz.data.domain import real_images
 from diffviz.data.shapes import ATTRIBUTES, HELDOUT_PAIRS, generate_shapes
-from diffviz.metrics import ClassifierFeatures, ClipScorer, RunningStats, fid_from_stats
+from diffviz.metrics import ClipScorer, model_fid
 
 
 def to_float(u8: np.ndarray) -> torch.Tensor:
@@ -44,6 +44,13 @@ def generate(model, conds, steps, seed, batch=64, guidance=None):
         out.append(model.sample(conds[i:i + batch], steps=steps, seed=seed + i, guidance=guidance,
                                 decode_steps=False).final_images())
     return np.concatenate(out)
+
+
+def fid_report(model, args) -> dict:
+    """FID on the domain features (metrics.model_fid): generated vs real and real vs real at the same N."""
+    r = model_fid(model, args.fid_n, steps=args.steps, batch_size=64, seed=args.seed + 1000, curve=False)
+    return {"fid": r.fid, "fid_floor": r.floor, "fid_floor_std": r.floor_std, "kid": r.kid.mean, "kid_std": r.kid.std,
+            "fid_n": r.n}
 
 
 def timed_load(name: str):
@@ -67,15 +74,7 @@ def shapes_report(args) -> dict:
     report = {"adherence_seen": float(ok[~held].mean()), "adherence_heldout": float(ok[held].mean()),
               "colour_right": float((pred["colour"] == want_c).mean()), "shape_right": float((pred["shape"] == want_s).mean()),
               "images": len(prompts), "generation_s": round(time.time() - t0, 1), "load_s": load_s}
-    # FID on the domain features: generated (training-caption prompts) vs real, and real vs real
-    ext = ClassifierFeatures(model.classifier, name="shapes")
-    caps = generate_shapes(args.fid_n, seed=11, split="train").captions
-    fake = generate(model, caps, args.steps, args.seed + 1000)
-    real_a = generate_shapes(args.fid_n, seed=21, split="train").images.permute(0, 2, 3, 1).numpy()
-    real_b = generate_shapes(args.fid_n, seed=22, split="train").images.permute(0, 2, 3, 1).numpy()
-    sa = RunningStats.from_features(ext(real_a))
-    report["fid"] = fid_from_stats(sa, RunningStats.from_features(ext(fake)))
-    report["fid_floor"] = fid_from_stats(sa, RunningStats.from_features(ext(real_b)))
+    report.update(fid_report(model, args))
     # tiny CLIP retrieval among the 24 colour+shape captions, on fresh images
     fresh = generate_shapes(args.clip_n, seed=31, split="all")
     scorer = ClipScorer.from_model(model)
@@ -100,18 +99,13 @@ def digits_report(args) -> dict:
     x, y = load_digits_tensor(16, "test")
     with torch.no_grad():
         test_acc = float((model.classifier(x)["digit"].argmax(1) == y).float().mean())
-    ext = ClassifierFeatures(model.classifier, name="digits")
-    real = real_images(model, len(x))[1]  # the same test images, as uint8 RGB
-    n = min(len(real) // 2, len(images))
-    sa = RunningStats.from_features(ext(real[:n]))
     by_guidance = {}
     for w in args.digits_guidance:  # the same seeds at other guidance scales: too much guidance hurts
         other = generate(model, labels, args.steps, args.seed, guidance=w)
         by_guidance[f"class_accuracy_w{w:g}"] = float((classify(model, other)["digit"] == np.array(labels)).mean())
     return {"class_accuracy": float((pred == np.array(labels)).mean()), "guidance": model.default_guidance, **by_guidance,
             "classifier_test_accuracy": test_acc,
-            "fid": fid_from_stats(sa, RunningStats.from_features(ext(images[:n]))),
-            "fid_floor": fid_from_stats(sa, RunningStats.from_features(ext(real[n:2 * n]))), "images": len(labels), "fid_n": n, "load_s": load_s}
+            **fid_report(model, args), "images": len(labels), "load_s": load_s}
 
 
 def main():

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import traitlets
 import torch
+import traitlets
 
 from diffviz.metrics import ClassifierFeatures
 from diffviz.models.builders import DIGITS_CLASSIFIER_CONFIG, build_classifier
@@ -120,8 +121,9 @@ def test_clip_similarity_and_fid_explorer(text_model, class_model):
     f.n, f.batch_size, f.steps = 32, 16, 2
     fid = f.run()
     assert fid > 0 and f.kid.subsets == 20 and f.fid_curve.n[-1] == 32 and len(f.space.data) >= 2
-    f.n = 2
-    assert f.run() is None and "at least 4" in f.banner.value
+    with pytest.raises(traitlets.TraitError, match="at least 4"):
+        f.n = 2
+    assert f.n == 32 and f.w_n.value == 32
 
 
 def test_explainer_builds_tabs_lazily(text_model):

@@ -30,6 +30,10 @@ def check_features(features, dim: int | None = None) -> np.ndarray:
     return f
 
 
+class SingularCovarianceWarning(UserWarning):
+    """Fewer samples than feature dimensions: the covariance is singular and FID is biased upwards."""
+
+
 @dataclass
 class RunningStats:
     """Exact running sums: n, Σx, Σxxᵀ (float64). `.mean`, `.cov` as numpy arrays."""
@@ -68,7 +72,7 @@ class RunningStats:
             raise ValueError(f"a covariance needs at least 2 samples, got {self.n}")
         if self.n <= self.dim:
             warnings.warn(f"{self.n} samples of {self.dim}-d features give a singular covariance (rank <= n - 1); "
-                          f"FID is still defined but strongly biased — use more than {self.dim} samples", stacklevel=2)
+                          f"FID is still defined but strongly biased — use more than {self.dim} samples", SingularCovarianceWarning, stacklevel=2)
         mu = self.mean
         return (self.outer - self.n * np.outer(mu, mu)) / (self.n - 1)
 

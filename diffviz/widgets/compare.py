@@ -125,25 +125,28 @@ class GuidanceSweep(_Sweep):
             fig.close()
 
     def _fid_per_scale(self) -> list[float]:
-        """FID of fid_n images per scale (the model's own training-style conditions) against real images."""
-        from ..metrics import ClassifierFeatures, RunningStats, fid_from_stats
-        from ..data.domain import domain_conditions, real_images
+        """FID of fid_n images per scale against fid_n real images (metrics.model_fid: one evaluation for all)."""
+        import warnings
+
+        from ..metrics import SingularCovarianceWarning, model_fid
 
         if self.model.classifier is None:
             raise ValueError(t("fid.no_extractor"))
         if self.fid_n < 4:
             raise ValueError(t("fid.too_few"))
-        ext = ClassifierFeatures(self.model.classifier, name=self.model.name)
-        real = RunningStats.from_features(ext(real_images(self.model, self.fid_n)[1]))
-        conds = domain_conditions(self.model, self.fid_n)
-        conds = [conds[i % len(conds)] for i in range(self.fid_n)]
-        cb = self.progress_callback(len(self.scales))
+        total = len(self.scales)
+        cb = self.progress_callback(total)
         out = []
-        for i, w in enumerate(self.scales):
-            traj = self.model.sample(conds, steps=self.steps, guidance=w, seed=self.seed, decode_steps=False)
-            out.append(fid_from_stats(real, RunningStats.from_features(ext(traj.final_images()))))
-            cb(i + 1, len(self.scales))
+        with warnings.catch_warnings():  # said once below, in the page's language
+            warnings.simplefilter("ignore", SingularCovarianceWarning)
+            for i, w in enumerate(self.scales):
+                report = model_fid(self.model, self.fid_n, steps=self.steps, guidance=w, seed=self.seed, batch_size=64,
+                                   curve=False, floor_sets=1,
+                                   progress=lambda done, batches, i=i: cb(i * batches + done, total * batches))
+                out.append(report.fid)
         self.done()
+        if report.singular:
+            self.show_notice(t("fid.singular", n=report.n, dim=report.dim))
         return out
 
 
