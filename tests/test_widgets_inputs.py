@@ -210,3 +210,16 @@ def test_guidance_difference_is_scaled_to_be_seen_and_out_of_range_warns(class_m
     captions = [cell.children[0].value for cell in g.results.children[0].children]
     assert "⚠" in captions[1] and "⚠" not in captions[0]
     assert len({cell.layout.width for cell in g.results.children[0].children}) == 1, "equal cells: captions line up"
+
+
+def test_noise_inspector_trained_copy_on_a_new_pair_says_so(class_model):
+    w = NoiseInspector(class_model)
+    w.train_step()
+    w.guidance = 3.5  # not a new pair: the step report stays
+    assert "Step 1" in w.train_info.value
+    w.t = 50
+    assert "other pairs" in w.train_info.value and w.loss_history == []
+    copy_mse = float(w.student_last.loss)
+    assert f"{copy_mse:.4f}" in w.train_info.value
+    before, after = w.train_step()
+    assert before == pytest.approx(copy_mse, rel=1e-6) and after < before and "Step 2" in w.train_info.value

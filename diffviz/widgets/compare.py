@@ -25,11 +25,12 @@ def parse_list(text: str, cast) -> list | None:
 
 
 def picture_grid(items: list[tuple[str, np.ndarray]], zoom: int | None = None, size: int = 128,
-                 min_cell: int = 112) -> W.GridBox:
+                 min_cell: int = 112, columns: int | None = None) -> W.GridBox:
     """Pictures in a grid of equal cells, each caption centred above its picture; wraps when narrow.
 
     zoom: one zoom for all pictures, or None to show each about `size` px wide. Captions wrap inside
     their cell, and each row's pictures are aligned at the bottom, so captions of any length line up.
+    columns: a fixed number of columns (for a grid inside a box that shrinks to fit its content).
     """
     zooms = [zoom or max(1, round(size / img.shape[1])) for _, img in items]
     cell = max([min_cell] + [img.shape[1] * z for (_, img), z in zip(items, zooms)])
@@ -37,8 +38,9 @@ def picture_grid(items: list[tuple[str, np.ndarray]], zoom: int | None = None, s
                             f"overflow-wrap:anywhere'>{html.escape(label)}</div>", layout=W.Layout(width="100%")),
                      image_widget(img, z)], layout=W.Layout(align_items="center", width=f"{cell}px"))
              for (label, img), z in zip(items, zooms)]
-    return W.GridBox(cells, layout=W.Layout(grid_template_columns=f"repeat(auto-fill, {cell}px)", grid_gap="10px 12px",
-                                            align_items="flex-end", width="100%", max_width="100%"))
+    return W.GridBox(cells, layout=W.Layout(grid_template_columns=f"repeat({columns or 'auto-fill'}, {cell}px)",
+                                            grid_gap="10px 12px", align_items="flex-end", max_width="100%",
+                                            width="auto" if columns else "100%"))
 
 
 class _Sweep(View):

@@ -88,6 +88,7 @@ class NoiseInspector(View):
         self.condition = self.x0_condition = cond
         self.x0_generated = False
         self._syncing = False
+        self._pair = None  # (x0, t, noise seed, condition) of the pair shown
         T = self.model.schedule.num_train_timesteps
         self.w_t = W.IntSlider(min=0, max=T - 1, description="t", continuous_update=False, layout=W.Layout(width="340px"))
         self.w_seed = W.IntText(description=t("noise.noise_seed"), style=WIDE, layout=W.Layout(width="190px"))
@@ -324,8 +325,15 @@ class NoiseInspector(View):
         self.stats.value = t("noise.mse", mse=float(out.loss), t=self.t, ab=float(out.alpha_bar[0]))
         if self.model.conditioner is not None:
             self._show_guidance(out)
+        pair = (self.x0, self.t, self.noise_seed, self.condition)
+        moved = self._pair is not None and not (torch.equal(pair[0], self._pair[0]) and pair[1:] == self._pair[1:])
+        self._pair = pair
         if self.student is not None:
             self._show_training()
+            if moved:  # a new pair: the copy's losses so far were on another one
+                self.loss_history = []
+                self.train_info.value = t("noise.new_pair", n=self.steps_trained, mse=float(self.student_last.loss),
+                                          orig=float(out.loss))
 
     def _show_guidance(self, out) -> None:
         with torch.no_grad():
@@ -358,7 +366,7 @@ class NoiseInspector(View):
                      (t("noise.error"), self._error(pred.error))]
             self.shown.update({f"{key}: {name}": img for name, img in items})
             boxes.append(W.VBox([W.HTML(f"<b>{t(f'noise.{key}_row', mse=float(pred.loss), **extra)}</b>"),
-                                 picture_grid(items, self.zoom)], layout=W.Layout(margin="0 24px 8px 0", max_width="100%")))
+                                 picture_grid(items, self.zoom, columns=len(items))], layout=W.Layout(margin="0 24px 8px 0", max_width="100%")))
         self.train_pictures.children = boxes
 
     # ---- training ---------------------------------------------------------------------------
