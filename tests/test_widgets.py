@@ -77,13 +77,24 @@ def test_noise_inspector_and_training_copy(class_model):
     weights = {k: v.clone() for k, v in class_model.unet.state_dict().items()}
     w.t = 100
     mse_100 = float(w.last.loss)
-    assert "MSE" in w.stats.value and len(w.pictures.children) == 5 and len(w.guided_pictures.children) == 4
-    losses = [w.train_step() for _ in range(3)]
-    assert losses[-1][1] < losses[0][0], "training on this pair lowers its loss"
+    assert "MSE" in w.stats.value and len(w.pictures.children[0].children) == 6, "x0, x_t, ε, ε̂, x̂0, error map"
+    assert len(w.guided_pictures.children[0].children) == 5
+    original = w.shown[t("noise.eps_pred")]
+    steps = [w.train_step() for _ in range(5)]
+    assert steps[0][0] == pytest.approx(mse_100, rel=1e-6), "loss before the first step = the MSE shown above"
+    assert all(after < before for before, after in steps), steps
+    assert all(a[1] == pytest.approx(b[0], rel=1e-6) for a, b in zip(steps, steps[1:])), "each step starts where the last ended"
+    trained = w.shown["trained: " + t("noise.eps_pred")]
+    assert np.abs(trained.astype(int) - original.astype(int)).sum() > 0, "the trained copy's ε̂ picture changed"
+    assert np.array_equal(w.shown["original: " + t("noise.eps_pred")], original)
+    assert f"{steps[-1][1]:.4f}" in w.train_pictures.children[1].children[0].value and "Step 5" in w.train_info.value
     for k, v in class_model.unet.state_dict().items():
         assert torch.equal(v, weights[k]), "the shown model is never trained"
     w.t = 900
     assert float(w.last.loss) != mse_100
+    assert float(w.student_last.loss) != steps[-1][1], "the trained row follows the pair shown"
+    w.reset_student()
+    assert w.train_pictures.children == () and w.student is None
 
 
 def test_sweeps(text_model, class_model):

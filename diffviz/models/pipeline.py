@@ -85,6 +85,28 @@ class DiffusionModel:
         return float(self.meta.get("default_guidance", 1.0 if self.kind == "uncond" else 3.0))
 
     @property
+    def guidance_range(self) -> tuple[float, float]:
+        """The guidance scales w this model was tuned for, (lo, hi), from its model card's measurements.
+
+        Outside it the images get worse: below lo the condition is only weakly followed (w = 0 ignores
+        it); above hi colours saturate and shapes or strokes break up. A model folder states it as
+        `guidance_range` in model_index.json; without it: 1 to twice the default guidance (at least 2).
+        Unconditional models: (1, 1).
+        """
+        if self.kind == "uncond":
+            return (1.0, 1.0)
+        given = self.meta.get("guidance_range")
+        if given is not None:
+            try:
+                lo, hi = (float(v) for v in given)
+            except (TypeError, ValueError):
+                raise ValueError(f"model {self.name!r}: guidance_range must be two numbers [lo, hi], got {given!r}") from None
+            if not 0 <= lo <= hi < float("inf"):
+                raise ValueError(f"model {self.name!r}: guidance_range must satisfy 0 <= lo <= hi, got {given!r}")
+            return (lo, hi)
+        return (min(1.0, self.default_guidance), max(2.0, 2 * self.default_guidance))
+
+    @property
     def name(self) -> str:
         return str(self.meta.get("name", "model"))
 

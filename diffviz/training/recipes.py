@@ -16,7 +16,8 @@ from open_clip.loss import ClipLoss
 
 from ..data.digits import load_digits_tensor
 from ..data.shapes import ATTRIBUTES, ShapesData
-from ..diffusion.objective import drop_conditions, noise_prediction
+from ..diffusion.guidance import drop_conditions
+from ..diffusion.objective import noise_prediction
 from ..diffusion.schedule import Schedule
 from ..models import builders
 from ..models.conditioning import text_token_states
