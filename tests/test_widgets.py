@@ -165,3 +165,15 @@ def test_views_have_a_short_text_form(text_model):
     assert len(text) < 300 and "children" not in text and "layout" not in text
     f = ForwardProcess(t=300)
     assert repr(f) == "ForwardProcess(num_train_timesteps=1000, schedule='linear', seed=0, t=300)"
+
+
+def test_reverse_process_warns_when_guidance_leaves_the_tuned_range():
+    import diffviz
+
+    w = ReverseProcess(diffviz.load("digits"), generate=False)
+    lo, hi = w.model.guidance_range
+    assert w.guidance_note.layout.display == "none", "the default guidance is inside the tuned range"
+    w.w_guidance.value = hi + 3
+    assert w.guidance_note.layout.display == "" and f"{hi + 3:g}" in w.guidance_note.value
+    w.w_guidance.value = w.model.default_guidance
+    assert w.guidance_note.layout.display == "none"

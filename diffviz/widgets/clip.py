@@ -7,7 +7,7 @@ import traitlets
 
 from ..metrics import pca_2d
 from ..metrics.clip_score import ClipScorer
-from .base import WIDE, View, button, default_model, explain, guarded, heading, notice, set_png, tile, image_widget
+from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, notice, set_png, tile, image_widget
 from .charts import heatmap_figure, line_figure, replace_figure, scatter_figure
 from .i18n import t
 
@@ -27,7 +27,7 @@ class ClipSimilarity(View):
         self.w_prompts = W.Textarea(value="\n".join(self.prompts), description=t("clip.prompts"), style=WIDE,
                                     layout=W.Layout(width="420px", max_width="100%", height="100px"))
         self.w_go = button("clip.run", primary=True)
-        self.w_go.on_click(lambda _: self.run())
+        self.w_go.on_click(lambda _: self.submit(self.run))
         self.images_box = W.Box([W.HTML(f"<i style='color:#555'>{t('clip.placeholder')}</i>")])
         self.images_view = None
         self.heatmap = heatmap_figure(np.zeros((1, 1)), [""], [""], t("clip.matrix_title"))
@@ -39,10 +39,10 @@ class ClipSimilarity(View):
         self.children = [heading("clip.title"), explain("clip.explain"), notice("clip.notice"), self.banner,
                          W.HBox([self.w_prompts, self.w_go], layout=W.Layout(flex_flow="row wrap", align_items="flex-start")),
                          self.progress, self.images_box, self.charts, self.per_step_caption, self.per_step_box]
-        if run:
-            self.run()
+        if run:  # on the worker thread: the view shows now with its progress bar
+            self.submit(self.run)
 
-    @guarded
+    @heavy
     def run(self):
         prompts = [p.strip() for p in self.w_prompts.value.splitlines() if p.strip()]
         if not prompts:

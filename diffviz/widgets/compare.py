@@ -9,7 +9,7 @@ import numpy as np
 import traitlets
 
 from ..diffusion.schedulers import SCHEDULER_NAMES
-from .base import WIDE, View, button, default_model, explain, guarded, heading, image_widget, notice
+from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, image_widget, notice
 from .charts import line_figure
 from .guidance import guidance_warning
 from .i18n import t
@@ -47,7 +47,7 @@ class _Sweep(View):
     seed = traitlets.Int(0)
     steps = traitlets.Int(30)
 
-    def __init__(self, model, title: str, zoom: int):
+    def __init__(self, model, title: str, zoom: int | None):
         super().__init__()
         self.model = default_model(model)
         self.zoom = zoom
@@ -56,7 +56,7 @@ class _Sweep(View):
             self.w_cond.continuous_update = False  # sample when the prompt is done, not per key
         self.w_seed = W.IntText(description=t("common.seed"), style=WIDE, layout=W.Layout(width="170px"))
         self.w_go = button("compare.run", primary=True, icon="play")
-        self.w_go.on_click(lambda _: self.run())
+        self.w_go.on_click(lambda _: self.submit(self.run))
         self.bind("seed", self.w_seed)
         self.results = W.VBox(layout=W.Layout(max_width="100%"))
         self.extra = W.HTML()
@@ -85,7 +85,7 @@ class GuidanceSweep(_Sweep):
     scales = traitlets.List(traitlets.Float(), default_value=[0.0, 1.0, 2.0, 3.0, 5.0, 8.0])
     fid_n = traitlets.Int(0)  # images per scale for FID (0: off; FID needs the model's domain classifier)
 
-    def __init__(self, model=None, run: bool = True, zoom: int = 4, fid_n: int = 0):
+    def __init__(self, model=None, run: bool = True, zoom: int | None = None, fid_n: int = 0):
         super().__init__(model, "guidance", zoom)
         self.w_scales = W.Text(value=", ".join(f"{s:g}" for s in self.scales), description=t("compare.scales"),
                                continuous_update=False, style=WIDE, layout=W.Layout(width="260px"))
@@ -107,8 +107,8 @@ class GuidanceSweep(_Sweep):
         self.children = [heading("compare.guidance_title"), explain("compare.guidance_explain"),
                          notice("compare.guidance_notice"), tuned, self.banner,
                          controls, self.progress, self.results, self.extra, self.chart]
-        if run:
-            self.run()
+        if run:  # on the worker thread: the view shows now with its progress bar
+            self.submit(self.run)
 
     @guarded
     def _parse_scales(self, change):
@@ -139,7 +139,7 @@ class GuidanceSweep(_Sweep):
         lo, hi = self.model.guidance_range
         return f"w = {w:g}" + (" ⚠" if not lo <= w <= hi else "")
 
-    @guarded
+    @heavy
     def run(self):
         if self.model.kind == "uncond":
             raise ValueError(t("compare.needs_condition"))
@@ -202,7 +202,7 @@ class SchedulerCompare(_Sweep):
     schedulers = traitlets.List(traitlets.Unicode(), default_value=list(SCHEDULER_NAMES))
     step_counts = traitlets.List(traitlets.Int(), default_value=[5, 10, 25, 50])
 
-    def __init__(self, model=None, run: bool = True, zoom: int = 4):
+    def __init__(self, model=None, run: bool = True, zoom: int | None = None):
         super().__init__(model, "schedulers", zoom)
         self.w_steps = W.Text(value=", ".join(map(str, self.step_counts)), description=t("common.steps"),
                               continuous_update=False, style=WIDE, layout=W.Layout(width="240px"))
@@ -212,8 +212,8 @@ class SchedulerCompare(_Sweep):
                           layout=W.Layout(flex_flow="row wrap", align_items="center"))
         self.children = [heading("compare.scheduler_title"), explain("compare.scheduler_explain"),
                          notice("compare.scheduler_notice"), self.banner, controls, self.progress, self.results]
-        if run:
-            self.run()
+        if run:  # on the worker thread: the view shows now with its progress bar
+            self.submit(self.run)
 
     @guarded
     def _parse_steps(self, change):
@@ -241,7 +241,7 @@ class SchedulerCompare(_Sweep):
             raise traitlets.TraitError(f"schedulers must be a non-empty list from {', '.join(SCHEDULER_NAMES)}; got {proposal['value']}")
         return proposal["value"]
 
-    @guarded
+    @heavy
     def run(self):
         total = len(self.schedulers) * len(self.step_counts)
         cb = self.progress_callback(total)

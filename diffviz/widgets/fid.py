@@ -13,7 +13,7 @@ import traitlets
 
 from ..metrics import ClassifierFeatures, SingularCovarianceWarning, model_fid
 from ..metrics.fid import max_n
-from .base import WIDE, View, button, default_model, explain, guarded, heading, notice, png_bytes, tile
+from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, notice, png_bytes, tile
 from .charts import line_figure, replace_figure, scatter_figure
 from .i18n import t
 
@@ -48,7 +48,7 @@ class FidExplorer(View):
         self.w_batch = self.bind("batch_size", W.IntSlider(min=4, max=128, step=4, description=t("fid.batch"), style=WIDE))
         self.w_steps = self.bind("steps", W.IntSlider(min=5, max=100, description=t("common.steps"), style=WIDE))
         self.w_go = button("fid.run", primary=True)
-        self.w_go.on_click(lambda _: self.run())
+        self.w_go.on_click(lambda _: self.submit(self.run))
         self.result = W.HTML()
         self.grids = W.HBox([W.HTML(f"<i style='color:#555'>{t('fid.placeholder')}</i>")],
                             layout=W.Layout(width="100%", flex_flow="row wrap", grid_gap="12px"))
@@ -63,8 +63,8 @@ class FidExplorer(View):
         if self.extractor is None:
             self.show_error(t("fid.no_extractor"))
             self.w_go.disabled = True
-        elif run:
-            self.run()
+        elif run:  # on the worker thread: the view shows now with its progress bar
+            self.submit(self.run)
 
     @traitlets.validate("n")
     def _check_n(self, proposal):
@@ -92,7 +92,7 @@ class FidExplorer(View):
     def fid_curve(self):
         return None if self.report is None else self.report.curve
 
-    @guarded
+    @heavy
     def run(self):
         if self.extractor is None:
             raise ValueError(t("fid.no_extractor"))

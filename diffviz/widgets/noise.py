@@ -22,7 +22,7 @@ from ..diffusion.forward import check_images, predict_x0
 from ..diffusion.guidance import guided_prediction, visibility_gain
 from ..diffusion.objective import noise_prediction, train_step
 from ..diffusion.trajectory import NOISE_RANGE, to_uint8_image, to_uint8_noise
-from .base import WIDE, View, button, default_model, explain, guarded, heading, notice
+from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, notice
 from .compare import picture_grid
 from .guidance import guidance_warning
 from .i18n import t
@@ -102,7 +102,7 @@ class NoiseInspector(View):
         self.w_train = button("noise.train_step", primary=True, icon="graduation-cap")
         self.w_train.on_click(lambda _: self.train_step())
         self.w_generated = button("noise.use_generated", icon="magic")
-        self.w_generated.on_click(lambda _: self.use_generated())
+        self.w_generated.on_click(lambda _: self.submit(self.use_generated))
         self.w_reset = button("noise.reset")
         self.w_reset.on_click(lambda _: self.reset_student())
         self.guidance = self.model.default_guidance if self.model.kind != "uncond" else 1.0
@@ -147,7 +147,7 @@ class NoiseInspector(View):
                              f"got {tuple(x.shape)}")
         self.x0 = x[0].detach().float().cpu()
 
-    @guarded
+    @heavy
     def use_generated(self, steps: int = 20) -> torch.Tensor:
         """Generate one image for the current condition (seed = noise seed) and inspect it as x0."""
         cond = None if self.model.conditioner is None else [self.condition]

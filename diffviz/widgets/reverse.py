@@ -1,12 +1,15 @@
 """ReverseProcess: denoise from pure noise, one step at a time, with the prompt or class as condition."""
 from __future__ import annotations
 
+import html
+
 import ipywidgets as W
 import numpy as np
 import traitlets
 
 from ..diffusion.schedulers import SCHEDULER_NAMES
 from .base import WIDE, View, button, default_model, explain, heading, heavy, image_widget, notice, set_png, tile, zoom_for
+from .guidance import guidance_warning
 from .i18n import t
 from .player import FramePlayer
 
@@ -72,15 +75,26 @@ class ReverseProcess(View):
             setattr(self, k, v)
         for widget, name in pairs:  # the widget state (traitlets) is the source of truth
             self.bind(name, widget)
+        self.guidance_note = W.HTML(layout=W.Layout(display="none"))
+        self.observe(lambda _: self._warn_guidance(), "guidance")
+        self._warn_guidance()
         self.player = FramePlayer(zoom=zoom_for(self.model.image_shape[-1]))
         self.final = image_widget()
         self.summary = W.HTML()
         controls = W.VBox([W.HBox([c for c in (self.w_cond, self.w_go) if c is not None]),
-                           W.HBox([self.w_seed, self.w_n, self.w_sched]), W.HBox([self.w_steps, self.w_guidance])])
+                           W.HBox([self.w_seed, self.w_n, self.w_sched]), W.HBox([self.w_steps, self.w_guidance]), self.guidance_note])
         self.children = [heading("reverse.title"), explain("reverse.explain"), notice("reverse.notice"), self.banner, controls,
                          self.progress, self.player, heading("reverse.final"), self.summary, self.final]
         if generate:  # on the worker thread: the view shows now, its progress bar moves, the result follows
             self.submit(self.generate)
+
+    def _warn_guidance(self) -> None:
+        """Say so when w leaves the range the model was tuned for (too much guidance degrades images)."""
+        message = guidance_warning(self.model, self.guidance)
+        self.guidance_note.value = "" if message is None else (
+            f'<div class="dv-notice" style="background:#fff8e1;color:#5d4300;padding:6px 12px;border-radius:4px;'
+            f'border:1px solid #ffe08a;max-width:56em">ℹ {html.escape(message)}</div>')
+        self.guidance_note.layout.display = "none" if message is None else ""
 
     @traitlets.validate("guidance")
     def _check_guidance(self, proposal):
