@@ -14,6 +14,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("diffviz.commands.export", "write a self-contained offline HTML lecture page"),
     "notebooks": ("diffviz.commands.notebooks", "copy the chapter notebooks into a folder you own"),
     "fid": ("diffviz.commands.fid", "FID (and KID) of a model's samples against real images of its domain"),
+    "evaluate": ("diffviz.commands.evaluate", "measure the bundled models' quality as their model cards do"),
 }
 
 

@@ -137,3 +137,18 @@ def test_built_wheel_gives_what_a_pip_user_needs(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def test_evaluate_command_measures_a_bundled_model_from_the_package(tmp_path, capsys):
+    """The quality figures the model cards cite are reachable from the package, not only benchmarks/."""
+    from diffviz.metrics.quality import QualitySettings, model_quality
+
+    out = tmp_path / "q.json"
+    assert main(["evaluate", "digits", "--quick", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())["digits"]
+    assert 0.5 <= report["class_accuracy"] <= 1 and report["fid"] >= 0 and report["kid_std"] > 0
+    assert "class_accuracy" in capsys.readouterr().out
+    tiny = QualitySettings(per_class=2, fid_n=32, steps=5, digits_guidance=())
+    assert model_quality("digits", tiny)["images"] == 20
+    with pytest.raises(ValueError, match="allowed: shapes, digits"):
+        model_quality("faces")

@@ -11,6 +11,7 @@ import copy
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet2DModel
 
@@ -123,6 +124,20 @@ class DiffusionModel:
         for m in self.modules().values():
             m.to(self.device)
         return self
+
+    @torch.no_grad()
+    def classify(self, images) -> dict[str, np.ndarray]:
+        """The domain classifier's verdict on uint8 images (N, H, W, 3): {attribute: predicted index}
+        (digits: {"digit": …}; shapes: {"colour": …, "shape": …, …}). An independent judge of samples."""
+        if self.classifier is None:
+            raise ValueError(f"model {self.name!r} has no domain classifier to judge images with")
+        u8 = np.asarray(images)
+        if u8.dtype != np.uint8 or u8.ndim != 4 or u8.shape[-1] != 3:
+            raise ValueError(f"images must be uint8 (N, H, W, 3), got {u8.dtype} {u8.shape}")
+        x = torch.from_numpy(np.ascontiguousarray(u8)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        if self.classifier.in_channels == 1:
+            x = x.mean(1, keepdim=True)
+        return {k: v.argmax(1).cpu().numpy() for k, v in self.classifier(x.to(self.device)).items()}
 
     # ---- latent space ---------------------------------------------------------------------
     @torch.no_grad()

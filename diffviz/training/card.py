@@ -60,7 +60,7 @@ def write_model_card(model, folder: str | Path, quality: dict | None = None) -> 
                  f"{'; '.join(short)} steps. Re-running the command resumes them." if short else
                  "Every part ran its full schedule."), ""]
     if quality:
-        lines += ["## Measured quality", "", "`benchmarks/model_quality.py` (DDIM, 50 steps, default guidance, fixed seeds):", "",
+        lines += ["## Measured quality", "", "`diffviz evaluate` (benchmarks/model_quality.py; DDIM, 50 steps, default guidance, fixed seeds):", "",
                   "| measure | value | target |", "| --- | --- | --- |"]
         for k, v in quality.items():
             lines.append(f"| {k} | {v:.4g} | {TARGETS.get(k, '')} |" if isinstance(v, float) else f"| {k} | {v} | |")
