@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import signal
 import subprocess
-import sys
 
 from ..content import dashboard_names as available, dashboards_dir  # noqa: F401  (re-exported for callers)
 

@@ -15,6 +15,8 @@ from typing import NamedTuple, Sequence
 
 import torch
 
+from .denoiser import call_denoiser
+
 
 class GuidedPrediction(NamedTuple):
     eps_uncond: torch.Tensor  # ε̂ without the condition
@@ -31,7 +33,6 @@ def combine(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, w: float) -> torch
 def guided_prediction(unet, x_t: torch.Tensor, t, cond: torch.Tensor, uncond: torch.Tensor, w: float,
                       eps_cond: torch.Tensor | None = None) -> GuidedPrediction:
     """Both predictions and their guided mix for one x_t (`eps_cond` given: only the unconditional call runs)."""
-    from .sampling import call_denoiser  # sampling imports `combine` from here
 
     if eps_cond is None:
         eps_uncond, eps_cond = call_denoiser(unet, torch.cat([x_t, x_t]), t, torch.cat([uncond, cond])).chunk(2)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .forward import check_timesteps, predict_x0, q_sample
 from .guidance import drop_conditions  # noqa: F401  (condition dropout lives with guidance; kept importable here)
-from .sampling import call_denoiser
+from .denoiser import call_denoiser
 from .schedule import Schedule
 
 

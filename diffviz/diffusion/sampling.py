@@ -20,6 +20,7 @@ import torch
 from diffusers.utils.torch_utils import randn_tensor
 from tqdm.auto import tqdm
 
+from .denoiser import call_denoiser  # noqa: F401  (re-exported: the one denoiser call)
 from .forward import predict_x0
 from .guidance import combine
 from .schedule import Schedule
@@ -38,15 +39,6 @@ def alpha_bar_at(schedule: Schedule, t) -> torch.Tensor:
         return ab[int(t)].float()
     sigma = np.interp(t, np.arange(len(ab)), schedule.sigma.numpy())
     return torch.tensor(1.0 / (1.0 + sigma**2), dtype=torch.float32)
-
-
-def call_denoiser(unet, x: torch.Tensor, t, cond) -> torch.Tensor:
-    """One denoiser call: text models get `encoder_hidden_states`, class models `class_labels`."""
-    if cond is None:
-        return unet(x, t).sample
-    if cond.dtype == torch.long:
-        return unet(x, t, class_labels=cond).sample
-    return unet(x, t, encoder_hidden_states=cond).sample
 
 
 @torch.no_grad()

@@ -19,14 +19,10 @@ from ..models.conditioning import ClassConditioner, TextConditioner
 from ..models.pipeline import DiffusionModel
 from ..utils import pick_device
 from . import recipes
+from .recipes import DIGITS_PARTS, SHAPES_PARTS
 from .trainer import Trainer, TrainConfig
 
 SCHEDULE = "squaredcos_cap_v2"
-# part -> (steps, lr, batch size, ema decay)
-# "decoder" fine-tunes the VAE's decoder with its encoder frozen, so the UNet's latents do not move.
-SHAPES_PARTS = {"clip": (1500, 1e-3, 128, None), "classifier": (1500, 2e-3, 64, None),
-                "vae": (2500, 1e-3, 64, None), "decoder": (1000, 2e-4, 64, None), "unet": (8000, 5e-4, 64, 0.999)}
-DIGITS_PARTS = {"classifier": (800, 2e-3, 64, None), "unet": (6000, 1e-3, 64, 0.999)}
 
 
 def _train(model, loss_fn, out: Path, part: tuple, seed: int, device, minutes=None, steps=None) -> Trainer:

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from ..models.builders import count_parameters
+from .recipes import DIGITS_PARTS, SHAPES_PARTS
 
 DATA = {
     "shapes": ("60 000 procedural 32×32 images with captions (`diffviz.data.shapes`, seed 0): 6 colours × 4 shapes "
@@ -34,8 +35,6 @@ def write_model_card(model, folder: str | Path, quality: dict | None = None) -> 
              f"{'latent' if model.latent else 'pixel'} space · sample shape {model.sample_shape}.", "",
              "## Data", "", DATA.get(name, "").format(heldout=heldout), "", "## Parts (trained separately)", "",
              "| part | class | parameters | training steps |", "| --- | --- | --- | --- |"]
-    from .bundle import DIGITS_PARTS, SHAPES_PARTS
-
     steps = model.meta.get("training_steps", {})
     vae_steps = steps.get("vae")
     if vae_steps and steps.get("decoder"):

@@ -7,7 +7,7 @@ import traitlets
 
 from ..metrics import pca_2d
 from ..metrics.clip_score import ClipScorer
-from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, notice, set_png, tile, image_widget
+from .base import WIDE, View, button, default_model, explain, heading, heavy, notice, set_png, tile, image_widget
 from .charts import heatmap_figure, line_figure, replace_figure, scatter_figure
 from .i18n import t
 

@@ -4,6 +4,13 @@ from __future__ import annotations
 import ipywidgets as W
 
 from .base import _style_html, default_model, presenter
+from .clip import ClipSimilarity
+from .compare import GuidanceSweep, SchedulerCompare
+from .fid import FidExplorer
+from .forward import ForwardProcess
+from .latent import LatentParts
+from .noise import NoiseInspector
+from .reverse import ReverseProcess
 from .i18n import t
 
 TABS = ["forward", "reverse", "noise", "guidance", "schedulers", "latent", "clip", "fid"]
@@ -34,9 +41,6 @@ class Explainer(W.VBox):
             self.show_tab(self.tab_names[change["new"]])
 
     def build(self, name: str) -> W.Widget:
-        from . import (ClipSimilarity, FidExplorer, ForwardProcess, GuidanceSweep, LatentParts, NoiseInspector,
-                       ReverseProcess, SchedulerCompare)
-
         m = self.model
         return {
             "forward": lambda: ForwardProcess(source="shapes" if m.kind == "text" else "digits"),

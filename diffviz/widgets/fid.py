@@ -13,7 +13,7 @@ import traitlets
 
 from ..metrics import ClassifierFeatures, SingularCovarianceWarning, model_fid
 from ..metrics.fid import max_n
-from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, notice, png_bytes, tile
+from .base import WIDE, View, button, default_model, explain, heading, heavy, notice, png_bytes, tile
 from .charts import line_figure, replace_figure, scatter_figure
 from .i18n import t
 
