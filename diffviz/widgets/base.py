@@ -144,6 +144,7 @@ class View(W.VBox):
         self.progress = W.IntProgress(value=0, min=0, max=1, description="", layout=W.Layout(width="60%", display="none"))
         self.style_sheet = W.HTML(_style_html(), layout=W.Layout(display="none"))
         self._pending: Future | None = None
+        self._busy, self._busy_lock = 0, threading.Lock()
         self.last_exception: BaseException | None = None
         super().__init__(**kwargs)
         self.add_class("diffviz-view")
@@ -180,6 +181,9 @@ class View(W.VBox):
         Code that needs the result calls `view.wait()` (API methods called directly run at once).
         """
         self.progress.layout.display = ""
+        with self._busy_lock:
+            self._busy += 1
+            self.add_class("dv-busy")  # pages and tests can tell "still working" from "done"
         fut = _worker().submit(self._run_task, method, args, kwargs)
         self._pending = fut
         return fut
@@ -192,6 +196,16 @@ class View(W.VBox):
             self.show_error(f"{type(err).__name__}: {str(err)[:300]}")
             self.progress.layout.display = "none"
             return None
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+                if not self._busy:
+                    self.remove_class("dv-busy")
+
+    @property
+    def busy(self) -> bool:
+        """True while the view has background work queued or running."""
+        return self._busy > 0
 
     def wait(self, timeout: float | None = None):
         """Wait for the view's background work (its first result, a queued button action); return the view."""

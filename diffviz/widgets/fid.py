@@ -56,7 +56,8 @@ class FidExplorer(View):
         self.space = scatter_figure({}, t("fid.space_title"), width=CHART_WIDTH)
         self.curve_box = W.Box([self.curve], layout=W.Layout(flex="0 1 auto", min_width="0"))
         self.space_box = W.Box([self.space], layout=W.Layout(flex="0 1 auto", min_width="0"))
-        self.charts = W.HBox([self.curve_box, self.space_box], layout=W.Layout(width="100%", flex_flow="row wrap"))
+        self.charts = W.HBox([self.curve_box, self.space_box],  # shown with the first result (no empty axes)
+                             layout=W.Layout(width="100%", flex_flow="row wrap", display="none"))
         self.children = [heading("fid.title"), explain("fid.explain"), notice("fid.notice"), self.banner,
                          W.HBox([self.w_n, self.w_batch, self.w_steps, self.w_go], layout=W.Layout(flex_flow="row wrap")),
                          self.progress, self.result, self.grids, self.charts]
@@ -140,6 +141,7 @@ class FidExplorer(View):
             legend_below=True))
         projected = report.projection()
         names = {"real": t("fid.real"), "generated": t("fid.generated")}
+        self.charts.layout.display = ""
         self.space = replace_figure(self.space_box, self.space, scatter_figure(
             {names[k]: pts for k, (pts, _) in projected.items()}, t("fid.space_title"),
             outlines={names[k]: outline for k, (_, outline) in projected.items()}, width=CHART_WIDTH))
