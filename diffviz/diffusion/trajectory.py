@@ -131,7 +131,7 @@ class Trajectory:
         """One label per step ("step 3/50 · t=959 · ᾱ=0.004"), in the current language (diffviz.i18n)."""
         from ..i18n import t as label
 
-        return [label("player.step_label", i=i + 1, n=self.num_steps, t=int(t), a=float(a))
+        return [label("common.step_label", i=i + 1, n=self.num_steps, t=int(t), a=float(a))
                 for i, (t, a) in enumerate(zip(self.timesteps, self.alpha_bar))]
 
     # ---- persistence ---------------------------------------------------------------------
