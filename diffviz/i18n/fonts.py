@@ -47,4 +47,6 @@ def font_css(url: str | None = None) -> str:
             "font-weight: 100 900; font-style: normal; font-display: swap; }\n"
             f"body {{ --jp-ui-font-family: {FONT_STACK}; --jp-content-font-family: {FONT_STACK}; "
             f"--jp-widgets-font-family: {FONT_STACK}; font-family: {FONT_STACK}; }}\n"
+            # form controls do not inherit the page's font, and the tab bar sets its own
+            f"select, option, input, textarea, button, .lm-TabBar-tab, .p-TabBar-tab {{ font-family: {FONT_STACK} !important; }}\n"
             f".js-plotly-plot .main-svg text {{ font-family: {PLOTLY_STACK} !important; }}\n")
