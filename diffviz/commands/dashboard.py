@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", action="store_true", help="list the dashboards and exit")
     p.add_argument("--presenter", action="store_true",
                    help="bigger pictures and text for a projector (also: add ?presenter=1 to the URL)")
+    p.add_argument("--lang", choices=["en", "zh"], default=None,
+                   help="language of the widgets' labels (default: DIFFVIZ_LANG or en)")
 
 
 class _Stop(Exception):
@@ -76,6 +78,8 @@ def run(args) -> int:
     env = voila_environment()
     if args.presenter:
         env[PRESENTER_ENV] = "1"
+    if args.lang:
+        env["DIFFVIZ_LANG"] = args.lang  # read by every kernel's diffviz.i18n
     print(f"diffviz dashboard {args.name}: http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
     # Voila runs in a session of its own, so Ctrl-C reaches only us; we stop it and its kernels.
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -10,7 +10,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompts", nargs="*", default=None, help="prompts (text model) or classes (class model)")
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lang", default=None, help="en or zh (default: DIFFVIZ_LANG or en)")
+    p.add_argument("--lang", choices=["en", "zh"], default=None, help="en or zh (default: DIFFVIZ_LANG or en)")
 
 
 def run(args) -> int:

@@ -128,7 +128,10 @@ class Trajectory:
         return self.frames("decoded" if self.latent else "x0_pred")
 
     def step_labels(self) -> list[str]:
-        return [f"step {i + 1}/{self.num_steps} · t={int(t)} · ᾱ={float(a):.3f}"
+        """One label per step ("step 3/50 · t=959 · ᾱ=0.004"), in the current language (diffviz.i18n)."""
+        from ..i18n import t as label
+
+        return [label("common.step_label", i=i + 1, n=self.num_steps, t=int(t), a=float(a))
                 for i, (t, a) in enumerate(zip(self.timesteps, self.alpha_bar))]
 
     # ---- persistence ---------------------------------------------------------------------

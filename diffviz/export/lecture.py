@@ -17,7 +17,7 @@ def schedule_chart() -> go.Figure:
     fig = go.Figure(layout=dict(title=t("forward.schedule_title"), xaxis_title="t", yaxis_title="ᾱ_t",
                                 template="plotly_white", height=320))
     for name in ("linear", "scaled_linear", "cosine"):
-        fig.add_scatter(y=Schedule.from_name(name).alphas_cumprod.numpy(), name=name)
+        fig.add_scatter(y=Schedule.from_name(name).alphas_cumprod.numpy(), name=t(f"options.{name}"))
     return fig
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
+from ..i18n.fonts import font_css, is_cjk
 from ..widgets.player import STATIC, pack_frames
 
 PAGE = """<!DOCTYPE html>
@@ -22,7 +23,8 @@ PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}}
 section{{margin:28px 0;border-top:1px solid #ddd;padding-top:12px}} .text{{max-width:56em}}
-{css}</style>
+{css}
+{font_css}</style>
 <script>{plotly}</script></head>
 <body><h1>{title}</h1><p class="text">{intro}</p>
 {sections}
@@ -98,7 +100,11 @@ def export_html(path: str | Path, sections: list[Section], title: str = "diffviz
         body += [fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}) for fig in sec.figures]
         body.append("</section>")
         parts.append("\n".join(body))
+    body = "\n".join(parts) + title + intro + json.dumps(labels, ensure_ascii=False)
+    # Chinese text renders on a machine with no CJK font: the shipped subset font, inlined (about 200 KB).
+    cjk = font_css() if lang == "zh" or any(is_cjk(c) for c in body) else ""
     page = PAGE.format(lang=lang, title=html.escape(title), intro=intro, css=(STATIC / "player.css").read_text(),
+                       font_css=cjk,
                        plotly=get_plotlyjs(), player_js=json.dumps((STATIC / "player.js").read_text()),
                        sections="\n".join(parts))
     path = Path(path)

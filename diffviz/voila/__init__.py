@@ -19,6 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from ..i18n.fonts import FONT_FILE as CJK_FONT, font_css
 from ..utils import PLOTLY_BUNDLE_ENV
 
 TEMPLATE = "diffviz"
@@ -79,6 +80,13 @@ def install_template(dest: Path | None = None) -> Path:
     index, n = re.subn(r"(\{\{ spinner\.html\(\) \}\})", PRESENTER_SCRIPT + r"\n\1", index, count=1)
     if n == 0:
         raise RuntimeError("Voila's lab template changed: could not add the presenter switch")
+    # The CJK subset font (diffviz.i18n.fonts): Chinese labels render on a machine with no CJK font.
+    shutil.copytree(CJK_FONT.parent, tmp / "static" / "fonts")
+    font_url = "{{resources.base_url}}voila/templates/" + TEMPLATE + "/static/fonts/" + CJK_FONT.name
+    style = "<style>" + font_css(font_url) + "</style>\n"
+    index, n = re.subn(r"\{\{ spinner\.html\(\) \}\}", lambda m: style + m.group(0), index, count=1)
+    if n == 0:
+        raise RuntimeError("Voila's lab template changed: could not add the CJK font")
     (tmp / "index.html.j2").write_text(index)
     shutil.copyfile(_plotly_bundle(), tmp / "static" / plotly_bundle_name())
     shutil.rmtree(target, ignore_errors=True)

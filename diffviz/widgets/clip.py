@@ -32,7 +32,7 @@ class ClipSimilarity(View):
         self.images_view = None
         self.heatmap = heatmap_figure(np.zeros((1, 1)), [""], [""], t("clip.matrix_title"))
         self.projection = scatter_figure({}, t("clip.projection_title"))
-        self.per_step = line_figure([], {}, t("clip.per_step_title"), t("common.steps"), "CLIP score")
+        self.per_step = line_figure([], {}, t("clip.per_step_title"), t("common.steps"), t("common.clip_score"))
         self.charts = W.HBox([self.heatmap, self.projection], layout=W.Layout(width="100%", flex_flow="row wrap"))
         self.per_step_box = W.Box([self.per_step])
         self.per_step_caption = W.HTML(f"<p style='max-width:56em;color:#333;margin:2px 0'>{t('clip.per_step_caption')}</p>")
@@ -68,4 +68,4 @@ class ClipSimilarity(View):
         self.scores = self.scorer.score_per_step(traj, prompts)
         self.per_step = replace_figure(self.per_step_box, self.per_step, line_figure(
             list(range(1, traj.num_steps + 1)), {p: self.scores[:, j].astype(float).tolist() for j, p in enumerate(prompts)},
-            t("clip.per_step_title"), t("common.steps"), "CLIP score"))
+            t("clip.per_step_title"), t("common.steps"), t("common.clip_score")))

@@ -159,7 +159,7 @@ class GuidanceSweep(_Sweep):
             self.extra.value = t("compare.clip_scores") + ": " + ", ".join(
                 f"w={w:g}: {s:.1f}" for w, s in zip(self.scales, self.clip_scores))
         self.fids = self._fid_per_scale() if self.fid_n > 0 else []
-        curves = {"CLIP score": self.clip_scores} if self.clip_scores else {}
+        curves = {t("common.clip_score"): self.clip_scores} if self.clip_scores else {}
         if self.fids:
             curves["FID"] = self.fids
         old = self.chart.children

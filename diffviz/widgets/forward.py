@@ -61,12 +61,12 @@ class ForwardProcess(View):
         super().__init__()
         self.image = to_image_tensor(image) if image is not None else sample_image(source)
         self.zoom = zoom or zoom_for(self.image.shape[-1], 160)
-        self.w_schedule = W.Dropdown(options=SCHEDULES, description=t_("schedule"), style=WIDE, layout=W.Layout(width="240px"))
+        self.w_schedule = W.Dropdown(options=option_labels(SCHEDULES), description=t_("schedule"), style=WIDE, layout=W.Layout(width="240px"))
         self.w_T = W.IntSlider(min=10, max=2000, step=10, description="T", continuous_update=False)
         self.w_t = W.IntSlider(min=0, max=num_train_timesteps - 1, description="t", continuous_update=True,
                                layout=W.Layout(width="520px", max_width="100%"))
         self.w_seed = W.IntText(description=t_("seed"), layout=W.Layout(width="170px"), style=WIDE)
-        self.w_source = W.Dropdown(options=SOURCES, value=source, description=t_("image"), style=WIDE, layout=W.Layout(width="200px"))
+        self.w_source = W.Dropdown(options=option_labels(SOURCES), value=source, description=t_("image"), style=WIDE, layout=W.Layout(width="200px"))
         self.w_index = W.IntText(value=0, description="#", layout=W.Layout(width="130px"))
         self.w_upload = W.FileUpload(accept="image/*", multiple=False, description=t_("upload"), layout=W.Layout(width="auto"))
         self.x_t_image = image_widget()
@@ -188,3 +188,8 @@ class ForwardProcess(View):
 
 def t_(name: str) -> str:
     return t(f"common.{name}")
+
+
+def option_labels(values: list[str]) -> list[tuple[str, str]]:
+    """(label in the viewer's language, value) pairs for a Dropdown: the value stays the code name."""
+    return [(t(f"options.{v}"), v) for v in values]
