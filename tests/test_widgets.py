@@ -13,7 +13,7 @@ from diffviz.metrics import ClassifierFeatures
 from diffviz.models.builders import DIGITS_CLASSIFIER_CONFIG, build_classifier
 from diffviz.widgets import (ClipSimilarity, Explainer, FidExplorer, ForwardProcess, FramePlayer, GuidanceSweep,
                              NoiseInspector, ReverseProcess, SchedulerCompare, set_language, t)
-from diffviz.widgets.player import pack_frames
+from diffviz.frames import pack_frames
 
 
 def test_frame_player_packs_rows_once_as_binary():

@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from ..export import export_html, lecture_sections
     from ..widgets.base import default_model
-    from ..widgets.i18n import language, set_language
+    from ..i18n import language, set_language
 
     if args.lang:
         set_language(args.lang)

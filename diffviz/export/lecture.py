@@ -8,8 +8,8 @@ import torch
 from ..diffusion.forward import forward_strip
 from ..diffusion.schedule import Schedule
 from ..diffusion.trajectory import to_uint8_image
-from ..widgets.i18n import t
-from ..widgets.reverse import trajectory_rows
+from ..frames import trajectory_rows
+from ..i18n import t
 from .pack import Section
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from ..i18n.fonts import font_css, is_cjk
-from ..widgets.player import STATIC, pack_frames
+from ..frames import pack_frames
+from ..widgets.player import STATIC
 
 PAGE = """<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
@@ -81,7 +82,7 @@ def export_html(path: str | Path, sections: list[Section], title: str = "diffviz
     """Write the page; returns its path. Everything it needs is inside the file."""
     from plotly.offline import get_plotlyjs
 
-    from ..widgets.i18n import labels_for
+    from ..i18n import labels_for
 
     labels = labels_for("player", lang)
     for sec in sections:

@@ -4,13 +4,13 @@ from __future__ import annotations
 import html
 
 import ipywidgets as W
-import numpy as np
 import traitlets
 
 from ..diffusion.schedulers import SCHEDULER_NAMES
 from .base import WIDE, View, button, default_model, explain, heading, heavy, image_widget, notice, set_png, tile, zoom_for
 from .guidance import guidance_warning
 from .i18n import t
+from ..frames import trajectory_rows  # noqa: F401  (re-exported)
 from .player import FramePlayer
 
 MAX_IMAGES = 8  # per generate: the player shows one column per image
@@ -26,15 +26,6 @@ def condition_control(model):
         names = model.conditioner.class_names
         return W.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=0, description=t("common.class"), style=WIDE)
     return None
-
-
-def trajectory_rows(traj) -> dict[str, np.ndarray]:
-    """The player's rows for a trajectory: what the denoiser sees, predicts, and the clean image."""
-    if traj.latent:  # the picture the hall watches appear first, then the latent the generator denoises
-        return {t("reverse.row_decoded"): traj.frames("decoded"), t("reverse.row_latent"): traj.frames("x_t"),
-                t("reverse.row_eps"): traj.frames("eps")}
-    return {t("reverse.row_xt"): traj.frames("x_t"), t("reverse.row_eps"): traj.frames("eps"),
-            t("reverse.row_x0"): traj.frames("x0_pred")}
 
 
 class ReverseProcess(View):
