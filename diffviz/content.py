@@ -10,6 +10,7 @@ import os
 import shutil
 from importlib.resources import files
 from pathlib import Path
+from .errors import DiffvizError, MissingFileError
 
 DASHBOARDS_ENV = "DIFFVIZ_DASHBOARDS"
 LANGUAGES = ("en", "zh")
@@ -23,7 +24,7 @@ def dashboards_dir() -> Path:
     """The folder of dashboards `diffviz dashboard` serves (the package's, or $DIFFVIZ_DASHBOARDS)."""
     d = Path(os.environ[DASHBOARDS_ENV]) if os.environ.get(DASHBOARDS_ENV) else _package_folder("dashboards")
     if not d.is_dir():
-        raise FileNotFoundError(f"no dashboards folder at {d}; {DASHBOARDS_ENV} must name a folder of .ipynb dashboards")
+        raise MissingFileError(f"no dashboards folder at {d}; {DASHBOARDS_ENV} must name a folder of .ipynb dashboards")
     return d
 
 
@@ -34,11 +35,11 @@ def dashboard_names() -> list[str]:
 def chapters_dir(lang: str = "en") -> Path:
     """The chapter notebooks in a language (English: the folder itself; others: a subfolder)."""
     if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}; allowed: {', '.join(LANGUAGES)}")
+        raise DiffvizError(f"unknown language {lang!r}; allowed: {', '.join(LANGUAGES)}")
     d = _package_folder("notebooks")
     d = d if lang == "en" else d / lang
     if not any(d.glob("*.ipynb")):
-        raise FileNotFoundError(f"no {lang} chapters in this diffviz installation (looked in {d})")
+        raise MissingFileError(f"no {lang} chapters in this diffviz installation (looked in {d})")
     return d
 
 

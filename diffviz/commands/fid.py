@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from ..errors import DiffvizError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,14 +36,14 @@ def run(args) -> int:
     from ..models.registry import bundled_names, load
 
     if args.num_images < 2 or args.reference_n < 2:
-        raise ValueError("FID needs at least 2 generated and 2 real images (better thousands)")
+        raise DiffvizError("FID needs at least 2 generated and 2 real images (better thousands)")
     model = load(args.model or (bundled_names() or ["tiny-text"])[0], device=args.device)
     if args.inception:
         extractor = InceptionFeatures(weights=args.inception, device=args.device)
     elif model.classifier is not None:
         extractor = ClassifierFeatures(model.classifier, name=model.name)
     else:
-        raise ValueError(f"model {model.name!r} has no domain classifier; pass --inception /path/to/weights")
+        raise DiffvizError(f"model {model.name!r} has no domain classifier; pass --inception /path/to/weights")
     dataset, real = real_images(model, args.reference_n)
     ref = cached_reference_stats(dataset, real, extractor, progress=True)
     fake = generated_features(model, domain_conditions(model, args.num_images), args.num_images, extractor,

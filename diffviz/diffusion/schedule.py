@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 from diffusers import DDPMScheduler
+from ..errors import DiffvizError
 
 # diffviz name -> diffusers beta_schedule
 SCHEDULE_NAMES = {
@@ -36,9 +37,9 @@ class Schedule:
         beta_end: float = 0.02,
     ) -> "Schedule":
         if name not in SCHEDULE_NAMES:
-            raise ValueError(f"unknown schedule {name!r}; allowed: {', '.join(SCHEDULE_NAMES)}")
+            raise DiffvizError(f"unknown schedule {name!r}; allowed: {', '.join(SCHEDULE_NAMES)}")
         if isinstance(num_train_timesteps, bool) or not isinstance(num_train_timesteps, int) or num_train_timesteps < 2:
-            raise ValueError(f"num_train_timesteps must be an integer >= 2, got {num_train_timesteps!r}")
+            raise DiffvizError(f"num_train_timesteps must be an integer >= 2, got {num_train_timesteps!r}")
         sched = DDPMScheduler(
             num_train_timesteps=num_train_timesteps,
             beta_schedule=SCHEDULE_NAMES[name],

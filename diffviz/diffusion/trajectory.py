@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+from ..errors import DiffvizError, InputTypeError, MissingFileError, OutOfRangeError
 
 TENSOR_FIELDS = ("timesteps", "alpha_bar", "x_t", "eps", "eps_cond", "eps_uncond", "x0_pred", "decoded", "final", "final_decoded")
 PER_STEP_FIELDS = ("timesteps", "alpha_bar", "x_t", "eps", "eps_cond", "eps_uncond", "x0_pred", "decoded")
@@ -102,20 +103,20 @@ class Trajectory:
         """`traj[i]`: a dict of step i's tensors; `traj[a:b]`: a Trajectory of those steps."""
         if isinstance(index, int):
             if not -self.num_steps <= index < self.num_steps:
-                raise IndexError(f"step {index} out of range for a trajectory of {self.num_steps} steps")
+                raise OutOfRangeError(f"step {index} out of range for a trajectory of {self.num_steps} steps")
             return {f: getattr(self, f)[index] for f in PER_STEP_FIELDS if getattr(self, f) is not None}
         if isinstance(index, slice):
             return replace(self, **{f: getattr(self, f)[index] for f in PER_STEP_FIELDS if getattr(self, f) is not None})
-        raise TypeError(f"a trajectory is indexed by an int step or a slice of steps, got {type(index).__name__}")
+        raise InputTypeError(f"a trajectory is indexed by an int step or a slice of steps, got {type(index).__name__}")
 
     # ---- pictures -----------------------------------------------------------------------
     def frames(self, kind: str = "x_t") -> np.ndarray:
         """uint8 frames (S, B, H', W', 3) of one recorded quantity (see module docstring)."""
         if kind not in FRAME_KINDS:
-            raise ValueError(f"unknown frame kind {kind!r}; allowed: {', '.join(FRAME_KINDS)}")
+            raise DiffvizError(f"unknown frame kind {kind!r}; allowed: {', '.join(FRAME_KINDS)}")
         x = getattr(self, kind)
         if x is None:
-            raise ValueError(f"this trajectory has no {kind!r} (guidance off, or not a latent model)")
+            raise DiffvizError(f"this trajectory has no {kind!r} (guidance off, or not a latent model)")
         image_like = kind == "decoded" or (not self.latent and kind in ("x_t", "x0_pred"))
         return to_uint8_image(x) if image_like else to_uint8_noise(x)
 
@@ -149,15 +150,15 @@ class Trajectory:
         weights, meta_file = directory / "trajectory.safetensors", directory / "trajectory.json"
         for f in (weights, meta_file):
             if not f.is_file():
-                raise FileNotFoundError(f"{directory} is not a saved trajectory: {f.name} is missing")
+                raise MissingFileError(f"{directory} is not a saved trajectory: {f.name} is missing")
         info = json.loads(meta_file.read_text())
         if info.get("format") != "diffviz-trajectory":
-            raise ValueError(f"{meta_file} is not a diffviz trajectory file")
+            raise DiffvizError(f"{meta_file} is not a diffviz trajectory file")
         try:
             tensors = load_file(str(weights))
         except Exception as err:  # safetensors raises its own error type on corrupt files
-            raise ValueError(f"{weights} is not a readable safetensors file ({err})") from err
+            raise DiffvizError(f"{weights} is not a readable safetensors file ({err})") from err
         missing = {f.name for f in fields(cls) if f.name in ("timesteps", "alpha_bar", "x_t", "eps", "x0_pred", "final")} - set(tensors)
         if missing:
-            raise ValueError(f"{weights} lacks tensors {sorted(missing)}")
+            raise DiffvizError(f"{weights} lacks tensors {sorted(missing)}")
         return cls(**{k: v for k, v in tensors.items() if k in TENSOR_FIELDS}, meta=info.get("meta", {}))

@@ -16,6 +16,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from ..widgets.player import STATIC, pack_frames
+from ..errors import InputTypeError
 
 PAGE = """<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
@@ -84,10 +85,10 @@ def export_html(path: str | Path, sections: list[Section], title: str = "diffviz
     labels = labels_for("player", lang)
     for sec in sections:
         if not isinstance(sec, Section):
-            raise TypeError(f"sections must be diffviz.export.Section objects, got {type(sec).__name__}")
+            raise InputTypeError(f"sections must be diffviz.export.Section objects, got {type(sec).__name__}")
         for spec in sec.players:
             if not isinstance(spec, dict) or "rows" not in spec:
-                raise TypeError(f"each player of section {sec.title!r} must be a dict with 'rows' "
+                raise InputTypeError(f"each player of section {sec.title!r} must be a dict with 'rows' "
                                 "({row label: uint8 (S, B, H, W, 3)}), optional 'step_labels', 'zoom', 'step'")
     parts = []
     for sec in sections:

@@ -20,6 +20,7 @@ from ..models.pipeline import DiffusionModel
 from ..utils import pick_device
 from . import recipes
 from .trainer import Trainer, TrainConfig
+from ..errors import DiffvizError, MissingFileError
 
 SCHEDULE = "squaredcos_cap_v2"
 # part -> (steps, lr, batch size, ema decay)
@@ -46,7 +47,7 @@ def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int
     out = runs / model_name / part
     table = SHAPES_PARTS if model_name == "shapes" else DIGITS_PARTS
     if part not in table:
-        raise ValueError(f"{model_name} has parts {', '.join(table)}; got {part!r}")
+        raise DiffvizError(f"{model_name} has parts {', '.join(table)}; got {part!r}")
     spec = table[part]
     if model_name == "digits":
         x, y = recipes.digits_data(16, "train")
@@ -93,7 +94,7 @@ def load_part(runs: Path, model_name: str, part: str) -> torch.nn.Module:
 
     file = runs / model_name / part / "checkpoint.safetensors"
     if not file.is_file():
-        raise FileNotFoundError(f"{model_name}/{part} has not been trained yet: {file} is missing")
+        raise MissingFileError(f"{model_name}/{part} has not been trained yet: {file} is missing")
     tensors = load_file(str(file))
     model = BUILD[(model_name, part)]()
     state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}

@@ -8,6 +8,8 @@ import traitlets
 from ..metrics import pca_2d
 from ..metrics.clip_score import ClipScorer
 from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, notice, set_png, tile, image_widget
+from ..errors import DiffvizError
+from .base import Int  # numpy scalars are numbers
 from .charts import heatmap_figure, line_figure, replace_figure, scatter_figure
 from .i18n import t
 
@@ -16,8 +18,8 @@ class ClipSimilarity(View):
     """Images × prompts cosine similarity, a 2-D projection of both, and CLIP score per denoising step."""
 
     prompts = traitlets.List(traitlets.Unicode())
-    seed = traitlets.Int(0)
-    steps = traitlets.Int(30)
+    seed = Int(0)
+    steps = Int(30)
 
     def __init__(self, model=None, prompts=None, run: bool = True):
         super().__init__()
@@ -46,7 +48,7 @@ class ClipSimilarity(View):
     def run(self):
         prompts = [p.strip() for p in self.w_prompts.value.splitlines() if p.strip()]
         if not prompts:
-            raise ValueError(t("clip.no_prompts"))
+            raise DiffvizError(t("clip.no_prompts"))
         self.prompts = prompts
         traj = self.model.sample(prompts, steps=self.steps, seed=self.seed, callback=self.progress_callback(self.steps))
         self.done()

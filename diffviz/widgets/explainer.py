@@ -5,6 +5,7 @@ import ipywidgets as W
 
 from .base import _style_html, default_model, presenter
 from .i18n import t
+from ..errors import DiffvizError
 
 TABS = ["forward", "reverse", "noise", "guidance", "schedulers", "latent", "clip", "fid"]
 
@@ -52,7 +53,7 @@ class Explainer(W.VBox):
     def show_tab(self, name: str) -> W.Widget:
         """Select a tab (building its view the first time) and return the view."""
         if name not in self.tab_names:
-            raise ValueError(f"unknown tab {name!r}; allowed: {', '.join(self.tab_names)}")
+            raise DiffvizError(f"unknown tab {name!r}; allowed: {', '.join(self.tab_names)}")
         i = self.tab_names.index(name)
         if name not in self.views:
             try:

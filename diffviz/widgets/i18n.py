@@ -10,6 +10,7 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from ..errors import DiffvizError
 
 I18N_DIR = Path(__file__).resolve().parent.parent / "i18n"
 LANGUAGES = ("en", "zh")
@@ -28,7 +29,7 @@ def language() -> str:
 
 def set_language(lang: str) -> None:
     if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}; allowed: {', '.join(LANGUAGES)}")
+        raise DiffvizError(f"unknown language {lang!r}; allowed: {', '.join(LANGUAGES)}")
     _current[:] = [lang]
 
 

@@ -14,6 +14,8 @@ import traitlets
 
 from ..diffusion.trajectory import to_uint8_image, to_uint8_noise
 from .base import WIDE, View, default_model, explain, guarded, heading, image_widget, notice, zoom_for
+from ..errors import DiffvizError
+from .base import Int  # numpy scalars are numbers
 from .charts import heatmap_figure
 from .i18n import t
 from .noise import data_image
@@ -23,13 +25,13 @@ class LatentParts(View):
     """Prompt → text encoder → token states; image → encoder → latent → decoder → image."""
 
     prompt = traitlets.Unicode("a red circle")
-    index = traitlets.Int(0)
+    index = Int(0)
 
     def __init__(self, model=None, zoom: int | None = None):
         super().__init__()
         self.model = default_model(model)
         if not self.model.latent or self.model.kind != "text":
-            raise ValueError(t("latent.needs_latent"))
+            raise DiffvizError(t("latent.needs_latent"))
         self.zoom = zoom or zoom_for(self.model.image_shape[-1])
         self.w_prompt = W.Text(description=t("common.prompt"), layout=W.Layout(width="420px", max_width="100%"), style=WIDE)
         self.w_index = W.IntText(description=t("noise.example"), layout=W.Layout(width="180px"), style=WIDE)
