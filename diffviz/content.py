@@ -10,7 +10,8 @@ import os
 import shutil
 from importlib.resources import files
 from pathlib import Path
-from .errors import DiffvizError, MissingFileError
+from .errors import DiffvizError, MissingFileError, OutputPathError
+from .utils import atomic_write
 
 DASHBOARDS_ENV = "DIFFVIZ_DASHBOARDS"
 LANGUAGES = ("en", "zh")
@@ -54,17 +55,15 @@ def copy_chapters(dest: str | Path, lang: str = "en", overwrite: bool = False) -
     """
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
-        raise NotADirectoryError(f"{dest} exists and is not a folder")
+        raise OutputPathError(f"{dest} is a file; give a folder to copy the chapters into")
     sources = chapters(lang)
     clashes = [dest / p.name for p in sources if (dest / p.name).exists()]
     if clashes and not overwrite:
-        raise FileExistsError(f"{len(clashes)} chapter(s) already in {dest} (e.g. {clashes[0].name}); "
+        raise OutputPathError(f"{len(clashes)} chapter(s) already in {dest} (e.g. {clashes[0].name}); "
                               "pass --force to overwrite them")
     dest.mkdir(parents=True, exist_ok=True)
     out = []
     for src in sources:
-        tmp = dest / f".{src.name}.tmp"
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest / src.name)  # atomic: a half-copied chapter never appears
+        atomic_write(dest / src.name, lambda tmp, src=src: shutil.copyfile(src, tmp))  # a half-copied chapter never appears
         out.append(dest / src.name)
     return out

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import NamedTuple, Sequence
 
+import numpy as np
 import torch
 
 from .schedule import Schedule
-from ..errors import DiffvizError, InputTypeError
+from ..errors import DiffvizError, InputTypeError, short
 
 
 class ForwardSample(NamedTuple):
@@ -38,6 +39,8 @@ def check_images(x0, name: str = "x0") -> torch.Tensor:
         x0 = x0.unsqueeze(0)
     if x0.ndim != 4:
         raise DiffvizError(f"{name} must have shape (B, C, H, W) or (C, H, W), got {tuple(x0.shape)}")
+    if x0.numel() == 0:
+        raise DiffvizError(f"{name} is empty (shape {tuple(x0.shape)}); give at least one image")
     if not torch.isfinite(x0).all():
         raise DiffvizError(f"{name} contains NaN or inf values")
     lo, hi = float(x0.min()), float(x0.max())
@@ -47,9 +50,12 @@ def check_images(x0, name: str = "x0") -> torch.Tensor:
 
 
 def check_timesteps(t, batch: int, T: int, device) -> torch.Tensor:
-    if isinstance(t, bool):
-        raise InputTypeError("t must be an int or a 1-D integer tensor/list of timesteps")
-    t = torch.as_tensor(t, device=device)
+    if isinstance(t, (bool, np.bool_)) or t is None or isinstance(t, (str, bytes)):
+        raise InputTypeError(f"t must be an int or a 1-D integer tensor/list of timesteps in [0, {T}), got {short(t)}")
+    try:
+        t = torch.as_tensor(t, device=device)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise DiffvizError(f"t must be an int or a 1-D integer tensor/list of timesteps in [0, {T}), got {short(t)}") from None
     if t.is_floating_point():
         raise InputTypeError(f"t must be integer timesteps, got dtype {t.dtype}")
     if t.ndim == 0:

@@ -102,8 +102,6 @@ def export_html(path: str | Path, sections: list[Section], title: str = "diffviz
     page = PAGE.format(lang=lang, title=html.escape(title), intro=intro, css=(STATIC / "player.css").read_text(),
                        plotly=get_plotlyjs(), player_js=json.dumps((STATIC / "player.js").read_text()),
                        sections="\n".join(parts))
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    from ..utils import atomic_write
+
+    return atomic_write(path, page)

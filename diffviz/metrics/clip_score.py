@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .features import ClipImageFeatures
-from ..errors import DiffvizError, InputTypeError, MissingFileError
+from ..errors import DiffvizError, InputTypeError, MissingFileError, short
 
 
 class ClipScorer:
@@ -38,12 +38,21 @@ class ClipScorer:
     def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
         if isinstance(texts, str):
             texts = [texts]
-        if not texts or not all(isinstance(t, str) for t in texts):
-            raise InputTypeError("texts must be a non-empty list of strings")
+        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+            raise InputTypeError("texts must be a string or a list of strings")
+        if not texts:
+            raise DiffvizError("texts must not be empty: give at least one text")
+        limit = self.context_length - 2
+        for text in texts:
+            n = len(self.tokenizer.encode(text)) if hasattr(self.tokenizer, "encode") else 0
+            if n > limit:
+                raise DiffvizError(f"text {short(text)} is {n} tokens long; this CLIP takes at most {limit} tokens")
         tokens = self.tokenizer(list(texts), context_length=self.context_length).to(self.images.device)
         return self.clip.encode_text(tokens, normalize=True).float().cpu()
 
     def embed_images(self, images) -> torch.Tensor:
+        if hasattr(images, "shape") and len(images.shape) >= 1 and images.shape[0] == 0 or isinstance(images, (list, tuple)) and not images:
+            raise DiffvizError("no images to score: give at least one image")
         return self.images(images)
 
     def similarity(self, images, texts) -> np.ndarray:

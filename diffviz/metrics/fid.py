@@ -31,6 +31,11 @@ from ..errors import DiffvizError, InputTypeError
 
 
 def fid_from_stats(a: RunningStats, b: RunningStats) -> float:
+    for which, stats in (("first (real)", a), ("second (generated)", b)):
+        if stats.n < 2:
+            raise DiffvizError(f"FID needs at least 2 images in each set (better thousands); the {which} set has {stats.n}")
+    if a.dim != b.dim:
+        raise DiffvizError(f"FID compares features of one dimension; got {a.dim} and {b.dim}")
     return frechet_distance(a.mean, a.cov, b.mean, b.cov)
 
 

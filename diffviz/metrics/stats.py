@@ -64,7 +64,7 @@ class RunningStats:
     @property
     def mean(self) -> np.ndarray:
         if self.n < 1:
-            raise DiffvizError("no samples yet: update() with features first")
+            raise DiffvizError("these statistics hold no images yet: update() them with features first")
         return self.total / self.n
 
     @property

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from ..models.builders import count_parameters
+from ..utils import atomic_write
 
 DATA = {
     "shapes": ("60 000 procedural 32×32 images with captions (`diffviz.data.shapes`, seed 0): 6 colours × 4 shapes "
@@ -66,6 +67,6 @@ def write_model_card(model, folder: str | Path, quality: dict | None = None) -> 
             lines.append(f"| {k} | {v:.4g} | {TARGETS.get(k, '')} |" if isinstance(v, float) else f"| {k} | {v} | |")
         lines.append("")
     path = folder / "MODEL_CARD.md"
-    path.write_text("\n".join(lines))
-    (folder / "quality.json").write_text(json.dumps(quality or {}, indent=2))
+    atomic_write(path, "\n".join(lines))
+    atomic_write(folder / "quality.json", json.dumps(quality or {}, indent=2))
     return path

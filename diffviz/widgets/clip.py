@@ -28,6 +28,7 @@ class ClipSimilarity(View):
         self.prompts = list(prompts or (self.model.meta.get("prompt_examples") or ["a red circle", "a blue square"])[:4])
         self.w_prompts = W.Textarea(value="\n".join(self.prompts), description=t("clip.prompts"), style=WIDE,
                                     layout=W.Layout(width="420px", max_width="100%", height="100px"))
+        self.observe(lambda c: setattr(self.w_prompts, "value", "\n".join(c["new"])), "prompts")  # set from code: shown, and run
         self.w_go = button("clip.run", primary=True)
         self.w_go.on_click(lambda _: self.submit(self.run))
         self.images_box = W.Box([W.HTML(f"<i style='color:#555'>{t('clip.placeholder')}</i>")])

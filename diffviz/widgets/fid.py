@@ -78,6 +78,14 @@ class FidExplorer(View):
             raise traitlets.TraitError(t("fid.too_many", n=n, max=limit))
         return n
 
+    @traitlets.validate("batch_size", "steps")
+    def _check_batch_steps(self, proposal):
+        name, v = proposal["trait"].name, proposal["value"]
+        lo, hi = (1, 1024) if name == "batch_size" else (1, self.model.schedule.num_train_timesteps)
+        if not lo <= v <= hi:
+            raise traitlets.TraitError(f"{name} must be in [{lo}, {hi}], got {v}")
+        return v
+
     @property
     def fid(self) -> float | None:
         return None if self.report is None else self.report.fid

@@ -10,13 +10,14 @@ from ..diffusion.forward import check_images, forward_process, forward_strip
 from ..diffusion.schedule import Schedule
 from ..diffusion.trajectory import to_uint8_image
 from .base import WIDE, View, explain, guarded, heading, image_widget, notice, set_png, zoom_for
-from ..errors import DiffvizError
+from ..errors import DiffvizError, check_int
 from .base import Int  # numpy scalars are numbers
 from .charts import histogram_figure, move_marker, replace_figure, schedule_figure, update_trace
 from .i18n import t
 from .player import FramePlayer
 
 SCHEDULES = ["linear", "scaled_linear", "cosine"]
+MAX_INDEX = 10_000  # data-set images one can pick (the shapes are generated: index + 1 of them)
 SOURCES = ["shapes", "digits"]
 STRIP_LENGTH = 21
 
@@ -25,6 +26,7 @@ def sample_image(source: str = "shapes", index: int = 0) -> torch.Tensor:
     """One data-set image (C, H, W) in [-1, 1]: the shapes data or the scikit-learn digits."""
     if source not in SOURCES:
         raise DiffvizError(f"unknown image source {source!r}; allowed: {', '.join(SOURCES)}")
+    index = check_int("image index", index, minimum=0, maximum=MAX_INDEX - 1)
     if source == "digits":
         from ..data.digits import load_digits_tensor
 
@@ -108,7 +110,7 @@ class ForwardProcess(View):
 
     @guarded
     def pick(self, source: str, index: int) -> None:
-        self.image = sample_image(source, int(index))
+        self.image = sample_image(source, index)
         self.refresh()
 
     def _on_upload(self, change):
