@@ -58,7 +58,10 @@ def _show_warning(prog: str):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # a usage error (already printed, one line) or --help: the exit code, returned
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
