@@ -158,9 +158,8 @@ class Trajectory:
     def load(cls, directory: str | Path) -> "Trajectory":
         directory = Path(directory)
         weights, meta_file = directory / "trajectory.safetensors", directory / "trajectory.json"
-        for f in (weights, meta_file):
-            if not f.is_file():
-                raise MissingFileError(f"{directory} is not a saved trajectory: {f.name} is missing")
+        if not weights.is_file():
+            raise MissingFileError(f"{directory} is not a saved trajectory: {weights.name} is missing")
         try:
             tensors = load_file(str(weights))
             with safe_open(str(weights), framework="pt") as fh:
@@ -168,6 +167,8 @@ class Trajectory:
         except Exception as err:  # safetensors raises its own error type on corrupt files
             raise FileFormatError(f"{weights} is not a readable safetensors file (truncated or corrupted?): {str(err)[:120]}") from None
         try:
+            if header is None and not meta_file.is_file():
+                raise MissingFileError(f"{directory} is not a saved trajectory: {meta_file.name} is missing")
             info = json.loads(header if header is not None else meta_file.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise FileFormatError(f"{meta_file} is not valid JSON ({err}); save the trajectory again") from None

@@ -125,10 +125,12 @@ def _in_worker() -> bool:
 
 
 class Int(traitlets.Int):
-    """An integer trait that takes numpy and torch integer scalars too (numpy scalars are numbers)."""
+    """An integer trait that takes numpy and torch integer scalars too (numpy scalars are numbers), not bools."""
 
     def validate(self, obj, value):
-        if not isinstance(value, (bool, np.bool_)) and not isinstance(value, int) and hasattr(value, "__index__"):
+        if isinstance(value, (bool, np.bool_)):  # True is no count of steps
+            self.error(obj, value)
+        if not isinstance(value, int) and hasattr(value, "__index__"):
             try:
                 value = operator.index(value)
             except TypeError:
