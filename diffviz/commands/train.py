@@ -2,7 +2,7 @@
 
 The model folder goes to `--out`, by default `<runs>/<name>/model` — never into the installed package
 unless `--out` names it. A time-capped run (`--minutes`) that stops before the end says so and exits 3
-(the same command continues it); an unfinished model is never written.
+(the same command continues it); the model folder it writes then says so in its MODEL_CARD.md.
 """
 from __future__ import annotations
 
@@ -60,11 +60,12 @@ def run(args) -> int:
         print(f"trained {args.name}/{args.part} in {runs / args.name / args.part}")
         return 0
     out = Path(args.out) if args.out else default_out(runs, args.name)
-    model = bundle.train_model(args.name, runs, out, device=device, seed=args.seed, minutes=args.minutes)
-    if model is None:
-        left = ", ".join(f"{p} at step {a} of {b}" for p, (a, b) in bundle.unfinished_parts(args.name, runs).items())
-        print(f"diffviz train: stopped short: {left} (--minutes {args.minutes:g}); no model written; "
-              "run the same command again to continue", file=sys.stderr)
-        return STOPPED_SHORT
+    bundle.train_model(args.name, runs, out, device=device, seed=args.seed, minutes=args.minutes)
     print(f"wrote {out}" + ("" if args.out else f"  (load it with diffviz.load({str(out)!r}))"))
+    unfinished = bundle.unfinished_parts(args.name, runs)
+    if unfinished:
+        left = ", ".join(f"{p} at step {a} of {b}" for p, (a, b) in unfinished.items())
+        print(f"diffviz train: stopped short: {left} (--minutes {args.minutes:g}); the model written is unfinished "
+              "(its MODEL_CARD.md says so); run the same command again to continue", file=sys.stderr)
+        return STOPPED_SHORT
     return 0

@@ -167,11 +167,10 @@ def assemble(model_name: str, runs: Path, out_dir: Path) -> DiffusionModel:
 def train_model(model_name: str, runs: Path, out_dir: Path, *, device=None, seed: int = 0, minutes: float | None = None):
     """All parts of a bundled model in order, then the assembled folder.
 
-    Returns None, writing nothing, when the time budget (`minutes`, per part) stopped a part short: an
-    unfinished model is never written; the same call again continues the runs."""
+    With a time budget (`minutes`, per part) parts may stop short of their schedule; the folder is still
+    written (its model card lists the steps each part ran; `unfinished_parts` names them) and the same
+    call again continues the runs."""
     for part, spec in parts(model_name).items():
         if run_steps(runs, model_name, part) < spec[0]:
             train_part(model_name, part, runs, device=device, seed=seed, minutes=minutes)
-            if run_steps(runs, model_name, part) < spec[0]:
-                return None
     return assemble(model_name, runs, out_dir)

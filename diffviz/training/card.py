@@ -52,7 +52,7 @@ def write_model_card(model, folder: str | Path, quality: dict | None = None) -> 
     lines += ["", "Noise schedule: `squaredcos_cap_v2`, 1 000 training steps, ε-prediction; 10 % condition dropout "
               "for classifier-free guidance; EMA (0.999) weights for the denoiser; weights stored as fp16 safetensors.",
               ""] + _guidance_lines(model) + [
-              "## Reproduce", "", "```bash", f"diffviz train {name} --device cuda   # or cpu (resumable: re-run to continue)",
+              "## Reproduce", "", "```bash", f"diffviz train {name} --device cuda --out {name}   # or cpu (resumable: re-run to continue)",
               "```", "", "Each part trains in `runs/<model>/<part>/` with resumable checkpoints; the command assembles "
               "this folder at the end. "
               + ("The decoder is fine-tuned with the encoder frozen (as Stable Diffusion's ft-MSE VAE was), so the "
