@@ -11,6 +11,7 @@ from typing import Mapping
 
 import numpy as np
 
+from .errors import DiffvizError, InputTypeError
 from .i18n import t
 
 
@@ -22,7 +23,7 @@ def as_rows(frames, row_labels=None) -> dict[str, np.ndarray]:
         rows = dict(frames)
         if row_labels is not None:
             if len(row_labels) != len(rows):
-                raise ValueError(f"{len(row_labels)} row labels for {len(rows)} rows")
+                raise DiffvizError(f"{len(row_labels)} row labels for {len(rows)} rows")
             rows = dict(zip((str(r) for r in row_labels), rows.values()))
         return rows
     if isinstance(frames, np.ndarray) and frames.ndim == 5:
@@ -30,9 +31,9 @@ def as_rows(frames, row_labels=None) -> dict[str, np.ndarray]:
     if isinstance(frames, (list, tuple)):
         labels = [str(r) for r in row_labels] if row_labels is not None else [f"row {i}" for i in range(len(frames))]
         if len(labels) != len(frames):
-            raise ValueError(f"{len(labels)} row labels for {len(frames)} rows")
+            raise DiffvizError(f"{len(labels)} row labels for {len(frames)} rows")
         return dict(zip(labels, frames))
-    raise TypeError(f"frames must be a dict {{row label: uint8 (S, B, H, W, 3)}} or a list of such arrays, "
+    raise InputTypeError(f"frames must be a dict {{row label: uint8 (S, B, H, W, 3)}} or a list of such arrays, "
                     f"got {type(frames).__name__}")
 
 
@@ -45,9 +46,9 @@ def pack_frames(rows: Mapping[str, np.ndarray]) -> tuple[bytes, dict]:
     for k, v in rows.items():
         a = np.asarray(v)
         if a.dtype != np.uint8 or a.ndim != 5 or a.shape[-1] != 3:
-            raise ValueError(f"frames row {k!r} must be uint8 (steps, batch, H, W, 3), got {a.dtype} {a.shape}")
+            raise DiffvizError(f"frames row {k!r} must be uint8 (steps, batch, H, W, 3), got {a.dtype} {a.shape}")
     if len(steps_batch) != 1:
-        raise ValueError(f"all rows must have the same steps and batch size, got {shapes}")
+        raise DiffvizError(f"all rows must have the same steps and batch size, got {shapes}")
     S, B = steps_batch.pop()
     parts, layout_rows, offset = [], [], 0
     for label, v in rows.items():

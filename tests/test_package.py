@@ -40,7 +40,9 @@ def test_notebooks_command_copies_the_chapters_and_never_overwrites(tmp_path, ca
     assert main(["notebooks", str(dest), "--force"]) == 0
     assert (dest / chapters()[0].name).read_text() != "my edits"
     (tmp_path / "file").write_text("x")
-    with pytest.raises(NotADirectoryError):
+    from diffviz.errors import OutputPathError
+
+    with pytest.raises(OutputPathError, match="is a file"):
         copy_chapters(tmp_path / "file")
     assert main(["notebooks", "--list"]) == 0 and "01_forward_process" in capsys.readouterr().out
 

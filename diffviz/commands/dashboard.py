@@ -6,6 +6,7 @@ import signal
 import subprocess
 
 from ..content import dashboard_names as available, dashboards_dir  # noqa: F401  (re-exported for callers)
+from ..errors import DiffvizError
 
 
 def port_number(text: str) -> int:
@@ -72,7 +73,7 @@ def run(args) -> int:
         print("\n".join(names))
         return 0
     if args.name not in names:
-        raise ValueError(f"unknown dashboard {args.name!r}; available: {', '.join(names)}")
+        raise DiffvizError(f"unknown dashboard {args.name!r}; available: {', '.join(names)}")
     notebook = dashboards_dir() / f"{args.name}.ipynb"
     cmd = voila_command(notebook.name, port=args.port, host=args.host, preheat=not args.no_preheat)
     env = voila_environment()

@@ -26,7 +26,8 @@ def lecture_sections(model, prompts: list | None = None, steps: int = 50, seed: 
     if model.kind == "text":
         conds = prompts or (model.meta.get("prompt_examples") or ["a red circle"])[:4]
     elif model.kind == "class":
-        conds = [int(p) for p in prompts] if prompts else list(range(min(5, model.conditioner.num_classes)))
+        conds = model.conditioner.check_labels([int(p) if str(p).isdigit() else p for p in prompts]) if prompts \
+            else list(range(min(5, model.conditioner.num_classes)))
     else:
         conds = None
     traj = model.sample(conds, num_images=None if conds else 4, steps=steps, seed=seed)

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from ..i18n.fonts import font_css, is_cjk
 from ..frames import pack_frames
 from ..widgets.player import STATIC
+from ..errors import InputTypeError
 
 PAGE = """<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
@@ -87,10 +88,10 @@ def export_html(path: str | Path, sections: list[Section], title: str = "diffviz
     labels = labels_for("player", lang)
     for sec in sections:
         if not isinstance(sec, Section):
-            raise TypeError(f"sections must be diffviz.export.Section objects, got {type(sec).__name__}")
+            raise InputTypeError(f"sections must be diffviz.export.Section objects, got {type(sec).__name__}")
         for spec in sec.players:
             if not isinstance(spec, dict) or "rows" not in spec:
-                raise TypeError(f"each player of section {sec.title!r} must be a dict with 'rows' "
+                raise InputTypeError(f"each player of section {sec.title!r} must be a dict with 'rows' "
                                 "({row label: uint8 (S, B, H, W, 3)}), optional 'step_labels', 'zoom', 'step'")
     parts = []
     for sec in sections:
@@ -108,8 +109,6 @@ def export_html(path: str | Path, sections: list[Section], title: str = "diffviz
                        font_css=cjk,
                        plotly=get_plotlyjs(), player_js=json.dumps((STATIC / "player.js").read_text()),
                        sections="\n".join(parts))
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    from ..utils import atomic_write
+
+    return atomic_write(path, page)

@@ -14,6 +14,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from ..errors import DiffvizError
+
 I18N_DIR = Path(__file__).resolve().parent
 LANGUAGES = ("en", "zh")
 _current: list[str] = []
@@ -31,7 +33,7 @@ def language() -> str:
 
 def set_language(lang: str) -> None:
     if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}; allowed: {', '.join(LANGUAGES)}")
+        raise DiffvizError(f"unknown language {lang!r}; allowed: {', '.join(LANGUAGES)}")
     _current[:] = [lang]
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..i18n.fonts import FONT_FILE as CJK_FONT, font_css
 from ..utils import PLOTLY_BUNDLE_ENV
+from ..errors import MissingFileError
 
 TEMPLATE = "diffviz"
 # Settings for lecture serving; also in dashboards/voila.json for people who run `voila` themselves.
@@ -53,7 +54,7 @@ def _voila_share() -> Path:
     for base in voila.paths.jupyter_path("voila", "templates"):
         if (Path(base) / "lab" / "index.html.j2").is_file():
             return Path(base)
-    raise FileNotFoundError("Voila's lab template was not found; is voila installed in this environment?")
+    raise MissingFileError("Voila's lab template was not found; is voila installed in this environment?")
 
 
 def install_template(dest: Path | None = None) -> Path:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import html
+import operator
 import io
 import os
 import threading
@@ -15,6 +16,8 @@ import numpy as np
 import traitlets
 from PIL import Image
 
+from ..errors import DiffvizError
+from ..models.pipeline import GuidanceRangeWarning
 from ..utils import PRESENTER_ENV, release_memory
 from .i18n import t
 
@@ -119,6 +122,29 @@ def _worker() -> ThreadPoolExecutor:
 
 def _in_worker() -> bool:
     return threading.current_thread().name.startswith("diffviz-worker")
+
+
+class Int(traitlets.Int):
+    """An integer trait that takes numpy and torch integer scalars too (numpy scalars are numbers), not bools."""
+
+    def validate(self, obj, value):
+        if isinstance(value, (bool, np.bool_)):  # True is no count of steps
+            self.error(obj, value)
+        if not isinstance(value, int) and hasattr(value, "__index__"):
+            try:
+                value = operator.index(value)
+            except TypeError:
+                pass
+        return super().validate(obj, value)
+
+
+class Float(traitlets.Float):
+    """A float trait that takes numpy scalars too."""
+
+    def validate(self, obj, value):
+        if isinstance(value, (np.floating, np.integer)) and not isinstance(value, np.bool_):
+            value = float(value)
+        return super().validate(obj, value)
 
 
 # Descriptions next to controls are never cut ("Use a generat…"): they take the room they need.
@@ -265,8 +291,9 @@ class View(W.VBox):
 
 
 def guarded(method):
-    """Run a widget action; bad input (a refused trait value included) becomes the inline error banner,
-    never a traceback."""
+    """Run a widget action; bad input (a DiffvizError, or a TraitError from a validator) becomes the inline
+    error banner, never a traceback. Any other exception is a bug and propagates (on the worker thread,
+    `View._run_task` shows it briefly and keeps it in `last_exception`)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
@@ -275,11 +302,15 @@ def guarded(method):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)
                 result = method(self, *args, **kwargs)
-        except (ValueError, TypeError, KeyError, FileNotFoundError, traitlets.TraitError) as err:
+        except (DiffvizError, traitlets.TraitError) as err:
             self.show_error(str(err))
             self.progress.layout.display = "none"
             return None
-        notes = sorted({str(w.message) for w in caught if issubclass(w.category, UserWarning)})
+        except BaseException:
+            self.progress.layout.display = "none"
+            raise
+        notes = sorted({str(w.message) for w in caught if issubclass(w.category, UserWarning)
+                        and not issubclass(w.category, GuidanceRangeWarning)})  # views say that in their guidance note
         if notes:  # e.g. prompt words the model never saw: shown in the widget, not on stderr
             self.show_notice(" · ".join(notes))
         return result

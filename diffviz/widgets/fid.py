@@ -14,6 +14,8 @@ import traitlets
 from ..metrics import ClassifierFeatures, SingularCovarianceWarning, model_fid
 from ..metrics.fid import max_n
 from .base import WIDE, View, button, default_model, explain, heading, heavy, notice, png_bytes, tile
+from ..errors import DiffvizError
+from .base import Int  # numpy scalars are numbers
 from .charts import line_figure, replace_figure, scatter_figure
 from .i18n import t
 
@@ -31,10 +33,10 @@ def fitted_image(image: np.ndarray) -> W.Image:
 class FidExplorer(View):
     """Generate N images in batches; FID with its real-vs-real floor, KID, FID-vs-N, grids and the feature space."""
 
-    n = traitlets.Int(128)
-    batch_size = traitlets.Int(32)
-    steps = traitlets.Int(20)
-    seed = traitlets.Int(0)
+    n = Int(128)
+    batch_size = Int(32)
+    steps = Int(20)
+    seed = Int(0)
 
     def __init__(self, model=None, extractor=None, run: bool = False):
         super().__init__()
@@ -77,6 +79,14 @@ class FidExplorer(View):
             raise traitlets.TraitError(t("fid.too_many", n=n, max=limit))
         return n
 
+    @traitlets.validate("batch_size", "steps")
+    def _check_batch_steps(self, proposal):
+        name, v = proposal["trait"].name, proposal["value"]
+        lo, hi = (1, 1024) if name == "batch_size" else (1, self.model.schedule.num_train_timesteps)
+        if not lo <= v <= hi:
+            raise traitlets.TraitError(f"{name} must be in [{lo}, {hi}], got {v}")
+        return v
+
     @property
     def fid(self) -> float | None:
         return None if self.report is None else self.report.fid
@@ -96,12 +106,12 @@ class FidExplorer(View):
     @heavy
     def run(self):
         if self.extractor is None:
-            raise ValueError(t("fid.no_extractor"))
+            raise DiffvizError(t("fid.no_extractor"))
         if self.n < 4:
-            raise ValueError(t("fid.too_few"))
+            raise DiffvizError(t("fid.too_few"))
         limit = max_n(self.model)
         if limit is not None and self.n > limit:
-            raise ValueError(t("fid.too_many", n=self.n, max=limit))
+            raise DiffvizError(t("fid.too_many", n=self.n, max=limit))
         batches = -(-self.n // self.batch_size)
         with warnings.catch_warnings():  # said once below, in the page's language
             warnings.simplefilter("ignore", SingularCovarianceWarning)

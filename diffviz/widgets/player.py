@@ -13,6 +13,7 @@ import anywidget
 import traitlets
 
 from ..frames import as_rows, pack_frames  # noqa: F401  (the wire format; re-exported)
+from ..errors import DiffvizError
 from .i18n import labels_for
 
 STATIC = Path(__file__).parent / "static"
@@ -53,7 +54,7 @@ class FramePlayer(anywidget.AnyWidget):
         `row_labels`); sent once, as one binary buffer."""
         data, layout = pack_frames(as_rows(rows, row_labels))
         if step_labels is not None and len(step_labels) != layout["steps"]:
-            raise ValueError(f"{len(step_labels)} step labels for {layout['steps']} steps")
+            raise DiffvizError(f"{len(step_labels)} step labels for {layout['steps']} steps")
         with self.hold_sync():
             self.step = min(self.step, max(0, layout["steps"] - 1))
             self.step_labels = list(step_labels or [])

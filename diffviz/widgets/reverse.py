@@ -8,6 +8,7 @@ import traitlets
 
 from ..diffusion.schedulers import SCHEDULER_NAMES
 from .base import WIDE, View, button, default_model, explain, heading, heavy, image_widget, notice, set_png, tile, zoom_for
+from .base import Float, Int  # numpy scalars are numbers
 from .guidance import guidance_warning
 from .i18n import t
 from ..frames import trajectory_rows  # noqa: F401  (re-exported)
@@ -32,12 +33,12 @@ class ReverseProcess(View):
     """Generate with a recorded trajectory and scrub through x_t, ε̂ and x̂0 at every step."""
 
     prompt = traitlets.Unicode("")
-    class_label = traitlets.Int(0)
-    seed = traitlets.Int(0)
-    num_images = traitlets.Int(4)
+    class_label = Int(0)
+    seed = Int(0)
+    num_images = Int(4)
     scheduler = traitlets.Unicode("ddim")
-    steps = traitlets.Int(50)
-    guidance = traitlets.Float(3.0)
+    steps = Int(50)
+    guidance = Float(3.0)
 
     def __init__(self, model=None, *, generate: bool = True, **state):
         super().__init__()
