@@ -188,3 +188,93 @@ def test_worker_count_refuses_nonsense(monkeypatch):
         base.worker_count()
     monkeypatch.setenv(base.WORKERS_ENV, "0")
     assert base.worker_count() == 1
+
+
+# ---- `diffviz dashboard NAME --server solara` ------------------------------------------------------
+@pytest.mark.parametrize("argv, message", [(["--server", "solara", "--workers", "0"], "workers must be in 1..64"),
+                                           (["--server", "solara", "--workers", "two"], "workers must be a whole"),
+                                           (["--server", "jupyterhub"], "invalid choice")])
+def test_solara_options_are_checked_before_anything_starts(argv, message, capsys):
+    from diffviz.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["dashboard", "01_forward", *argv])
+    assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_workers_without_solara_is_refused():
+    import argparse
+
+    from diffviz.commands import dashboard
+
+    p = argparse.ArgumentParser()
+    dashboard.add_arguments(p)
+    with pytest.raises(ValueError, match="--workers is for --server solara"):
+        dashboard.run(p.parse_args(["01_forward", "--workers", "2"]))
+
+
+def test_solara_environment_is_offline_and_serves_the_plotly_bundle(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from diffviz.servers import solara_command, solara_environment
+    from diffviz.utils import PLOTLY_BUNDLE_ENV
+
+    monkeypatch.setenv("DIFFVIZ_CACHE", str(tmp_path))
+    env = solara_environment("02_reverse", workers=3)
+    assert env["DIFFVIZ_SOLARA_DASHBOARD"] == "02_reverse" and env["DIFFVIZ_WORKERS"] == "3"
+    assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
+    bundle = Path(env["SOLARA_ASSETS_EXTRA_LOCATIONS"]) / Path(env[PLOTLY_BUNDLE_ENV]).name
+    assert bundle.is_file() and not bundle.is_symlink() and bundle.stat().st_size > 1_000_000
+    cmd = solara_command(port=9999)
+    assert "--production" in cmd and "--no-check-version" in cmd and "--port=9999" in cmd
+
+
+def test_run_cells_gives_each_viewer_its_own_widgets():
+    from diffviz.servers.solara_app import read_dashboard, run_cells
+
+    cells = read_dashboard("01_forward")
+    first, second = run_cells(cells), run_cells(cells)
+    kinds = [type(w).__name__ for w in first]
+    assert kinds == ["HTML", "ForwardProcess"]
+    assert "Forward process" in first[0].value and "<h1>" in first[0].value
+    assert first[1] is not second[1]  # per-viewer state; the model inside is shared
+    with pytest.raises(ValueError, match="unknown dashboard 'nope'"):
+        read_dashboard("nope")
+
+
+@pytest.mark.slow
+def test_solara_dashboard_serves_and_stops_cleanly():
+    """`diffviz dashboard 01_forward --server solara` answers a page load; SIGTERM leaves nothing behind."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    import psutil
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "diffviz.cli", "dashboard", "01_forward", "--server", "solara",
+                             "--port", str(port)], env=dict(os.environ, OMP_NUM_THREADS="1"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline, page = time.time() + 120, ""
+        while time.time() < deadline and not page:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60).read().decode()
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+                time.sleep(0.5)
+        assert "solara" in page.lower() and "diffviz · 01_forward" in page
+        assert "cdn.jsdelivr" not in page and "solara.dev/static" not in page  # no CDN, no check-in iframe
+        family = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        _, alive = psutil.wait_procs(family, timeout=10)
+        assert not alive
+    finally:
+        if proc.poll() is None:
+            proc.kill()
