@@ -278,3 +278,40 @@ def test_solara_dashboard_serves_and_stops_cleanly():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+# ---- Voila: a cap on live kernels --------------------------------------------------------------------
+def test_voila_kernel_manager_loads_without_torch():
+    """The Voila server imports the capped kernel manager: that must not pull torch into it."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", "import sys, diffviz.voila.kernels as k; "
+                          "print('torch' in sys.modules, k.default_max_kernels() >= 1)"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]
+
+
+def test_voila_refuses_kernels_beyond_the_cap_with_a_clear_page(tmp_path):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from browser.conftest import VoilaServer
+
+    nb = tmp_path / "light.ipynb"
+    nb.write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "source": "1 + 1", "outputs": [],
+                                         "execution_count": None}],
+                              "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                              "nbformat": 4, "nbformat_minor": 5}))
+    server = VoilaServer(nb, preheat=False, settings={"CappedKernelManager.max_kernels": 1})
+    try:
+        first = urllib.request.urlopen(server.url, timeout=120).read().decode()
+        assert "Dashboard full" not in first
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(server.url, timeout=120)
+        body = info.value.read().decode()
+        assert info.value.code == 503
+        assert "All 1 places of this dashboard are taken" in body and "--server solara" in body and "名额" in body and "&amp;" not in body
+    finally:
+        server.stop()

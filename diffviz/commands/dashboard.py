@@ -38,6 +38,20 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
                         "lecture hall (pip install 'diffviz[classroom]')")
     p.add_argument("--workers", type=worker_threads, default=None,
                    help="--server solara: threads computing for the viewers, 1..64 (default 2)")
+    p.add_argument("--max-kernels", type=kernel_count, default=None,
+                   help="Voila: most viewers' kernels alive at once, ~1.3 GB each (default: what this machine's "
+                        "memory holds); a page load beyond it gets a 'dashboard full' page")
+
+
+def kernel_count(text: str) -> int:
+    """argparse type: a number of kernels."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"max-kernels must be a whole number >= 1, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"max-kernels must be >= 1, got {n}")
+    return n
 
 
 def worker_threads(text: str) -> int:
@@ -98,7 +112,8 @@ def run(args) -> int:
         return run_solara(args)
     if getattr(args, "workers", None) is not None:
         raise ValueError("--workers is for --server solara (a Voila kernel serves one viewer with one worker)")
-    cmd = voila_command(notebook.name, port=args.port, host=args.host, preheat=not args.no_preheat)
+    cmd = voila_command(notebook.name, port=args.port, host=args.host, preheat=not args.no_preheat,
+                        max_kernels=getattr(args, "max_kernels", None))
     env = voila_environment()
     if args.presenter:
         env[PRESENTER_ENV] = "1"
@@ -111,6 +126,8 @@ def run_solara(args) -> int:
     from ..servers import DEFAULT_WORKERS, check_installed, solara_command, solara_environment
     from ..utils import PRESENTER_ENV
 
+    if getattr(args, "max_kernels", None) is not None:
+        raise ValueError("--max-kernels is for Voila (Solara serves every viewer from one process)")
     check_installed()
     env = solara_environment(args.name, workers=args.workers or DEFAULT_WORKERS)
     if args.presenter:
