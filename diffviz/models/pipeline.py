@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+import json
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet2DModel
 
+from ..diffusion.cache import shared_cache, weights_version
 from ..diffusion.sampling import sample_loop
 from ..diffusion.schedule import Schedule
 from ..diffusion.schedulers import make_scheduler
@@ -72,6 +74,7 @@ class DiffusionModel:
         self.meta = dict(meta or {})
         self.classifier = classifier.eval() if classifier is not None else None
         self.device = next(unet.parameters()).device
+        self._cache_token = object()  # this model in the trajectory cache's keys (a copy gets its own)
 
     # ---- description -------------------------------------------------------------------
     @property
@@ -217,13 +220,33 @@ class DiffusionModel:
         decode_steps: bool = True,
         progress: bool = False,
         callback: Callable[[int, int], None] | None = None,
+        cache: bool = False,
     ) -> Trajectory:
         """Generate images and record the whole reverse process as a `Trajectory`.
 
         conditions: prompt(s) for text models ('' is unconditional), class index/name(s) for class
         models, None for unconditional models (then num_images). guidance: classifier-free guidance
         scale w ≥ 0 (1 = conditional only, 0 = unconditional only; default from the model card).
+        cache: answer a request identical to an earlier one (same model and weights, conditions,
+        seed, steps, scheduler, guidance) from the process's bounded trajectory cache, and let
+        identical requests made at the same time share one computation (`diffviz.diffusion.cache`).
+        The trajectory's tensors are then shared: do not change them in place.
         """
+        if cache and generator is None:
+            key = self._cache_key(conditions, num_images, steps, guidance, scheduler, seed, decode_steps)
+            if key is not None:
+                computed = []
+
+                def compute():
+                    computed.append(True)
+                    return self.sample(conditions, num_images=num_images, steps=steps, guidance=guidance,
+                                       scheduler=scheduler, seed=seed, decode_steps=decode_steps, progress=progress,
+                                       callback=callback)
+
+                traj = shared_cache().get_or_compute(key, compute)
+                if callback is not None and not computed:
+                    callback(traj.num_steps, traj.num_steps)
+                return traj
         T = self.schedule.num_train_timesteps
         steps = check_int("steps", steps, minimum=1, maximum=T)
         guidance = self.default_guidance if guidance is None else check_finite_number("guidance", guidance, minimum=0.0,
@@ -251,6 +274,23 @@ class DiffusionModel:
         traj.meta.update(model=self.name, kind=self.kind, latent=self.latent, conditions=labels,
                          steps=steps, guidance=guidance, scheduler=scheduler, seed=seed)
         return traj
+
+    def _cache_key(self, conditions, num_images, steps, guidance, scheduler, seed, decode_steps):
+        """The trajectory cache's key for a request, or None when it cannot be keyed (then: no caching)."""
+        if torch.is_tensor(conditions):
+            conditions = tuple(conditions.tolist())
+        elif isinstance(conditions, (list, tuple)):
+            conditions = tuple(conditions)
+        if guidance is None:
+            guidance = self.default_guidance
+        try:
+            key = (self._cache_token, weights_version(self.modules().values()), conditions, num_images, steps,
+                   float(guidance), scheduler, seed, decode_steps, str(self.device), self.sample_range,
+                   self.latent_scale, json.dumps(self.scheduler_config, sort_keys=True, default=str))
+            hash(key)
+        except (TypeError, ValueError):  # an odd condition (a dict, NaN guidance): computed, not cached
+            return None
+        return key
 
     # ---- persistence -----------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path, dtype: torch.dtype = torch.float16) -> Path:

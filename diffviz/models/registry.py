@@ -1,6 +1,7 @@
 """`diffviz.load`: bundled models by name, or any diffviz model folder by path."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from .pipeline import DiffusionModel
@@ -30,8 +31,22 @@ def available() -> list[str]:
     return bundled_names() + sorted(TINY_MODELS)
 
 
+# diffusers builds a model inside accelerate's process-global "empty weights" context: two loads at
+# once on two threads fail ("Cannot copy out of meta tensor"). Every load in a process takes this lock
+# (a Solara server builds many viewers' dashboards on many threads).
+LOAD_LOCK = threading.RLock()
+
+
 def load(name_or_path: str | Path, device=None) -> DiffusionModel:
-    """Load a bundled model ("shapes", "digits"), a tiny random one ("tiny-text", …) or a folder."""
+    """Load a bundled model ("shapes", "digits"), a tiny random one ("tiny-text", …) or a folder.
+
+    Thread-safe: loads run one at a time in a process (see LOAD_LOCK).
+    """
+    with LOAD_LOCK:
+        return _load(name_or_path, device)
+
+
+def _load(name_or_path, device) -> DiffusionModel:
     if not isinstance(name_or_path, (str, Path)):
         raise InputTypeError(f"load() takes a model name or a folder path, got {type(name_or_path).__name__}")
     key = str(name_or_path)

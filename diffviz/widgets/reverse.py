@@ -129,7 +129,7 @@ class ReverseProcess(View):
             traj = self.model.sample(conds, num_images=None if conds else self.num_images, steps=self.steps,
                                      guidance=self.guidance if self.model.kind != "uncond" else 1.0,
                                      scheduler=self.scheduler, seed=self.seed,
-                                     callback=self.progress_callback(self.steps))
+                                     callback=self.progress_callback(self.steps), cache=True)
         finally:
             self.w_go.disabled = False
             self.done()
