@@ -30,6 +30,8 @@ def test_dashboard_renders_offline(notebook, voila, page):
     page.goto(server.url, timeout=300_000)
     page.wait_for_selector(READY, timeout=300_000, state="visible")
     ready = time.time() - t0
+    # views compute their first result on the kernel's worker thread after they are on screen
+    page.wait_for_function("() => !document.querySelector('.dv-busy')", timeout=300_000)
     page.wait_for_timeout(1500)
     seen = visible_plots_and_canvases(page)
     print(f"{notebook.stem}: ready in {ready:.1f} s, {seen}")
