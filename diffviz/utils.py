@@ -91,7 +91,7 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], None], *
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_dir(path.parent)
+    _fsync(path.parent)
     return path
 
 
@@ -119,17 +119,9 @@ def _read_only_fs(folder: Path) -> bool:
 
 
 def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to disk (best effort)."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:

@@ -5,15 +5,17 @@ import argparse
 import math
 
 
-def int_in(lo: int | None = None, hi: int | None = None):
-    """argparse type: a whole number in [lo, hi]."""
+def int_in(lo: int | None = None, hi: int | None = None, name: str = ""):
+    """argparse type: a whole number in [lo, hi] (`name` starts the refusal: "port must be in …")."""
+    who = f"{name} " if name else ""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a whole number{_range(lo, hi)}, got {text[:40]!r}") from None
+            raise argparse.ArgumentTypeError(f"{who}must be a whole number{_range(lo, hi)}, got {text[:40]!r}") from None
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise argparse.ArgumentTypeError(f"must be{_range(lo, hi)}, got {_short_int(value)}")
+            raise argparse.ArgumentTypeError(f"{who}must be{_range(lo, hi)}, got {_short_int(value)}")
         return value
     parse.__name__ = "whole number"
     return parse

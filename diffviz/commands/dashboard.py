@@ -8,22 +8,14 @@ import subprocess
 
 from ..content import dashboard_names as available, dashboards_dir  # noqa: F401  (re-exported for callers)
 from ..errors import DiffvizError
+from . import int_in
 
-
-def port_number(text: str) -> int:
-    """argparse type: a TCP port a server can listen on."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port must be a whole number in 1..65535, got {text!r}") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {port}")
-    return port
+PORT = int_in(1, 65535, "port")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", default="explainer", help="dashboard name (default: explainer, the whole lecture)")
-    p.add_argument("--port", type=port_number, default=8866, help="port to listen on, 1..65535 (default 8866)")
+    p.add_argument("--port", type=PORT, default=8866, help="port to listen on, 1..65535 (default 8866)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for a hall network)")
     p.add_argument("--no-preheat", action="store_true", help="do not keep a warmed-up kernel waiting")
     p.add_argument("--list", action="store_true", help="list the dashboards and exit")
@@ -38,33 +30,11 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--server", choices=["voila", "solara"], default="voila",
                    help="voila (default): a kernel per viewer; solara: many viewers in one process, for a "
                         "lecture hall (pip install 'diffviz[classroom]')")
-    p.add_argument("--workers", type=worker_threads, default=None,
+    p.add_argument("--workers", type=int_in(1, 64, "workers"), default=None,
                    help="--server solara: threads computing for the viewers, 1..64 (default 2)")
-    p.add_argument("--max-kernels", type=kernel_count, default=None,
+    p.add_argument("--max-kernels", type=int_in(1, None, "max-kernels"), default=None,
                    help="Voila: most viewers' kernels alive at once, ~1.3 GB each (default: what this machine's "
                         "memory holds); a page load beyond it gets a 'dashboard full' page")
-
-
-def kernel_count(text: str) -> int:
-    """argparse type: a number of kernels."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"max-kernels must be a whole number >= 1, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"max-kernels must be >= 1, got {n}")
-    return n
-
-
-def worker_threads(text: str) -> int:
-    """argparse type: a number of worker threads."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"workers must be a whole number in 1..64, got {text!r}") from None
-    if not 1 <= n <= 64:
-        raise argparse.ArgumentTypeError(f"workers must be in 1..64, got {n}")
-    return n
 
 
 class _Stop(Exception):

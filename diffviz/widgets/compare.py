@@ -70,6 +70,24 @@ class _Sweep(View):
             raise traitlets.TraitError(f"seed must be an integer >= 0, got {proposal['value']}")
         return proposal["value"]
 
+    def bind_list(self, name: str, box: W.Text, cast, error_key: str, fmt: str) -> None:
+        """A text box of comma-separated numbers ("0, 1, 3") two-way bound to list trait `name`:
+        an unreadable item shows `error_key` in the banner; the trait's validator refuses the rest."""
+
+        @guarded
+        def from_box(view, change):
+            values = parse_list(change["new"], cast)
+            if values is None:
+                raise DiffvizError(t(error_key))
+            setattr(view, name, values)
+
+        def to_box(change):
+            if parse_list(box.value, cast) != change["new"]:  # set from code: show it
+                box.value = ", ".join(fmt.format(v) for v in change["new"])
+
+        box.observe(lambda change: from_box(self, change), "value")
+        self.observe(to_box, name)
+
     def condition(self):
         if self.w_cond is None:
             return None
@@ -91,7 +109,7 @@ class GuidanceSweep(_Sweep):
         super().__init__(model, "guidance", zoom)
         self.w_scales = W.Text(value=", ".join(f"{s:g}" for s in self.scales), description=t("compare.scales"),
                                continuous_update=False, style=WIDE, layout=W.Layout(width="260px"))
-        self.w_scales.observe(self._parse_scales, "value")
+        self.bind_list("scales", self.w_scales, float, "compare.bad_scales", "{:g}")
         self.w_fid = W.IntText(description=t("compare.fid_n"), style=WIDE, layout=W.Layout(width="230px"),
                                disabled=self.model.classifier is None)
         self.fid_n = fid_n
@@ -111,18 +129,6 @@ class GuidanceSweep(_Sweep):
                          controls, self.progress, self.results, self.extra, self.chart]
         if run:  # on the worker thread: the view shows now with its progress bar
             self.submit(self.run)
-
-    @guarded
-    def _parse_scales(self, change):
-        scales = parse_list(change["new"], float)
-        if scales is None:
-            raise DiffvizError(t("compare.bad_scales"))
-        self.scales = scales  # _check_scales refuses the rest
-
-    @traitlets.observe("scales")
-    def _show_scales(self, change):
-        if parse_list(self.w_scales.value, float) != change["new"]:  # set from code: show it
-            self.w_scales.value = ", ".join(f"{s:g}" for s in change["new"])
 
     @traitlets.validate("scales")
     def _check_scales(self, proposal):
@@ -208,7 +214,7 @@ class SchedulerCompare(_Sweep):
         super().__init__(model, "schedulers", zoom)
         self.w_steps = W.Text(value=", ".join(map(str, self.step_counts)), description=t("common.steps"),
                               continuous_update=False, style=WIDE, layout=W.Layout(width="240px"))
-        self.w_steps.observe(self._parse_steps, "value")
+        self.bind_list("step_counts", self.w_steps, int, "compare.bad_steps", "{}")
         self.grid: dict[tuple[str, int], np.ndarray] = {}
         controls = W.HBox([c for c in (self.w_cond, self.w_steps, self.w_seed, self.w_go) if c is not None],
                           layout=W.Layout(flex_flow="row wrap", align_items="center"))
@@ -216,18 +222,6 @@ class SchedulerCompare(_Sweep):
                          notice("compare.scheduler_notice"), self.banner, controls, self.progress, self.results]
         if run:  # on the worker thread: the view shows now with its progress bar
             self.submit(self.run)
-
-    @guarded
-    def _parse_steps(self, change):
-        counts = parse_list(change["new"], int)
-        if counts is None:
-            raise DiffvizError(t("compare.bad_steps"))
-        self.step_counts = counts  # _check_steps refuses the rest
-
-    @traitlets.observe("step_counts")
-    def _show_steps(self, change):
-        if parse_list(self.w_steps.value, int) != change["new"]:  # set from code: show it
-            self.w_steps.value = ", ".join(map(str, change["new"]))
 
     @traitlets.validate("step_counts")
     def _check_steps(self, proposal):

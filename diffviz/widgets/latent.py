@@ -18,7 +18,7 @@ from ..errors import DiffvizError
 from .base import Int  # numpy scalars are numbers
 from .charts import heatmap_figure
 from .i18n import t
-from .noise import data_image, example_count
+from .noise import check_example, data_image
 
 
 class LatentParts(View):
@@ -50,12 +50,7 @@ class LatentParts(View):
         self._ready = True
         self.refresh()
 
-    @traitlets.validate("index")
-    def _check_index(self, proposal):
-        n = example_count(self.model)
-        if not 0 <= proposal["value"] < n:
-            raise traitlets.TraitError(f"example must be in [0, {n - 1}], got {proposal['value']}")
-        return proposal["value"]
+    _check_index = traitlets.validate("index")(lambda self, proposal: check_example(self.model, proposal["value"]))
 
     @traitlets.observe("prompt", "index")
     def _changed(self, change):

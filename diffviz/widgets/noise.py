@@ -41,6 +41,14 @@ def _shapes_examples(n: int = SHAPES_EXAMPLES):
     return generate_shapes(n, seed=99, split="all")
 
 
+def check_example(model, index: int) -> int:
+    """Validator body for a view's `index` trait: an example of the model's data set."""
+    n = example_count(model)
+    if not 0 <= index < n:
+        raise traitlets.TraitError(f"example must be in [0, {n - 1}], got {index}")
+    return index
+
+
 def example_count(model) -> int:
     """How many examples `data_image` offers for this model."""
     if model.kind == "class":
@@ -168,12 +176,7 @@ class NoiseInspector(View):
             raise traitlets.TraitError(f"t must be in [0, {T - 1}], got {proposal['value']}")
         return proposal["value"]
 
-    @traitlets.validate("index")
-    def _check_index(self, proposal):
-        n = example_count(self.model)
-        if not 0 <= proposal["value"] < n:
-            raise traitlets.TraitError(f"example must be in [0, {n - 1}], got {proposal['value']}")
-        return proposal["value"]
+    _check_index = traitlets.validate("index")(lambda self, proposal: check_example(self.model, proposal["value"]))
 
     @traitlets.validate("noise_seed")
     def _check_seed(self, proposal):
