@@ -70,11 +70,27 @@ def lecture(browser, dashboard, request):
 
 
 def loaded(lec: Lecture, extra=None):
-    """First step: the page as loaded (every widget rendered, offline)."""
+    """First step: the page as loaded — every widget rendered, offline, no notebook source in the page
+    (what test_dashboards.py checked before these scenarios)."""
+    page = lec.page
+
     def check():
         problems = list(extra() if extra else [])
-        if lec.page.log.foreign:
-            problems.append(f"requests off the machine: {lec.page.log.foreign[:5]}")
+        if page.log.foreign:
+            problems.append(f"requests off the machine: {page.log.foreign[:5]}")
+        if "from diffviz.widgets import" in page.content():
+            problems.append("the served page holds the notebook's source (strip_sources)")
+        seen = page.evaluate("""() => ({
+            canvases: Array.from(document.querySelectorAll('canvas.dv-cell')).filter(c => c.width > 0).length,
+            plots: document.querySelectorAll('.js-plotly-plot .main-svg').length,
+            images: Array.from(document.querySelectorAll('.widget-image')).filter(i => i.naturalWidth > 0).length})""")
+        if not sum(seen.values()) and not page.locator(".widget-tab").count():
+            problems.append(f"the dashboard shows no pictures or charts: {seen}")
+        bundles = [u for u in page.log.urls if "plotly-widgetbundle" in u]
+        if len(bundles) > 1:
+            problems.append(f"plotly's bundle is fetched once per page, got {len(bundles)}: {bundles[:3]}")
+        if page.log.received_sizes and max(page.log.received_sizes) >= 1_000_000:
+            problems.append(f"a kernel message of {max(page.log.received_sizes)} bytes: a chart carries the plotly bundle")
         return problems
     lec.step("page loaded", check=check)
 
