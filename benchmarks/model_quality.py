@@ -1,117 +1,21 @@
 """Quality of the bundled models, judged independently of CLIP by the domain classifiers.
 
-Prints (DDIM, 50 steps, default guidance, fixed seeds):
-- shapes prompt adherence: fraction of images whose colour AND shape (classifier) match the prompt,
-  seen and held-out colour–shape pairs apart (targets ≥ 0.90 seen, ≥ 0.70 held-out);
-- digits class accuracy by the digits classifier (target ≥ 0.95);
-- FID on the domain features, generated vs real, beside real vs real at the same N (target ≤ 3× floor);
-- tiny CLIP top-1 caption retrieval (colour + shape) on fresh images (target ≥ 0.98);
-- VAE reconstruction PSNR on fresh images (target ≥ 32 dB).
+The measures live in the package (`diffviz.metrics.quality`, also `diffviz evaluate`); this script
+runs them with the model cards' settings and can write the figures into each bundled MODEL_CARD.md.
+Prints (DDIM, 50 steps, default guidance, fixed seeds): shapes prompt adherence (seen / held-out
+pairs; targets ≥ 0.90 / ≥ 0.70), digits class accuracy (≥ 0.95, and at other guidance scales), FID
+on the domain features beside the real-vs-real floor at the same N (≤ 3× floor) and KID, tiny-CLIP
+top-1 caption retrieval (≥ 0.98), VAE reconstruction PSNR (≥ 32 dB).
 
-    .venv/bin/python benchmarks/model_quality.py [--per-pair 8] [--fid-n 256] [--json out.json]
+    .venv/bin/python benchmarks/model_quality.py [--per-pair 8] [--fid-n 256] [--json out.json] [--write-cards]
 """
 from __future__ import annotations
 
 import argparse
 import json
-import time
-
-import numpy as np
-import torch
 
 import diffviz
-from diffviz.data.digits import load_digits_tensor
-from diffviz.data.domain import real_images
-from diffviz.data.shapes import ATTRIBUTES, HELDOUT_PAIRS, generate_shapes
-from diffviz.metrics import ClassifierFeatures, ClipScorer, RunningStats, fid_from_stats
-
-
-def to_float(u8: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(u8).permute(0, 3, 1, 2).float() / 127.5 - 1
-
-
-@torch.no_grad()
-def classify(model, images_u8: np.ndarray) -> dict[str, np.ndarray]:
-    x = to_float(images_u8)
-    if model.classifier.in_channels == 1:
-        x = x.mean(1, keepdim=True)
-    return {k: v.argmax(1).numpy() for k, v in model.classifier(x).items()}
-
-
-def generate(model, conds, steps, seed, batch=64, guidance=None):
-    out = []
-    for i in range(0, len(conds), batch):
-        out.append(model.sample(conds[i:i + batch], steps=steps, seed=seed + i, guidance=guidance,
-                                decode_steps=False).final_images())
-    return np.concatenate(out)
-
-
-def timed_load(name: str):
-    t0 = time.perf_counter()
-    model = diffviz.load(name, device="cpu")
-    return model, round(time.perf_counter() - t0, 2)
-
-
-def shapes_report(args) -> dict:
-    model, load_s = timed_load("shapes")
-    colours, shapes = ATTRIBUTES["colour"], ATTRIBUTES["shape"]
-    pairs = [(c, s) for c in colours for s in shapes]
-    prompts = [f"a {c} {s}".replace("a orange", "an orange") for c, s in pairs for _ in range(args.per_pair)]
-    t0 = time.time()
-    images = generate(model, prompts, args.steps, args.seed)
-    pred = classify(model, images)
-    want_c = np.repeat([colours.index(c) for c, _ in pairs], args.per_pair)
-    want_s = np.repeat([shapes.index(s) for _, s in pairs], args.per_pair)
-    ok = (pred["colour"] == want_c) & (pred["shape"] == want_s)
-    held = np.repeat([(c, s) in HELDOUT_PAIRS for c, s in pairs], args.per_pair)
-    report = {"adherence_seen": float(ok[~held].mean()), "adherence_heldout": float(ok[held].mean()),
-              "colour_right": float((pred["colour"] == want_c).mean()), "shape_right": float((pred["shape"] == want_s).mean()),
-              "images": len(prompts), "generation_s": round(time.time() - t0, 1), "load_s": load_s}
-    # FID on the domain features: generated (training-caption prompts) vs real, and real vs real
-    ext = ClassifierFeatures(model.classifier, name="shapes")
-    caps = generate_shapes(args.fid_n, seed=11, split="train").captions
-    fake = generate(model, caps, args.steps, args.seed + 1000)
-    real_a = generate_shapes(args.fid_n, seed=21, split="train").images.permute(0, 2, 3, 1).numpy()
-    real_b = generate_shapes(args.fid_n, seed=22, split="train").images.permute(0, 2, 3, 1).numpy()
-    sa = RunningStats.from_features(ext(real_a))
-    report["fid"] = fid_from_stats(sa, RunningStats.from_features(ext(fake)))
-    report["fid_floor"] = fid_from_stats(sa, RunningStats.from_features(ext(real_b)))
-    # tiny CLIP retrieval among the 24 colour+shape captions, on fresh images
-    fresh = generate_shapes(args.clip_n, seed=31, split="all")
-    scorer = ClipScorer.from_model(model)
-    captions = [f"a {c} {s}" for c, s in pairs]
-    sim = scorer.similarity(fresh.images.permute(0, 2, 3, 1).numpy(), captions)
-    truth = fresh.labels["colour"].numpy() * len(shapes) + fresh.labels["shape"].numpy()
-    report["clip_top1"] = float((sim.argmax(1) == truth).mean())
-    # VAE reconstruction PSNR on fresh images
-    x = fresh.images.float() / 127.5 - 1
-    with torch.no_grad():
-        recon = model.decode_latents(model.encode_images(x)).cpu()
-    mse = ((recon - x) ** 2).mean(dim=(1, 2, 3))
-    report["vae_psnr_db"] = float((10 * torch.log10(4.0 / mse)).mean())
-    return report
-
-
-def digits_report(args) -> dict:
-    model, load_s = timed_load("digits")
-    labels = [d for d in range(10) for _ in range(args.per_class)]
-    images = generate(model, labels, args.steps, args.seed)
-    pred = classify(model, images)["digit"]
-    x, y = load_digits_tensor(16, "test")
-    with torch.no_grad():
-        test_acc = float((model.classifier(x)["digit"].argmax(1) == y).float().mean())
-    ext = ClassifierFeatures(model.classifier, name="digits")
-    real = real_images(model, len(x))[1]  # the same test images, as uint8 RGB
-    n = min(len(real) // 2, len(images))
-    sa = RunningStats.from_features(ext(real[:n]))
-    by_guidance = {}
-    for w in args.digits_guidance:  # the same seeds at other guidance scales: too much guidance hurts
-        other = generate(model, labels, args.steps, args.seed, guidance=w)
-        by_guidance[f"class_accuracy_w{w:g}"] = float((classify(model, other)["digit"] == np.array(labels)).mean())
-    return {"class_accuracy": float((pred == np.array(labels)).mean()), "guidance": model.default_guidance, **by_guidance,
-            "classifier_test_accuracy": test_acc,
-            "fid": fid_from_stats(sa, RunningStats.from_features(ext(images[:n]))),
-            "fid_floor": fid_from_stats(sa, RunningStats.from_features(ext(real[n:2 * n]))), "images": len(labels), "fid_n": n, "load_s": load_s}
+from diffviz.metrics.quality import QualitySettings, format_report, model_quality
 
 
 def main():
@@ -128,16 +32,11 @@ def main():
     p.add_argument("--json", default=None)
     p.add_argument("--write-cards", action="store_true", help="write the figures into each bundled MODEL_CARD.md")
     args = p.parse_args()
+    settings = QualitySettings(per_pair=args.per_pair, per_class=args.per_class, fid_n=args.fid_n, clip_n=args.clip_n,
+                               steps=args.steps, seed=args.seed, digits_guidance=tuple(args.digits_guidance))
     names = [n for n in diffviz.models.registry.bundled_names() if n in args.models]
-    out = {}
-    if "shapes" in names:
-        out["shapes"] = shapes_report(args)
-    if "digits" in names:
-        out["digits"] = digits_report(args)
-    for name, rep in out.items():
-        print(f"[{name}]")
-        for k, v in rep.items():
-            print(f"  {k:26s} {v:.4f}" if isinstance(v, float) else f"  {k:26s} {v}")
+    out = {name: model_quality(name, settings) for name in names}
+    print(format_report(out))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)

@@ -12,7 +12,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("diffviz.commands.train", "train a bundled model (resumable) or one of its parts"),
     "dashboard": ("diffviz.commands.dashboard", "serve a lecture dashboard with Voila on 127.0.0.1"),
     "export": ("diffviz.commands.export", "write a self-contained offline HTML lecture page"),
+    "notebooks": ("diffviz.commands.notebooks", "copy the chapter notebooks into a folder you own"),
     "fid": ("diffviz.commands.fid", "FID (and KID) of a model's samples against real images of its domain"),
+    "evaluate": ("diffviz.commands.evaluate", "measure the bundled models' quality as their model cards do"),
 }
 
 
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except (ValueError, TypeError, OSError) as err:
         print(f"diffviz {args.command}: error: {err}", file=sys.stderr)
         return 2
 

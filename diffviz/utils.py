@@ -12,6 +12,9 @@ import torch
 # Set by diffviz.voila for the kernels it serves: where the page serves plotly's widget bundle (a path
 # under the server's base URL); diffviz.widgets.charts then points charts at it. Here so both import down.
 PLOTLY_BUNDLE_ENV = "DIFFVIZ_PLOTLY_BUNDLE"
+# Presenter mode (bigger pictures and text for a projector) for every view a kernel makes; set by
+# `diffviz dashboard --presenter`, read by diffviz.widgets.base.presenter().
+PRESENTER_ENV = "DIFFVIZ_PRESENTER"
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:

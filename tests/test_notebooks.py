@@ -6,8 +6,8 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-DASHBOARDS = sorted((ROOT / "dashboards").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "diffviz" / "notebooks").glob("*.ipynb"))
+DASHBOARDS = sorted((ROOT / "diffviz" / "dashboards").glob("*.ipynb"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -19,6 +19,30 @@ def test_notebook_executes(path, tmp_path):
     shown = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert shown, "the chapter displays at least one widget"
+    assert_notice_after_each_widget(nb, path.stem)
+
+
+def shows_widget(cell) -> bool:
+    return cell.cell_type == "code" and any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+                                            for o in cell.get("outputs", []))
+
+
+def assert_notice_after_each_widget(nb, name):
+    """A chapter tells the student what to notice about every widget it shows, before the next one."""
+    widget_cells = [i for i, c in enumerate(nb.cells) if shows_widget(c)]
+    for i, j in zip(widget_cells, widget_cells[1:] + [len(nb.cells)]):
+        between = [c.source for c in nb.cells[i + 1:j] if c.cell_type == "markdown"]
+        assert any("What to notice" in s for s in between), f"{name}: no 'What to notice' after the widget in cell {i}"
+
+
+def test_widget_notices_in_both_languages():
+    import json
+
+    labels = {lang: json.loads((ROOT / "diffviz" / "i18n" / f"{lang}.json").read_text(encoding="utf-8")) for lang in ("en", "zh")}
+    for section in ("forward", "reverse", "latent"):
+        for lang, table in labels.items():
+            text = table[section].get("notice", "")
+            assert 20 <= len(text) <= 400, f"{lang}.json {section}.notice: 1-2 sentences expected, got {text!r}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS + DASHBOARDS, ids=[p.parent.name + "/" + p.stem for p in NOTEBOOKS + DASHBOARDS])

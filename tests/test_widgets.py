@@ -3,7 +3,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import traitlets
 import torch
+import traitlets
 
 from diffviz.metrics import ClassifierFeatures
 from diffviz.models.builders import DIGITS_CLASSIFIER_CONFIG, build_classifier
@@ -37,8 +39,14 @@ def test_forward_process_state_drives_views():
     assert abs(float(np.std(w.hist_fig.data[0].x)) - 1) < 0.3, "late in the process x_t looks like N(0, 1)"
     w.schedule = "cosine"
     assert w.schedule_fig.data[0].y[500] == pytest.approx(float(w.noise_schedule.alphas_cumprod[500]))
-    w.schedule = "quadratic"
-    assert "allowed" in w.banner.value and w.schedule == "cosine"
+    with pytest.raises(traitlets.TraitError, match="allowed: linear"):
+        w.schedule = "quadratic"  # from code: refused loudly
+    assert w.schedule == "cosine"
+    w.w_schedule.value = "cosine"
+    w.w_seed.value = -5  # from the browser: the box goes back and the banner says why
+    assert w.w_seed.value == 0 and w.seed == 0 and "seed must be in [0" in w.banner.value
+    w.w_T.value = 200  # a shorter schedule moves t onto its last step
+    assert w.t == 199 and w.w_t.value == 199 and w.w_t.max == 199
     w.set_image(np.zeros((20, 20, 4), np.uint8))
     assert "uint8 (H, W, 3)" in w.banner.value
     w.set_image(np.full((16, 16, 3), 255, np.uint8))
@@ -47,8 +55,9 @@ def test_forward_process_state_drives_views():
 
 def test_reverse_process_generates_and_reports_bad_input(text_model, class_model):
     w = ReverseProcess(text_model, steps=4, num_images=3, seed=2)
+    assert w.wait() is w  # the first trajectory is made on the kernel's worker thread
     assert w.trajectory.num_steps == 4 and w.player.num_steps == 4 and w.player.frame_layout["batch"] == 3
-    assert w.player.row_labels == [t("reverse.row_latent"), t("reverse.row_eps"), t("reverse.row_decoded")]
+    assert w.player.row_labels == [t("reverse.row_decoded"), t("reverse.row_latent"), t("reverse.row_eps")]
     assert w.progress.value == w.progress.max
     first = w.trajectory.final.clone()
     w.prompt, w.seed = "a blue square", 3
@@ -59,7 +68,7 @@ def test_reverse_process_generates_and_reports_bad_input(text_model, class_model
     w.prompt = "a red circle " * 10
     assert w.generate() is None and "tokens" in w.banner.value
     assert w.trajectory.meta["conditions"][0] == "a blue square", "a failed generate keeps the previous result"
-    c = ReverseProcess(class_model, steps=3, class_label=7)
+    c = ReverseProcess(class_model, steps=3, class_label=7).wait()
     assert c.trajectory.meta["conditions"] == [7] * 4
 
 
@@ -68,13 +77,24 @@ def test_noise_inspector_and_training_copy(class_model):
     weights = {k: v.clone() for k, v in class_model.unet.state_dict().items()}
     w.t = 100
     mse_100 = float(w.last.loss)
-    assert "MSE" in w.stats.value and len(w.pictures.children) == 5 and len(w.guided_pictures.children) == 4
-    losses = [w.train_step() for _ in range(3)]
-    assert losses[-1][1] < losses[0][0], "training on this pair lowers its loss"
+    assert "MSE" in w.stats.value and len(w.pictures.children[0].children) == 6, "x0, x_t, ε, ε̂, x̂0, error map"
+    assert len(w.guided_pictures.children[0].children) == 5
+    original = w.shown[t("noise.eps_pred")]
+    steps = [w.train_step() for _ in range(5)]
+    assert steps[0][0] == pytest.approx(mse_100, rel=1e-6), "loss before the first step = the MSE shown above"
+    assert all(after < before for before, after in steps), steps
+    assert all(a[1] == pytest.approx(b[0], rel=1e-6) for a, b in zip(steps, steps[1:])), "each step starts where the last ended"
+    trained = w.shown["trained: " + t("noise.eps_pred")]
+    assert np.abs(trained.astype(int) - original.astype(int)).sum() > 0, "the trained copy's ε̂ picture changed"
+    assert np.array_equal(w.shown["original: " + t("noise.eps_pred")], original)
+    assert f"{steps[-1][1]:.4f}" in w.train_pictures.children[1].children[0].value and "Step 5" in w.train_info.value
     for k, v in class_model.unet.state_dict().items():
         assert torch.equal(v, weights[k]), "the shown model is never trained"
     w.t = 900
     assert float(w.last.loss) != mse_100
+    assert float(w.student_last.loss) != steps[-1][1], "the trained row follows the pair shown"
+    w.reset_student()
+    assert w.train_pictures.children == () and w.student is None
 
 
 def test_sweeps(text_model, class_model):
@@ -112,8 +132,9 @@ def test_clip_similarity_and_fid_explorer(text_model, class_model):
     f.n, f.batch_size, f.steps = 32, 16, 2
     fid = f.run()
     assert fid > 0 and f.kid.subsets == 20 and f.fid_curve.n[-1] == 32 and len(f.space.data) >= 2
-    f.n = 2
-    assert f.run() is None and "at least 4" in f.banner.value
+    with pytest.raises(traitlets.TraitError, match="at least 4"):
+        f.n = 2
+    assert f.n == 32 and f.w_n.value == 32
 
 
 def test_explainer_builds_tabs_lazily(text_model):
@@ -128,9 +149,31 @@ def test_chinese_labels_without_touching_widget_code():
     try:
         assert t("reverse.generate") == "生成"
         w = ForwardProcess()
-        assert "前向过程" in w.children[0].value
+        assert "前向过程" in w.children[1].value and w.children[0] is w.style_sheet
     finally:
         set_language("en")
     assert t("reverse.generate") == "Generate"
     with pytest.raises(ValueError, match="allowed: en, zh"):
         set_language("fr")
+
+
+def test_views_have_a_short_text_form(text_model):
+    """What a saved notebook shows where the widget cannot be drawn: the view and its settings, not a dump."""
+    w = ReverseProcess(text_model, generate=False, prompt="a blue square", steps=7)
+    text = w._repr_mimebundle_()["text/plain"]
+    assert text.startswith("ReverseProcess(model=") and "prompt='a blue square'" in text and "steps=7" in text
+    assert len(text) < 300 and "children" not in text and "layout" not in text
+    f = ForwardProcess(t=300)
+    assert repr(f) == "ForwardProcess(num_train_timesteps=1000, schedule='linear', seed=0, t=300)"
+
+
+def test_reverse_process_warns_when_guidance_leaves_the_tuned_range():
+    import diffviz
+
+    w = ReverseProcess(diffviz.load("digits"), generate=False)
+    lo, hi = w.model.guidance_range
+    assert w.guidance_note.layout.display == "none", "the default guidance is inside the tuned range"
+    w.w_guidance.value = hi + 3
+    assert w.guidance_note.layout.display == "" and f"{hi + 3:g}" in w.guidance_note.value
+    w.w_guidance.value = w.model.default_guidance
+    assert w.guidance_note.layout.display == "none"

@@ -70,13 +70,13 @@ def test_reverse_refuses_bad_settings_and_keeps_them(class_model, uncond_model):
     w.generate()
     assert w.trajectory.meta["scheduler"] == "euler" and w.player.num_steps == 2
     assert w.trajectory.meta["conditions"] == [4, 4]
-    u = ReverseProcess(uncond_model, steps=2, num_images=3)
+    u = ReverseProcess(uncond_model, steps=2, num_images=3).wait()
     assert u.w_guidance.disabled and u.trajectory.batch_size == 3 and u.player.row_labels[0] == "x_t"
 
 
 def test_noise_inspector_generated_x0_and_guidance_views(text_model):
     w = NoiseInspector(text_model)
-    assert len(w.guided_pictures.children) == 4, "a text model shows cond, uncond, w·diff and guided ε̂"
+    assert len(w.guided_pictures.children[0].children) == 5, "a text model shows cond, uncond, w·diff, guided ε̂ and its x̂0"
     data_x0, loss = w.x0.clone(), float(w.last.loss)
     x0 = w.use_generated(steps=2)
     assert x0.shape == data_x0.shape and not torch.equal(x0, data_x0)
@@ -88,7 +88,7 @@ def test_noise_inspector_generated_x0_and_guidance_views(text_model):
     with pytest.raises(traitlets.TraitError, match=r"t must be in \[0, 999\]"):
         w.t = 1000
     w.guidance = 5.0
-    assert "w=5" in w.guided_pictures.children[2].children[0].value
+    assert "w = 5" in w.diff_note.value
 
 
 def test_sweep_lists_from_code_and_text(class_model):
@@ -143,3 +143,83 @@ def test_named_models_are_shared_by_views_and_folders_load_afresh(tmp_path):
     assert w.model is shared and all(torch.equal(a, b) for a, b in zip(shared.unet.parameters(), before)), \
         "training in the inspector changes its copy, never the shared model"
     assert any(not torch.equal(a, b) for a, b in zip(w.student.parameters(), before))
+
+
+def _images(box) -> list:
+    """Every picture widget inside a box, depth first."""
+    import ipywidgets as W
+
+    if isinstance(box, W.Image):
+        return [box]
+    return [im for child in getattr(box, "children", ()) for im in _images(child)]
+
+
+def test_noise_inspector_latent_model_shows_images_and_large_latents(text_model):
+    from diffviz.widgets import t
+
+    w = NoiseInspector(text_model)
+    names = set(w.shown)
+    assert {t("noise.x0"), t("noise.x0_decoded"), t("noise.latent_xt"), t("noise.eps"), t("noise.eps_pred"),
+            t("noise.error")} <= names
+    assert w.shown[t("noise.x0_decoded")].shape == w.shown[t("noise.x0")].shape == (16, 16, 3), "x̂0 decoded to pixels"
+    assert all(int(im.width) >= 96 for im in _images(w.pictures)), "latent and image pictures are big enough to see"
+    w.t = 999
+    blurry = w.shown[t("noise.x0_decoded")]
+    w.t = 5
+    assert not np.array_equal(w.shown[t("noise.x0_decoded")], blurry)
+
+
+def test_noise_inspector_condition_follows_example_and_edits_are_flagged(text_model, class_model):
+    from diffviz.widgets.noise import data_image
+
+    w = NoiseInspector(text_model)
+    _, own = data_image(text_model, 4)
+    w.w_index.value = 4
+    assert w.w_cond.value == own and w.condition == own and "own caption" in w.condition_note.value
+    w.w_cond.value = "a blue square"
+    assert w.condition == "a blue square"
+    assert "&#x27;a blue square&#x27;" in w.condition_note.value and repr(own).replace("'", "&#x27;") in w.condition_note.value
+    w.w_index.value = -1  # refused: the control goes back, the banner says why
+    assert w.index == 4 and w.w_index.value == 4 and "example must be in [0, " in w.banner.value
+    c = NoiseInspector(class_model)
+    for index in (3, 4):
+        c.w_index.value = index
+        assert c.w_cond.value == data_image(class_model, index)[1] == c.condition
+    c.w_cond.value = (c.condition + 1) % 10
+    assert "own class" in c.condition_note.value and "⚠" in c.condition_note.value
+
+
+def test_guidance_difference_is_scaled_to_be_seen_and_out_of_range_warns(class_model):
+    from diffviz.widgets import t
+    from diffviz.widgets.guidance import guidance_warning
+
+    w = NoiseInspector(class_model)
+    w.guidance = 2.0
+    assert w.guidance_note.layout.display == "none"
+    label = t("noise.scaled_diff", k=w.diff_gain) if w.diff_gain > 1 else t("noise.diff")
+    diff = w.shown[label].astype(float)
+    assert diff.std() > 5, "w·(cond − uncond) is not a flat grey square"
+    w.guidance = 9.0
+    assert w.guidance_note.layout.display == "" and "above the range" in w.guidance_note.value
+    assert guidance_warning(class_model, 3.0) is None and "below" in guidance_warning(class_model, 0.0)
+    assert "w = 5, 8" in guidance_warning(class_model, [0, 1, 5, 8])
+    g = GuidanceSweep(class_model, run=False)
+    g.steps, g.scales = 2, [1.0, 8.0]
+    g.run()
+    assert "above the range" in g.banner.value and "w = 8" in g.banner.value
+    captions = [cell.children[0].value for cell in g.results.children[0].children]
+    assert "⚠" in captions[1] and "⚠" not in captions[0]
+    assert len({cell.layout.width for cell in g.results.children[0].children}) == 1, "equal cells: captions line up"
+
+
+def test_noise_inspector_trained_copy_on_a_new_pair_says_so(class_model):
+    w = NoiseInspector(class_model)
+    w.train_step()
+    w.guidance = 3.5  # not a new pair: the step report stays
+    assert "Step 1" in w.train_info.value
+    w.t = 50
+    assert "other pairs" in w.train_info.value and w.loss_history == []
+    copy_mse = float(w.student_last.loss)
+    assert f"{copy_mse:.4f}" in w.train_info.value
+    before, after = w.train_step()
+    assert before == pytest.approx(copy_mse, rel=1e-6) and after < before and "Step 2" in w.train_info.value

@@ -1,7 +1,8 @@
 """The forward process: an image drowning in noise.
 
 x_t = √ᾱ_t · x_0 + √(1-ᾱ_t) · ε,  ε ~ N(0, I), in closed form for any t (no loop over steps).
-This is also how training pairs for the noise predictor are made.
+This is also how training pairs for the noise predictor are made, and `predict_x0` inverts it:
+given x_t and a noise estimate ε̂, the clean image the estimate implies.
 """
 from __future__ import annotations
 
@@ -85,6 +86,20 @@ def q_sample(x0: torch.Tensor, t: torch.Tensor, schedule: Schedule, noise: torch
     alpha_bar = schedule.alphas_cumprod.to(x0.device)[t].to(x0.dtype)
     a = alpha_bar.view(-1, *([1] * (x0.ndim - 1)))
     return ForwardSample(a.sqrt() * x0 + (1 - a).sqrt() * noise, noise, alpha_bar)
+
+
+def predict_x0(x_t: torch.Tensor, eps: torch.Tensor, alpha_bar, clip: float | None = None) -> torch.Tensor:
+    """The forward process inverted with a noise estimate: x̂0 = (x_t − √(1-ᾱ_t) ε̂) / √ᾱ_t.
+
+    With the true ε this gives x0 back exactly; with the denoiser's ε̂ it is the model's guess of the
+    clean image (blurry at large t, sharp at small t). alpha_bar: ᾱ_t as a number, a 0-d tensor or one
+    per image. clip: clamp x̂0 to [-clip, clip] (as the schedulers do), since 1/√ᾱ_t is huge near t = T.
+    """
+    a = torch.as_tensor(alpha_bar, dtype=x_t.dtype, device=x_t.device)
+    if a.ndim == 1:
+        a = a.view(-1, *([1] * (x_t.ndim - 1)))
+    x0 = (x_t - (1 - a).sqrt() * eps) / a.sqrt()
+    return x0 if clip is None else x0.clamp(-clip, clip)
 
 
 def forward_strip(

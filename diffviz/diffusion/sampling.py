@@ -5,9 +5,10 @@ The loop is exactly the bare diffusers loop —
     for t in scheduler.timesteps:
         eps = unet(scheduler.scale_model_input(x, t), t, cond).sample
         x = scheduler.step(eps, t, x, generator=generator).prev_sample
-— with classifier-free guidance (eps = ε̂_uncond + w·(ε̂_cond − ε̂_uncond), both halves from one
-batched call) and, on the side, copies of x_t, ε̂ and x̂0. Recording never feeds back into the
-loop, so the final sample is bitwise the bare loop's for the same seed.
+— with classifier-free guidance (`guidance.combine`: eps = ε̂_uncond + w·(ε̂_cond − ε̂_uncond), both
+halves from one batched call) and, on the side, copies of x_t, ε̂ and x̂0 (`forward.predict_x0`).
+Recording never feeds back into the loop, so the final sample is bitwise the bare loop's for the
+same seed.
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ import torch
 from diffusers.utils.torch_utils import randn_tensor
 from tqdm.auto import tqdm
 
+from .denoiser import call_denoiser  # noqa: F401  (re-exported: the one denoiser call)
+from .forward import predict_x0
+from .guidance import combine
 from .schedule import Schedule
 from .trajectory import Trajectory
 
@@ -35,15 +39,6 @@ def alpha_bar_at(schedule: Schedule, t) -> torch.Tensor:
         return ab[int(t)].float()
     sigma = np.interp(t, np.arange(len(ab)), schedule.sigma.numpy())
     return torch.tensor(1.0 / (1.0 + sigma**2), dtype=torch.float32)
-
-
-def call_denoiser(unet, x: torch.Tensor, t, cond) -> torch.Tensor:
-    """One denoiser call: text models get `encoder_hidden_states`, class models `class_labels`."""
-    if cond is None:
-        return unet(x, t).sample
-    if cond.dtype == torch.long:
-        return unet(x, t, class_labels=cond).sample
-    return unet(x, t, encoder_hidden_states=cond).sample
 
 
 @torch.no_grad()
@@ -84,7 +79,7 @@ def sample_loop(
         x_in = scheduler.scale_model_input(x, t)
         if guided:
             eps_uncond, eps_cond = call_denoiser(unet, torch.cat([x_in, x_in]), t, both).chunk(2)
-            eps = eps_uncond + guidance * (eps_cond - eps_uncond)
+            eps = combine(eps_uncond, eps_cond, guidance)
             rec["eps_cond"].append(eps_cond.cpu())
             rec["eps_uncond"].append(eps_uncond.cpu())
         else:
@@ -92,7 +87,7 @@ def sample_loop(
         a = alpha_bar_at(schedule, t).to(device=x_in.device, dtype=x_in.dtype)
         rec["x_t"].append(x_in.cpu().clone())
         rec["eps"].append(eps.cpu().clone())
-        rec["x0_pred"].append(((x_in - (1 - a).sqrt() * eps) / a.sqrt()).cpu())
+        rec["x0_pred"].append(predict_x0(x_in, eps, a).cpu())
         rec["alpha_bar"].append(a.cpu())
         x = scheduler.step(eps, t, x, **step_kwargs).prev_sample
         if callback is not None:

@@ -10,15 +10,17 @@ Every extractor takes images as uint8 (B, H, W, 3|1) or float (B, C, H, W) in [-
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.numpy import load_file, save_file
 from tqdm.auto import tqdm
 
-from .stats import RunningStats
+from .stats import RunningStats, content_hash
 
 INCEPTION_ENV = "DIFFVIZ_INCEPTION_WEIGHTS"
 
@@ -184,4 +186,24 @@ def extract_stats(images, extractor: FeatureExtractor, batch_size: int = 256, pr
     stats = RunningStats(extractor.dim)
     for b in iter_batches(images, batch_size, progress, extractor.name):
         stats.update(extractor(b))
+    return stats
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("DIFFVIZ_CACHE", Path.home() / ".cache" / "diffviz")) / "stats"
+
+
+def cached_reference_stats(dataset: str, images, extractor, *, batch_size: int = 256, directory: Path | None = None,
+                           progress: bool = False) -> RunningStats:
+    """Feature statistics of `images` with `extractor`, reused from disk when data and extractor match."""
+    directory = Path(directory) if directory else cache_dir()
+    key = f"{dataset}-n{len(images)}-{extractor.name}-{content_hash(images)}"
+    file = directory / f"{key}.safetensors"
+    if file.is_file():
+        return RunningStats.from_arrays(load_file(str(file)))
+    stats = extract_stats(images, extractor, batch_size=batch_size, progress=progress)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp")
+    save_file(stats.to_arrays(), str(tmp), metadata={"key": json.dumps(key)})
+    tmp.replace(file)
     return stats

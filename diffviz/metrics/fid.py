@@ -1,9 +1,11 @@
-"""FID over generated batches, the FID-vs-N curve, and FID∞.
+"""FID over generated batches, the FID-vs-N curve, FID∞, and one model's whole evaluation.
 
 FID fits a Gaussian to the features of real and of generated images and measures the Fréchet
 distance between the two. It is biased upwards at small N (Chong & Forsyth, 2020): FID_N grows
 like 1/N above its limit, so the curve over N with bootstrap bands shows how much to trust a
-number, and a linear fit of FID against 1/N extrapolates FID∞ (the intercept).
+number, and a linear fit of FID against 1/N extrapolates FID∞ (the intercept). The same bias
+hits two sets of real images: `model_fid` measures that real-vs-real floor at the model's own N
+(N real images against N other real ones), so the two numbers can be compared.
 
 Scaling out: `generated_stats` splits the batches between processes (`rank`, `world_size`); under
 `accelerate launch --num_processes N` each process generates its share and the exact sums are
@@ -12,15 +14,19 @@ gathered (see `distributed.py`): `accelerate launch --multi_gpu --num_processes 
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .features import FeatureExtractor
+from ..data.domain import real_pool_size, real_set
+from .features import ClassifierFeatures, FeatureExtractor, InceptionFeatures, extract_features
 from .frechet import frechet_distance
-from .stats import RunningStats, check_features
+from .kid import KID, default_subset_size, feature_scale, kernel_inception_distance
+from .projection import gaussian_outline, pca_2d
+from .stats import RunningStats, SingularCovarianceWarning, check_features
 
 
 def fid_from_stats(a: RunningStats, b: RunningStats) -> float:
@@ -39,20 +45,37 @@ def generation_batches(conditions: Sequence, n: int, batch_size: int) -> list[li
     return [conds[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def generated_features(model, conditions, n: int, extractor: FeatureExtractor, *, batch_size: int = 64,
-                       steps: int = 25, guidance=None, scheduler: str = "ddim", seed: int = 0, rank: int = 0,
-                       world_size: int = 1, progress: bool = False) -> torch.Tensor:
-    """Generate n images in batches (batch i seeded by seed + i; this process takes i % world_size == rank)."""
+def _generate(model, conditions, n: int, extractor: FeatureExtractor, *, batch_size: int = 64, steps: int = 25,
+              guidance=None, scheduler: str = "ddim", seed: int = 0, rank: int = 0, world_size: int = 1,
+              progress: bool = False, callback: Callable[[int, int], None] | None = None,
+              keep_images: bool = False) -> tuple[torch.Tensor, np.ndarray | None]:
+    """The one generation loop of the metrics: (features, images or None) of n generated images."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     batches = generation_batches(list(conditions) if conditions is not None else None, n, batch_size)
-    feats = []
+    feats, images = [], []
     for i, conds in enumerate(tqdm(batches, disable=not progress, desc="generating")):
         if i % world_size != rank:
             continue
         uncond = conds[0] is None
         traj = model.sample(None if uncond else conds, num_images=len(conds) if uncond else None, steps=steps,
                             guidance=guidance, scheduler=scheduler, seed=seed + i, decode_steps=False)
-        feats.append(extractor(traj.final_images()))
-    return torch.cat(feats) if feats else torch.zeros(0, extractor.dim)
+        batch = traj.final_images()
+        feats.append(extractor(batch))
+        if keep_images:
+            images.append(batch)
+        if callback is not None:
+            callback(i + 1, len(batches))
+    out = torch.cat(feats) if feats else torch.zeros(0, extractor.dim)
+    return out, (np.concatenate(images) if images else None)
+
+
+def generated_features(model, conditions, n: int, extractor: FeatureExtractor, *, batch_size: int = 64,
+                       steps: int = 25, guidance=None, scheduler: str = "ddim", seed: int = 0, rank: int = 0,
+                       world_size: int = 1, progress: bool = False) -> torch.Tensor:
+    """Generate n images in batches (batch i seeded by seed + i; this process takes i % world_size == rank)."""
+    return _generate(model, conditions, n, extractor, batch_size=batch_size, steps=steps, guidance=guidance,
+                     scheduler=scheduler, seed=seed, rank=rank, world_size=world_size, progress=progress)[0]
 
 
 def fid_for_model(model, conditions, n: int, batch_size: int, extractor: FeatureExtractor,
@@ -89,9 +112,133 @@ def fid_vs_n(real_stats: RunningStats, fake_features, ns: Sequence[int] | None =
     for n in ns:
         subsets = [fake] if n == total else [fake[rng.choice(total, n, replace=False)] for _ in range(bootstrap)]
         with warnings.catch_warnings():  # small N (even N <= dim, a singular Σ) is the point of the curve
-            warnings.filterwarnings("ignore", message=".*singular covariance", category=UserWarning)
+            warnings.simplefilter("ignore", SingularCovarianceWarning)
             vals = [fid_from_stats(real_stats, RunningStats.from_features(s)) for s in subsets]
         means.append(float(np.mean(vals)))
         stds.append(float(np.std(vals)))
     slope, intercept = np.polyfit(1.0 / np.asarray(ns, dtype=float), means, 1) if len(ns) > 1 else (0.0, means[0])
     return FidCurve(list(ns), means, stds, float(intercept), float(slope))
+
+
+def domain_extractor(model) -> FeatureExtractor:
+    """The features FID uses for a diffviz model by default: its bundled domain classifier's embedding."""
+    if getattr(model, "classifier", None) is None:
+        raise ValueError(f"model {getattr(model, 'name', '?')!r} has no domain classifier to take features from; "
+                         "pass extractor= (e.g. InceptionFeatures with local weights)")
+    return ClassifierFeatures(model.classifier, name=model.name)
+
+
+def curve_sizes(n: int) -> list[int]:
+    """The N of the FID-vs-N curve for n images: n/8, n/4, n/2 and n (at least 4 each)."""
+    return sorted({min(n, max(4, n // k)) for k in (8, 4, 2, 1)})
+
+
+@dataclass
+class FidReport:
+    """One model's FID at N, what it is measured against, and what the pictures of it need.
+
+    fid: N generated images against a reference set of N real images. floor: N other real images
+    against the same reference — what FID gives two samples of one distribution at this N (mean and
+    std over `floor_sets` disjoint real sets); a generated FID within the floor's spread means FID
+    cannot tell the images from real ones at this N. kid: unbiased MMD² (mean ± std over subsets).
+    curve / floor_curve: FID against subsets of the generated / of the first other real set, by N.
+    """
+
+    n: int
+    fid: float
+    floor: float
+    floor_std: float
+    floor_sets: int
+    kid: KID
+    curve: FidCurve | None
+    floor_curve: FidCurve | None
+    extractor: str
+    dim: int
+    dataset: str
+    real_features: np.ndarray
+    generated_features: np.ndarray
+    real_images: np.ndarray
+    generated_images: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def singular(self) -> bool:
+        """N is not above the feature dimension: the covariances are singular, FID strongly biased."""
+        return self.n <= self.dim
+
+    @property
+    def above_floor(self) -> bool:
+        """The generated FID is above the real-vs-real floor by more than twice the floor's spread."""
+        return self.fid > self.floor + 2 * self.floor_std
+
+    def projection(self, n_std: float = 2.0) -> dict[str, tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]]:
+        """{"real": (points (N, 2), outline), "generated": ...}: both feature sets on their two shared
+        principal axes, with the n_std contour (x, y) of the Gaussian fitted to each projection."""
+        real, fake = pca_2d(self.real_features, self.generated_features)
+        return {name: (pts, gaussian_outline(pts, n_std)) for name, pts in (("real", real), ("generated", fake))}
+
+
+def singular_note(n: int, dim: int) -> str:
+    return (f"N = {n} images of {dim}-d features: the covariances are singular and FID is biased upwards; "
+            f"compare it with the real-vs-real floor at the same N, or use N > {dim}")
+
+
+def max_n(model, floor_sets: int = 1) -> int | None:
+    """The largest N model_fid can take for this model (None: no limit): 1 + floor_sets real sets of N."""
+    pool = real_pool_size(model)
+    return None if pool is None else pool // (1 + floor_sets)
+
+
+def model_fid(model, n: int, *, steps: int = 20, batch_size: int = 32, seed: int = 0,
+              extractor: FeatureExtractor | None = None, guidance=None, scheduler: str = "ddim",
+              curve: bool = True, kid_subsets: int = 20, floor_sets: int = 4,
+              progress: Callable[[int, int], None] | None = None) -> FidReport:
+    """Evaluate `model` at N images: FID, its real-vs-real floor at the same N, KID and FID vs N.
+
+    Disjoint sets of n real images of the model's domain: the reference, and up to `floor_sets` others
+    (fewer where the data set is too small; at least one). The model generates from the conditions
+    (classes, captions) of the first other set, so the generated set has the same make-up as it (batch
+    i seeded by seed + i; `progress(done, total)` after each batch). FID is generated against the
+    reference; the floor is each other real set against the reference. KID uses subsets of n/2 and,
+    for extractors other than InceptionV3, features divided by the reference set's RMS coordinate (see
+    `kid.py`). When N is not above the feature dimension one SingularCovarianceWarning says so (once).
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 4:
+        raise ValueError(f"FID needs at least 4 images (better hundreds), got N = {n!r}")
+    n = int(n)
+    if floor_sets < 1:
+        raise ValueError(f"floor_sets must be at least 1, got {floor_sets}")
+    extractor = extractor if extractor is not None else domain_extractor(model)
+    pool = real_pool_size(model)
+    if pool is not None:
+        if pool < 2 * n:
+            raise ValueError(f"the real data set has {pool} images: FID and its real-vs-real floor need two "
+                             f"disjoint sets of N = {n}; use N ≤ {pool // 2}")
+        floor_sets = min(floor_sets, pool // n - 1)
+    reference = real_set(model, n)
+    others = [real_set(model, n, part=p) for p in range(1, floor_sets + 1)]
+    with warnings.catch_warnings():  # one note below instead of one per covariance
+        warnings.simplefilter("ignore", SingularCovarianceWarning)
+        fake_f, images = _generate(model, others[0].conditions, n, extractor, batch_size=batch_size,
+                                   steps=steps, guidance=guidance, scheduler=scheduler, seed=seed,
+                                   callback=progress, keep_images=True)
+        real_f = check_features(extract_features(reference.images, extractor))
+        other_f = [check_features(extract_features(o.images, extractor)) for o in others]
+        fake_np = check_features(fake_f)
+        ref = RunningStats.from_features(real_f)
+        fid = fid_from_stats(ref, RunningStats.from_features(fake_np))
+        floors = [fid_from_stats(ref, RunningStats.from_features(f)) for f in other_f]
+        scale = 1.0 if isinstance(extractor, InceptionFeatures) else feature_scale(real_f)
+        kid = kernel_inception_distance(real_f, fake_np, subsets=kid_subsets, subset_size=default_subset_size(n, n),
+                                        seed=seed, scale=scale)
+        ns = curve_sizes(n)
+        fid_curve = fid_vs_n(ref, fake_np, ns=ns, bootstrap=4, seed=seed) if curve else None
+        floor_curve = fid_vs_n(ref, other_f[0], ns=ns, bootstrap=4, seed=seed) if curve else None
+    notes = []
+    if n <= extractor.dim:
+        notes.append(singular_note(n, extractor.dim))
+        warnings.warn(notes[-1], SingularCovarianceWarning, stacklevel=2)
+    return FidReport(n=n, fid=fid, floor=float(np.mean(floors)), floor_std=float(np.std(floors)),
+                     floor_sets=len(floors), kid=kid, curve=fid_curve, floor_curve=floor_curve,
+                     extractor=extractor.name, dim=extractor.dim, dataset=reference.name, real_features=real_f,
+                     generated_features=fake_np, real_images=reference.images, generated_images=images, notes=notes)

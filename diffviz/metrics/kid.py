@@ -1,7 +1,13 @@
 """Kernel Inception Distance: an unbiased MMD² between feature sets (Bińkowski et al., 2018).
 
-k(x, y) = (x·y / d + 1)³. Unlike FID it has an unbiased estimator, so it is meaningful at small N;
-it is averaged over random subsets and reported as mean ± std.
+k(x, y) = (x·y / d + 1)³. Unlike FID it has an unbiased estimator, so it is meaningful at small N
+(an estimate may dip a little below 0 when the two sets come from one distribution); it is the
+mean over random subsets (each smaller than the sets, so they differ) and reported as mean ± std.
+
+The cubic kernel was made for InceptionV3 pool features, whose coordinates are of order 1. Other
+extractors (the bundled domain classifiers: coordinates ~ 3, norms ~ 40) would put the kernel far
+from that regime — KID values in the tens of thousands ×1000 and a huge spread. Pass `scale` (the
+features are divided by it first); `feature_scale` gives the RMS coordinate of a reference set.
 """
 from __future__ import annotations
 
@@ -30,14 +36,37 @@ def polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
                  - 2 * kxy.mean())
 
 
-def kernel_inception_distance(real, fake, subsets: int = 50, subset_size: int = 1000, seed: int = 0) -> KID:
-    """KID between two feature sets (N, d), mean ± std over random subsets."""
+def feature_scale(features) -> float:
+    """Root-mean-square coordinate of a feature set: divide by it to give the kernel order-1 inputs."""
+    f = check_features(features)
+    return float(np.sqrt((f ** 2).mean())) or 1.0
+
+
+def default_subset_size(n_real: int, n_fake: int) -> int:
+    """Half the smaller set (at most 1000): subsets then differ, so their spread means something."""
+    return max(2, min(1000, min(n_real, n_fake) // 2))
+
+
+def kernel_inception_distance(real, fake, subsets: int = 50, subset_size: int | None = None, seed: int = 0,
+                              scale: float = 1.0) -> KID:
+    """KID between two feature sets (N, d), mean ± std over random subsets of `subset_size` per set.
+
+    subset_size defaults to half the smaller set; a subset as large as a set would draw the same
+    samples every time (a spread of 0). Features are divided by `scale` before the kernel.
+    """
     x, y = check_features(real), check_features(fake)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"feature dimensions differ: {x.shape[1]} and {y.shape[1]}")
-    m = min(subset_size, len(x), len(y))
-    if m < 2:
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive number, got {scale!r}")
+    if min(len(x), len(y)) < 2:
         raise ValueError(f"KID needs at least 2 samples in each set, got {len(x)} and {len(y)}")
+    m = min(subset_size or default_subset_size(len(x), len(y)), len(x), len(y))
+    if m < 2:
+        raise ValueError(f"KID subsets need at least 2 samples, got subset_size={subset_size}")
+    if subsets < 1:
+        raise ValueError(f"KID needs at least 1 subset, got {subsets}")
+    x, y = x / scale, y / scale
     rng = np.random.default_rng(seed)
     vals = [polynomial_mmd2(x[rng.choice(len(x), m, replace=False)], y[rng.choice(len(y), m, replace=False)])
             for _ in range(subsets)]

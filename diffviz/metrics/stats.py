@@ -8,15 +8,11 @@ safetensors, keyed by data set, N, feature extractor and a hash of the data itse
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import load_file, save_file
 
 
 def check_features(features, dim: int | None = None) -> np.ndarray:
@@ -28,6 +24,10 @@ def check_features(features, dim: int | None = None) -> np.ndarray:
     if not np.isfinite(f).all():
         raise ValueError("features contain NaN or inf (did the generator diverge?)")
     return f
+
+
+class SingularCovarianceWarning(UserWarning):
+    """Fewer samples than feature dimensions: the covariance is singular and FID is biased upwards."""
 
 
 @dataclass
@@ -68,7 +68,7 @@ class RunningStats:
             raise ValueError(f"a covariance needs at least 2 samples, got {self.n}")
         if self.n <= self.dim:
             warnings.warn(f"{self.n} samples of {self.dim}-d features give a singular covariance (rank <= n - 1); "
-                          f"FID is still defined but strongly biased — use more than {self.dim} samples", stacklevel=2)
+                          f"FID is still defined but strongly biased — use more than {self.dim} samples", SingularCovarianceWarning, stacklevel=2)
         mu = self.mean
         return (self.outer - self.n * np.outer(mu, mu)) / (self.n - 1)
 
@@ -92,25 +92,3 @@ def content_hash(*arrays) -> str:
         h.update(str((a.shape, a.dtype.str)).encode())
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()[:16]
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("DIFFVIZ_CACHE", Path.home() / ".cache" / "diffviz")) / "stats"
-
-
-def cached_reference_stats(dataset: str, images, extractor, *, batch_size: int = 256, directory: Path | None = None,
-                           progress: bool = False) -> RunningStats:
-    """Feature statistics of `images` with `extractor`, reused from disk when data and extractor match."""
-    directory = Path(directory) if directory else cache_dir()
-    key = f"{dataset}-n{len(images)}-{extractor.name}-{content_hash(images)}"
-    file = directory / f"{key}.safetensors"
-    if file.is_file():
-        return RunningStats.from_arrays(load_file(str(file)))
-    from .features import extract_stats
-
-    stats = extract_stats(images, extractor, batch_size=batch_size, progress=progress)
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(".tmp")
-    save_file(stats.to_arrays(), str(tmp), metadata={"key": json.dumps(key)})
-    tmp.replace(file)
-    return stats

@@ -11,6 +11,7 @@ import copy
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet2DModel
 
@@ -67,6 +68,15 @@ class DiffusionModel:
         return (self.unet.config.in_channels, *size)
 
     @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the images the model makes (the decoder's output for latent models)."""
+        c, h, w = self.sample_shape
+        if self.vae is None:
+            return (c, h, w)
+        f = 2 ** (len(self.vae.config.block_out_channels) - 1)
+        return (int(self.vae.config.out_channels), h * f, w * f)
+
+    @property
     def sample_range(self) -> float:
         """Range the predicted clean sample is clipped to: [-1, 1] pixels, or ±3 σ of the scaled latents."""
         return float(self.meta.get("sample_range", 3.0 if self.latent else 1.0))
@@ -74,6 +84,28 @@ class DiffusionModel:
     @property
     def default_guidance(self) -> float:
         return float(self.meta.get("default_guidance", 1.0 if self.kind == "uncond" else 3.0))
+
+    @property
+    def guidance_range(self) -> tuple[float, float]:
+        """The guidance scales w this model was tuned for, (lo, hi), from its model card's measurements.
+
+        Outside it the images get worse: below lo the condition is only weakly followed (w = 0 ignores
+        it); above hi colours saturate and shapes or strokes break up. A model folder states it as
+        `guidance_range` in model_index.json; without it: 1 to twice the default guidance (at least 2).
+        Unconditional models: (1, 1).
+        """
+        if self.kind == "uncond":
+            return (1.0, 1.0)
+        given = self.meta.get("guidance_range")
+        if given is not None:
+            try:
+                lo, hi = (float(v) for v in given)
+            except (TypeError, ValueError):
+                raise ValueError(f"model {self.name!r}: guidance_range must be two numbers [lo, hi], got {given!r}") from None
+            if not 0 <= lo <= hi < float("inf"):
+                raise ValueError(f"model {self.name!r}: guidance_range must satisfy 0 <= lo <= hi, got {given!r}")
+            return (lo, hi)
+        return (min(1.0, self.default_guidance), max(2.0, 2 * self.default_guidance))
 
     @property
     def name(self) -> str:
@@ -92,6 +124,20 @@ class DiffusionModel:
         for m in self.modules().values():
             m.to(self.device)
         return self
+
+    @torch.no_grad()
+    def classify(self, images) -> dict[str, np.ndarray]:
+        """The domain classifier's verdict on uint8 images (N, H, W, 3): {attribute: predicted index}
+        (digits: {"digit": …}; shapes: {"colour": …, "shape": …, …}). An independent judge of samples."""
+        if self.classifier is None:
+            raise ValueError(f"model {self.name!r} has no domain classifier to judge images with")
+        u8 = np.asarray(images)
+        if u8.dtype != np.uint8 or u8.ndim != 4 or u8.shape[-1] != 3:
+            raise ValueError(f"images must be uint8 (N, H, W, 3), got {u8.dtype} {u8.shape}")
+        x = torch.from_numpy(np.ascontiguousarray(u8)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        if self.classifier.in_channels == 1:
+            x = x.mean(1, keepdim=True)
+        return {k: v.argmax(1).cpu().numpy() for k, v in self.classifier(x.to(self.device)).items()}
 
     # ---- latent space ---------------------------------------------------------------------
     @torch.no_grad()

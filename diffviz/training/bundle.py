@@ -19,14 +19,10 @@ from ..models.conditioning import ClassConditioner, TextConditioner
 from ..models.pipeline import DiffusionModel
 from ..utils import pick_device
 from . import recipes
+from .recipes import DIGITS_PARTS, SHAPES_PARTS
 from .trainer import Trainer, TrainConfig
 
 SCHEDULE = "squaredcos_cap_v2"
-# part -> (steps, lr, batch size, ema decay)
-# "decoder" fine-tunes the VAE's decoder with its encoder frozen, so the UNet's latents do not move.
-SHAPES_PARTS = {"clip": (1500, 1e-3, 128, None), "classifier": (1500, 2e-3, 64, None),
-                "vae": (2500, 1e-3, 64, None), "decoder": (1000, 2e-4, 64, None), "unet": (8000, 5e-4, 64, 0.999)}
-DIGITS_PARTS = {"classifier": (800, 2e-3, 64, None), "unet": (6000, 1e-3, 64, 0.999)}
 
 
 def _train(model, loss_fn, out: Path, part: tuple, seed: int, device, minutes=None, steps=None) -> Trainer:
@@ -116,7 +112,10 @@ def assemble(model_name: str, runs: Path, out_dir: Path) -> DiffusionModel:
         clip = load_part(runs, "shapes", "clip")
         cond = TextConditioner(clip, builders.make_tokenizer(cfg["text_cfg"]["context_length"]), shapes_data.vocabulary())
         scale = json.loads((runs / "shapes" / "unet" / "latent_scale.json").read_text())["latent_scale"]
-        meta = {"name": "shapes", "image_size": 32, "channels": 3, "default_guidance": 3.0, "default_steps": 50,
+        # guidance_range: on 48 prompts (DDIM, 50 steps) colour+shape adherence was 0.90 / 0.98 / 0.96 / 0.90 / 0.85 /
+        # 0.69 and CLIP score 75 / 81 / 81 / 78 / 66 / 61 at w = 1 / 2 / 3 / 4 / 5 / 8: tuned for 1–4.
+        meta = {"name": "shapes", "image_size": 32, "channels": 3, "default_guidance": 3.0, "guidance_range": [1.0, 4.0],
+                "default_steps": 50,
                 "prompt_examples": ["a red circle", "a big blue square at the top left", "a small yellow triangle",
                                     "a green cross in the centre", "an orange circle at the bottom right"],
                 "heldout_pairs": [list(p) for p in shapes_data.HELDOUT_PAIRS], "training_steps": steps,
@@ -126,8 +125,10 @@ def assemble(model_name: str, runs: Path, out_dir: Path) -> DiffusionModel:
                                scale, meta, load_part(runs, "shapes", "classifier"))
     else:
         # Guidance 1.5 was chosen on seeds apart from the benchmark's: class accuracy peaks near 1.25–1.5 and
-        # falls fast above 2 (washed-out strokes), which the guidance sweep shows students.
-        meta = {"name": "digits", "image_size": 16, "channels": 1, "default_guidance": 1.5, "default_steps": 50,
+        # falls fast above 2 (washed-out strokes), which the guidance sweep shows students; the model card
+        # measures 0.13 / 0.935 / 0.98 / 0.425 at w = 0 / 1 / 1.5 / 3: tuned for 1–2.
+        meta = {"name": "digits", "image_size": 16, "channels": 1, "default_guidance": 1.5, "guidance_range": [1.0, 2.0],
+                "default_steps": 50,
                 "training_steps": steps, "classifier_config": dict(builders.DIGITS_CLASSIFIER_CONFIG,
                                                                    classes={"digit": [str(i) for i in range(10)]})}
         model = DiffusionModel(load_part(runs, "digits", "unet"), sched_cfg, ClassConditioner(10), None, 1.0, meta,

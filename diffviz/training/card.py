@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from ..models.builders import count_parameters
+from .recipes import DIGITS_PARTS, SHAPES_PARTS
 
 DATA = {
     "shapes": ("60 000 procedural 32×32 images with captions (`diffviz.data.shapes`, seed 0): 6 colours × 4 shapes "
@@ -16,6 +17,15 @@ TARGETS = {"adherence_seen": ">= 0.90", "adherence_heldout": ">= 0.70", "clip_to
            "class_accuracy": ">= 0.95", "fid": "<= 3x fid_floor"}
 
 
+def _guidance_lines(model) -> list[str]:
+    if model.kind == "uncond":
+        return []
+    lo, hi = model.guidance_range
+    return [f"Classifier-free guidance: default w = {model.default_guidance:g}; tuned for w = {lo:g}–{hi:g} "
+            "(`guidance_range`; outside it the views warn: below, the condition is followed weakly; above, colours "
+            "saturate and images degrade).", ""]
+
+
 def write_model_card(model, folder: str | Path, quality: dict | None = None) -> Path:
     folder = Path(folder)
     name = model.name
@@ -25,8 +35,6 @@ def write_model_card(model, folder: str | Path, quality: dict | None = None) -> 
              f"{'latent' if model.latent else 'pixel'} space · sample shape {model.sample_shape}.", "",
              "## Data", "", DATA.get(name, "").format(heldout=heldout), "", "## Parts (trained separately)", "",
              "| part | class | parameters | training steps |", "| --- | --- | --- | --- |"]
-    from .bundle import DIGITS_PARTS, SHAPES_PARTS
-
     steps = model.meta.get("training_steps", {})
     vae_steps = steps.get("vae")
     if vae_steps and steps.get("decoder"):
@@ -41,7 +49,8 @@ def write_model_card(model, folder: str | Path, quality: dict | None = None) -> 
         lines.append(f"| {part} | {cls} | {count_parameters(module) / 1e6:.2f} M | {part_steps.get(part) or '—'} |")
     lines += ["", "Noise schedule: `squaredcos_cap_v2`, 1 000 training steps, ε-prediction; 10 % condition dropout "
               "for classifier-free guidance; EMA (0.999) weights for the denoiser; weights stored as fp16 safetensors.",
-              "", "## Reproduce", "", "```bash", f"diffviz train {name} --device cuda   # or cpu (resumable: re-run to continue)",
+              ""] + _guidance_lines(model) + [
+              "## Reproduce", "", "```bash", f"diffviz train {name} --device cuda   # or cpu (resumable: re-run to continue)",
               "```", "", "Each part trains in `runs/<model>/<part>/` with resumable checkpoints; the command assembles "
               "this folder at the end. "
               + ("The decoder is fine-tuned with the encoder frozen (as Stable Diffusion's ft-MSE VAE was), so the "
@@ -50,7 +59,7 @@ def write_model_card(model, folder: str | Path, quality: dict | None = None) -> 
                  f"{'; '.join(short)} steps. Re-running the command resumes them." if short else
                  "Every part ran its full schedule."), ""]
     if quality:
-        lines += ["## Measured quality", "", "`benchmarks/model_quality.py` (DDIM, 50 steps, default guidance, fixed seeds):", "",
+        lines += ["## Measured quality", "", "`diffviz evaluate` (benchmarks/model_quality.py; DDIM, 50 steps, default guidance, fixed seeds):", "",
                   "| measure | value | target |", "| --- | --- | --- |"]
         for k, v in quality.items():
             lines.append(f"| {k} | {v:.4g} | {TARGETS.get(k, '')} |" if isinstance(v, float) else f"| {k} | {v} | |")

@@ -16,10 +16,17 @@ from open_clip.loss import ClipLoss
 
 from ..data.digits import load_digits_tensor
 from ..data.shapes import ATTRIBUTES, ShapesData
-from ..diffusion.objective import drop_conditions, noise_prediction
+from ..diffusion.guidance import drop_conditions
+from ..diffusion.objective import noise_prediction
 from ..diffusion.schedule import Schedule
 from ..models import builders
 from ..models.conditioning import text_token_states
+
+# The bundled models' parts, each trained separately: part -> (steps, lr, batch size, ema decay)
+# "decoder" fine-tunes the VAE's decoder with its encoder frozen, so the UNet's latents do not move.
+SHAPES_PARTS = {"clip": (1500, 1e-3, 128, None), "classifier": (1500, 2e-3, 64, None),
+                "vae": (2500, 1e-3, 64, None), "decoder": (1000, 2e-4, 64, None), "unet": (8000, 5e-4, 64, 0.999)}
+DIGITS_PARTS = {"classifier": (800, 2e-3, 64, None), "unet": (6000, 1e-3, 64, 0.999)}
 
 CAPTION_DROPOUT = 0.1
 

@@ -38,6 +38,10 @@ VOILA_SETTINGS = {
 EXTENSIONS = ["@voila-dashboards/widgets-manager8", "@jupyter-widgets/jupyterlab-manager", "anywidget"]
 
 
+PRESENTER_SCRIPT = ("<script>if (/[?&]presenter=(1|true|on|yes)(&|$)/.test(location.search)) "
+                    "document.body.classList.add('dv-presenter');</script>")
+
+
 def data_dir() -> Path:
     return Path(os.environ.get("DIFFVIZ_CACHE", Path.home() / ".cache" / "diffviz")) / "jupyter"
 
@@ -71,6 +75,10 @@ def install_template(dest: Path | None = None) -> Path:
     index, n = re.subn(r"https://cdn\.jsdelivr\.net/npm/@fortawesome/fontawesome-free@[^/]+/css/", local, index)
     if n == 0 and "cdn." in index:
         raise RuntimeError("Voila's lab template changed: could not replace its Font Awesome CDN links")
+    # `?presenter=1` in a dashboard's URL: bigger pictures and text for a projector (views.css)
+    index, n = re.subn(r"(\{\{ spinner\.html\(\) \}\})", PRESENTER_SCRIPT + r"\n\1", index, count=1)
+    if n == 0:
+        raise RuntimeError("Voila's lab template changed: could not add the presenter switch")
     (tmp / "index.html.j2").write_text(index)
     shutil.copyfile(_plotly_bundle(), tmp / "static" / plotly_bundle_name())
     shutil.rmtree(target, ignore_errors=True)

@@ -4,14 +4,18 @@ from __future__ import annotations
 import functools
 import html
 import io
+import os
+import threading
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import ipywidgets as W
 import numpy as np
 import traitlets
 from PIL import Image
 
-from ..utils import release_memory
+from ..utils import PRESENTER_ENV, release_memory
 from .i18n import t
 
 
@@ -63,7 +67,9 @@ def tile(images: np.ndarray, cols: int | None = None, gap: int = 2) -> np.ndarra
 
 
 def image_widget(image: np.ndarray | None = None, zoom: int = 4) -> W.Image:
-    w = W.Image(format="png", layout=W.Layout(flex="0 0 auto", object_fit="none"))
+    """A crisp picture that never overflows: zoom × its size at most, shrunk to fit a narrow page."""
+    w = W.Image(format="png", layout=W.Layout(flex="0 1 auto", max_width="100%", height="auto", object_fit="contain"))
+    w.add_class("dv-pic")
     if image is not None:
         set_png(w, image, zoom)
     return w
@@ -73,6 +79,46 @@ def set_png(widget: W.Image, image: np.ndarray, zoom: int = 4) -> None:
     """Show a uint8 (H, W, 3) picture at exactly zoom × its size (pre-zoomed nearest-neighbour: crisp)."""
     widget.value = png_bytes(image, zoom)
     widget.width, widget.height = str(image.shape[1] * zoom), str(image.shape[0] * zoom)
+
+
+def zoom_for(size: int, target: int = 128) -> int:
+    """The zoom that shows a size-pixel image at least `target` px wide (legible from a lecture hall's back row)."""
+    return max(1, -(-target // max(1, int(size))))
+
+
+STYLE_FILE = Path(__file__).parent / "static" / "views.css"
+_presenter: list[bool] = []
+
+
+def presenter(on: bool | None = None) -> bool:
+    """Presenter mode (bigger pictures and text for a projector) for views made from now on.
+
+    `presenter(True)` in a notebook, `DIFFVIZ_PRESENTER=1` in the environment (`diffviz dashboard
+    --presenter`), or `?presenter=1` in a dashboard's URL (the diffviz Voila template). Returns the setting.
+    """
+    if on is not None:
+        _presenter[:] = [bool(on)]
+    return _presenter[-1] if _presenter else os.environ.get(PRESENTER_ENV, "") not in ("", "0", "false", "no")
+
+
+@functools.lru_cache(maxsize=1)
+def _style_html() -> str:
+    return f"<style>{STYLE_FILE.read_text(encoding='utf-8')}</style>"
+
+
+# Heavy work (sampling, sweeps) runs on one worker thread per kernel, so a view is on screen with its
+# progress bar before its first result, and the kernel keeps answering controls while it samples.
+_WORKER: list[ThreadPoolExecutor] = []
+
+
+def _worker() -> ThreadPoolExecutor:
+    if not _WORKER:
+        _WORKER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="diffviz-worker"))
+    return _WORKER[0]
+
+
+def _in_worker() -> bool:
+    return threading.current_thread().name.startswith("diffviz-worker")
 
 
 # Descriptions next to controls are never cut ("Use a generat…"): they take the room they need.
@@ -85,14 +131,74 @@ def button(key: str, primary: bool = False, icon: str = "", **fmt) -> W.Button:
                     layout=W.Layout(width="auto", min_width="8em"))
 
 
+def _short(value, limit: int = 60) -> str:
+    text = repr(float(value)) if isinstance(value, np.generic) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class View(W.VBox):
     """Base of every diffviz widget: an error banner and a progress bar above the content."""
 
     def __init__(self, **kwargs):
         self.banner = W.HTML(layout=W.Layout(display="none"))
         self.progress = W.IntProgress(value=0, min=0, max=1, description="", layout=W.Layout(width="60%", display="none"))
+        self.style_sheet = W.HTML(_style_html(), layout=W.Layout(display="none"))
+        self._pending: Future | None = None
+        self.last_exception: BaseException | None = None
         super().__init__(**kwargs)
         self.add_class("diffviz-view")
+        if presenter():
+            self.add_class("dv-presenter")
+
+    def settings(self) -> dict:
+        """The view's own settings (its traitlets beyond the layout's), as plain Python values."""
+        own = set(self.trait_names()) - set(W.VBox.class_trait_names())
+        return {name: getattr(self, name) for name in sorted(own) if not name.startswith("_")}
+
+    def __repr__(self) -> str:
+        """A short human text form (what a saved notebook shows where the widget cannot be drawn)."""
+        model = getattr(getattr(self, "model", None), "name", None)
+        parts = ([f"model={model!r}"] if model else []) + [f"{k}={_short(v)}" for k, v in self.settings().items()]
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            bundle["text/plain"] = repr(self)  # whole (ipywidgets cuts it at 110 characters)
+        return bundle
+
+    @traitlets.observe("children")
+    def _with_style_sheet(self, change):  # the style sheet rides along with whatever a view shows
+        if self.style_sheet not in change["new"]:
+            self.children = (self.style_sheet, *change["new"])
+
+    # ---- heavy work off the kernel's main thread -------------------------------------------
+    def submit(self, method, *args, **kwargs) -> Future:
+        """Run a heavy action (a `@guarded` method) on the kernel's worker thread and return its Future.
+
+        The view is already on screen with its progress bar; the kernel keeps answering other controls.
+        Code that needs the result calls `view.wait()` (API methods called directly run at once).
+        """
+        self.progress.layout.display = ""
+        fut = _worker().submit(self._run_task, method, args, kwargs)
+        self._pending = fut
+        return fut
+
+    def _run_task(self, method, args, kwargs):
+        try:
+            return method(*args, **kwargs)
+        except Exception as err:  # a bug, not bad input: say so briefly, keep the traceback for `last_exception`
+            self.last_exception = err
+            self.show_error(f"{type(err).__name__}: {str(err)[:300]}")
+            self.progress.layout.display = "none"
+            return None
+
+    def wait(self, timeout: float | None = None):
+        """Wait for the view's background work (its first result, a queued button action); return the view."""
+        fut = self._pending
+        if fut is not None and not _in_worker():
+            fut.result(timeout)
+        return self
 
     def bind(self, name: str, widget: W.Widget, attr: str = "value") -> W.Widget:
         """Two-way link between trait `name` and a control, where a refused value is answered, not raised.
@@ -167,12 +273,26 @@ def guarded(method):
     return wrapper
 
 
+def heavy(method):
+    """A heavy view action (sampling): `@guarded`, and called from code it first waits for the view's
+    background work, so results never arrive out of order."""
+    inner = guarded(method)
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if not _in_worker():
+            self.wait()
+        return inner(self, *args, **kwargs)
+
+    return wrapper
+
+
 def heading(key: str, **fmt) -> W.HTML:
     return W.HTML(f"<h3 style='margin:4px 0'>{html.escape(t(key, **fmt))}</h3>")
 
 
 def explain(key: str) -> W.HTML:
-    return W.HTML(f"<p style='max-width:56em;color:#333;margin:2px 0 8px'>{t(key)}</p>")
+    return W.HTML(f"<p style='max-width:56em;color:#333;margin:2px 0 6px;line-height:1.45'>{t(key)}</p>")
 
 
 def notice(key: str) -> W.HTML:

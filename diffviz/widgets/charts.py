@@ -58,7 +58,8 @@ def schedule_figure(curves: dict[str, list[float]], t_now: int) -> go.FigureWidg
     ts = curves["t"]
     fig = go.Figure(layout=dict(LAYOUT, title=t("forward.schedule_title"), xaxis_title="t",
                                       yaxis=dict(title=t("forward.amount"), range=[0, 1.02]),
-                                      yaxis2=dict(title="SNR", type="log", overlaying="y", side="right", showgrid=False),
+                                      yaxis2=dict(title="SNR", type="log", overlaying="y", side="right", showgrid=False,
+                                                  exponentformat="power", dtick=2),
                                       legend=dict(orientation="h", y=-0.25)))
     fig.add_scatter(x=ts, y=curves["alpha_bar"], name="ᾱ_t")
     fig.add_scatter(x=ts, y=curves["sqrt_alpha_bar"], name="√ᾱ_t (" + t("forward.signal") + ")")
@@ -123,53 +124,75 @@ def histogram_figure(values: np.ndarray) -> go.FigureWidget:
 
 
 def heatmap_figure(matrix: np.ndarray, rows: list, cols: list, title: str, cosine: bool = True) -> go.FigureWidget:
-    """A matrix as a heatmap; cosine similarities get a fixed [-1, 1] scale and printed values."""
-    extra = dict(zmin=-1, zmax=1, text=np.round(matrix, 2), texttemplate="%{text}", colorscale="Viridis") if cosine \
-        else dict(colorscale="RdBu", zmid=0)
-    return _figure_widget(go.Figure(go.Heatmap(z=matrix, x=cols, y=rows, **extra),
+    """A matrix as a heatmap; cosine similarities get a fixed [-1, 1] scale and values printed to 2 decimals.
+
+    Values go as Python floats (a float32 0.86 would print as 0.8600000143051147)."""
+    z = np.asarray(matrix, dtype=np.float64).round(6).tolist()
+    extra = dict(zmin=-1, zmax=1, texttemplate="%{z:.2f}", hovertemplate="%{y} · %{x}: %{z:.2f}<extra></extra>",
+                 colorscale="Viridis") if cosine else dict(colorscale="RdBu", zmid=0)
+    return _figure_widget(go.Figure(go.Heatmap(z=z, x=list(cols), y=list(rows), **extra),
                           layout=dict(LAYOUT, title=title, height=max(300, 40 * len(rows) + 120),
                                       yaxis=dict(autorange="reversed"))))
 
 
+def _colour(i: int) -> str:
+    import plotly.colors
+
+    palette = plotly.colors.qualitative.Plotly
+    return palette[i % len(palette)]
+
+
+def _floats(values) -> list:
+    return np.asarray(values, dtype=np.float64).tolist()
+
+
 def line_figure(x, ys: dict[str, list[float]], title: str, xaxis: str, yaxis: str, bands: dict | None = None,
-                hline: tuple[float, str] | None = None) -> go.FigureWidget:
-    fig = go.Figure(layout=dict(LAYOUT, title=title, xaxis_title=xaxis, yaxis_title=yaxis))
-    for name, y in ys.items():
+                hline: tuple[float, str] | None = None, width: int | None = None,
+                legend_below: bool = False) -> go.FigureWidget:
+    """Lines with markers; a series' ± band (bands[name]) is drawn in the series' own colour."""
+    layout = dict(LAYOUT, title=title, xaxis_title=xaxis, yaxis_title=yaxis)
+    if width:
+        layout["width"] = width
+    if legend_below:
+        layout["legend"] = dict(orientation="h", y=-0.3)
+    fig = go.Figure(layout=layout)
+    x = list(x)
+    for i, (name, y) in enumerate(ys.items()):
+        colour = _colour(i)
         if bands and name in bands:
-            lo = np.asarray(y) - np.asarray(bands[name])
-            hi = np.asarray(y) + np.asarray(bands[name])
-            fig.add_scatter(x=list(x) + list(x)[::-1], y=list(hi) + list(lo)[::-1], fill="toself", opacity=0.2,
-                            line=dict(width=0), showlegend=False, hoverinfo="skip")
-        fig.add_scatter(x=list(x), y=list(y), name=name, mode="lines+markers")
+            lo = np.asarray(y, dtype=np.float64) - np.asarray(bands[name], dtype=np.float64)
+            hi = np.asarray(y, dtype=np.float64) + np.asarray(bands[name], dtype=np.float64)
+            fig.add_scatter(x=x + x[::-1], y=_floats(hi) + _floats(lo)[::-1], mode="lines", fill="toself", opacity=0.2,
+                            fillcolor=colour, line=dict(width=0), showlegend=False, hoverinfo="skip")
+        fig.add_scatter(x=x, y=_floats(y), name=name, mode="lines+markers", line=dict(color=colour))
     if hline is not None:
-        fig.add_hline(y=hline[0], line_dash="dot", annotation_text=hline[1])
+        fig.add_hline(y=float(hline[0]), line_dash="dot", annotation_text=hline[1], annotation_position="top left")
     return _figure_widget(fig)
 
 
-def ellipse_points(mean: np.ndarray, cov: np.ndarray, n_std: float = 2.0, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """Outline of a 2-D Gaussian's n_std contour (for drawing a fitted Gaussian)."""
-    vals, vecs = np.linalg.eigh(cov)
-    angle = np.linspace(0, 2 * np.pi, n)
-    circle = np.stack([np.cos(angle), np.sin(angle)])
-    pts = vecs @ (np.sqrt(np.clip(vals, 0, None))[:, None] * n_std * circle) + mean[:, None]
-    return pts[0], pts[1]
-
-
-def scatter_figure(groups: dict[str, np.ndarray], title: str, ellipses: bool = False,
-                   pairs: tuple[np.ndarray, np.ndarray] | None = None, labels: dict[str, list[str]] | None = None) -> go.FigureWidget:
-    """2-D points per group, optional fitted-Gaussian ellipses and lines between paired points."""
-    fig = go.Figure(layout=dict(LAYOUT, title=title, height=420, xaxis=dict(scaleanchor="y")))
+def scatter_figure(groups: dict[str, np.ndarray], title: str, outlines: dict[str, tuple] | None = None,
+                   pairs: tuple[np.ndarray, np.ndarray] | None = None, labels: dict[str, list[str]] | None = None,
+                   width: int | None = None) -> go.FigureWidget:
+    """2-D points per group, optional outlines (x, y) per group (e.g. fitted Gaussians, in the group's colour)
+    and lines between paired points."""
+    layout = dict(LAYOUT, title=title, height=420, xaxis=dict(scaleanchor="y"), legend=dict(orientation="h", y=-0.15))
+    if width:
+        layout["width"] = width
+    fig = go.Figure(layout=layout)
     if pairs is not None:
         a, b = pairs
         xs, ys = [], []
         for p, q in zip(a, b):
-            xs += [p[0], q[0], None]
-            ys += [p[1], q[1], None]
+            xs += [float(p[0]), float(q[0]), None]
+            ys += [float(p[1]), float(q[1]), None]
         fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="#bbb", width=1), showlegend=False, hoverinfo="skip")
-    for name, pts in groups.items():
-        fig.add_scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=name, marker=dict(size=7, opacity=0.8),
-                        text=(labels or {}).get(name), hoverinfo="text+name" if labels and name in labels else "x+y+name")
-        if ellipses and len(pts) > 2:
-            ex, ey = ellipse_points(pts.mean(0), np.cov(pts, rowvar=False))
-            fig.add_scatter(x=ex, y=ey, mode="lines", name=f"{name}: 2σ Gaussian", line=dict(dash="dash"))
+    for i, (name, pts) in enumerate(groups.items()):
+        pts = np.asarray(pts, dtype=float)
+        fig.add_scatter(x=pts[:, 0].tolist(), y=pts[:, 1].tolist(), mode="markers", name=name,
+                        marker=dict(size=7, opacity=0.8, color=_colour(i)), text=(labels or {}).get(name),
+                        hoverinfo="text+name" if labels and name in labels else "x+y+name")
+        if outlines and name in outlines:
+            ex, ey = outlines[name]
+            fig.add_scatter(x=np.asarray(ex, dtype=float).tolist(), y=np.asarray(ey, dtype=float).tolist(),
+                            mode="lines", name=f"{name}: 2σ Gaussian", line=dict(dash="dash", color=_colour(i)))
     return _figure_widget(fig)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import ipywidgets as W
 import numpy as np
 import traitlets
-from sklearn.decomposition import PCA
 
+from ..metrics import pca_2d
 from ..metrics.clip_score import ClipScorer
-from .base import View, default_model, explain, guarded, heading, image_widget, set_png, tile
+from .base import WIDE, View, button, default_model, explain, heading, heavy, notice, set_png, tile, image_widget
 from .charts import heatmap_figure, line_figure, replace_figure, scatter_figure
 from .i18n import t
 
@@ -24,23 +24,25 @@ class ClipSimilarity(View):
         self.model = default_model(model)
         self.scorer = ClipScorer.from_model(self.model)
         self.prompts = list(prompts or (self.model.meta.get("prompt_examples") or ["a red circle", "a blue square"])[:4])
-        self.w_prompts = W.Textarea(value="\n".join(self.prompts), description=t("clip.prompts"),
-                                    layout=W.Layout(width="420px", height="100px"))
-        self.w_go = W.Button(description=t("clip.run"), button_style="primary")
-        self.w_go.on_click(lambda _: self.run())
-        self.images_view = image_widget()
+        self.w_prompts = W.Textarea(value="\n".join(self.prompts), description=t("clip.prompts"), style=WIDE,
+                                    layout=W.Layout(width="420px", max_width="100%", height="100px"))
+        self.w_go = button("clip.run", primary=True)
+        self.w_go.on_click(lambda _: self.submit(self.run))
+        self.images_box = W.Box([W.HTML(f"<i style='color:#555'>{t('clip.placeholder')}</i>")])
+        self.images_view = None
         self.heatmap = heatmap_figure(np.zeros((1, 1)), [""], [""], t("clip.matrix_title"))
         self.projection = scatter_figure({}, t("clip.projection_title"))
         self.per_step = line_figure([], {}, t("clip.per_step_title"), t("common.steps"), "CLIP score")
-        self.charts = W.HBox([self.heatmap, self.projection])
+        self.charts = W.HBox([self.heatmap, self.projection], layout=W.Layout(width="100%", flex_flow="row wrap"))
         self.per_step_box = W.Box([self.per_step])
-        self.children = [heading("clip.title"), explain("clip.explain"), self.banner,
-                         W.HBox([self.w_prompts, self.w_go]), self.progress, self.images_view,
-                         self.charts, self.per_step_box]
-        if run:
-            self.run()
+        self.per_step_caption = W.HTML(f"<p style='max-width:56em;color:#333;margin:2px 0'>{t('clip.per_step_caption')}</p>")
+        self.children = [heading("clip.title"), explain("clip.explain"), notice("clip.notice"), self.banner,
+                         W.HBox([self.w_prompts, self.w_go], layout=W.Layout(flex_flow="row wrap", align_items="flex-start")),
+                         self.progress, self.images_box, self.charts, self.per_step_caption, self.per_step_box]
+        if run:  # on the worker thread: the view shows now with its progress bar
+            self.submit(self.run)
 
-    @guarded
+    @heavy
     def run(self):
         prompts = [p.strip() for p in self.w_prompts.value.splitlines() if p.strip()]
         if not prompts:
@@ -50,17 +52,20 @@ class ClipSimilarity(View):
         self.done()
         self.trajectory = traj
         images = traj.final_images()
+        if self.images_view is None:
+            self.images_view = image_widget()
+            self.images_view.layout.max_width, self.images_view.layout.height = "100%", "auto"
+            self.images_box.children = [self.images_view]
         set_png(self.images_view, tile(images), 4)
+        names = [f"#{i + 1}" for i in range(len(images))]
         self.matrix = self.scorer.similarity(images, prompts)
         self.heatmap = replace_figure(self.charts, self.heatmap, heatmap_figure(
-            self.matrix, [f"#{i + 1}" for i in range(len(images))], prompts, t("clip.matrix_title")))
-        img_e, txt_e = self.scorer.embed_images(images).numpy(), self.scorer.embed_texts(prompts).numpy()
-        both = PCA(n_components=2).fit_transform(np.concatenate([img_e, txt_e])) if len(prompts) > 1 else np.zeros((2 * len(prompts), 2))
+            self.matrix, names, prompts, t("clip.matrix_title")))
+        img_2d, txt_2d = pca_2d(self.scorer.embed_images(images), self.scorer.embed_texts(prompts))
         self.projection = replace_figure(self.charts, self.projection, scatter_figure(
-            {t("clip.images"): both[: len(images)], t("clip.texts"): both[len(images):]}, t("clip.projection_title"),
-            pairs=(both[: len(images)], both[len(images):]),
-            labels={t("clip.images"): [f"#{i + 1}" for i in range(len(images))], t("clip.texts"): prompts}))
+            {t("clip.images"): img_2d, t("clip.texts"): txt_2d}, t("clip.projection_title"),
+            pairs=(img_2d, txt_2d), labels={t("clip.images"): names, t("clip.texts"): prompts}))
         self.scores = self.scorer.score_per_step(traj, prompts)
         self.per_step = replace_figure(self.per_step_box, self.per_step, line_figure(
-            list(range(1, traj.num_steps + 1)), {p: self.scores[:, j].tolist() for j, p in enumerate(prompts)},
+            list(range(1, traj.num_steps + 1)), {p: self.scores[:, j].astype(float).tolist() for j, p in enumerate(prompts)},
             t("clip.per_step_title"), t("common.steps"), "CLIP score"))

@@ -1,13 +1,17 @@
 """GuidanceSweep and SchedulerCompare: one seed, many settings, images side by side."""
 from __future__ import annotations
 
+import html
+import warnings
+
 import ipywidgets as W
 import numpy as np
 import traitlets
 
 from ..diffusion.schedulers import SCHEDULER_NAMES
-from .base import View, default_model, explain, guarded, heading, image_widget
+from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, image_widget, notice
 from .charts import line_figure
+from .guidance import guidance_warning
 from .i18n import t
 from .reverse import condition_control
 
@@ -20,26 +24,49 @@ def parse_list(text: str, cast) -> list | None:
         return None
 
 
-def _labelled(items: list[tuple[str, np.ndarray]], zoom: int) -> W.HBox:
-    return W.HBox([W.VBox([W.HTML(f"<b>{label}</b>"), image_widget(img, zoom)]) for label, img in items])
+def picture_grid(items: list[tuple[str, np.ndarray]], zoom: int | None = None, size: int = 128,
+                 min_cell: int = 112, columns: int | None = None) -> W.GridBox:
+    """Pictures in a grid of equal cells, each caption centred above its picture; wraps when narrow.
+
+    zoom: one zoom for all pictures, or None to show each about `size` px wide. Captions wrap inside
+    their cell, and each row's pictures are aligned at the bottom, so captions of any length line up.
+    columns: a fixed number of columns (for a grid inside a box that shrinks to fit its content).
+    """
+    zooms = [zoom or max(1, round(size / img.shape[1])) for _, img in items]
+    cell = max([min_cell] + [img.shape[1] * z for (_, img), z in zip(items, zooms)])
+    cells = [W.VBox([W.HTML(f"<div style='text-align:center;font-weight:600;font-size:13px;line-height:1.25;"
+                            f"overflow-wrap:anywhere'>{html.escape(label)}</div>", layout=W.Layout(width="100%")),
+                     image_widget(img, z)], layout=W.Layout(align_items="center", width=f"{cell}px"))
+             for (label, img), z in zip(items, zooms)]
+    return W.GridBox(cells, layout=W.Layout(grid_template_columns=f"repeat({columns or 'auto-fill'}, {cell}px)",
+                                            grid_gap="10px 12px", align_items="flex-end", max_width="100%",
+                                            width="auto" if columns else "100%"))
 
 
 class _Sweep(View):
     seed = traitlets.Int(0)
     steps = traitlets.Int(30)
 
-    def __init__(self, model, title: str, zoom: int):
+    def __init__(self, model, title: str, zoom: int | None):
         super().__init__()
         self.model = default_model(model)
         self.zoom = zoom
         self.w_cond = condition_control(self.model)
-        self.w_seed = W.IntText(description=t("common.seed"), layout=W.Layout(width="160px"))
-        self.w_go = W.Button(description=t("compare.run"), button_style="primary")
-        self.w_go.on_click(lambda _: self.run())
-        W.link((self, "seed"), (self.w_seed, "value"))
-        self.results = W.VBox()
+        if isinstance(self.w_cond, W.Text):
+            self.w_cond.continuous_update = False  # sample when the prompt is done, not per key
+        self.w_seed = W.IntText(description=t("common.seed"), style=WIDE, layout=W.Layout(width="170px"))
+        self.w_go = button("compare.run", primary=True, icon="play")
+        self.w_go.on_click(lambda _: self.submit(self.run))
+        self.bind("seed", self.w_seed)
+        self.results = W.VBox(layout=W.Layout(max_width="100%"))
         self.extra = W.HTML()
         self.title = title
+
+    @traitlets.validate("seed")
+    def _check_seed(self, proposal):
+        if not 0 <= proposal["value"] < 2**63:
+            raise traitlets.TraitError(f"seed must be an integer >= 0, got {proposal['value']}")
+        return proposal["value"]
 
     def condition(self):
         if self.w_cond is None:
@@ -53,29 +80,35 @@ class _Sweep(View):
 
 
 class GuidanceSweep(_Sweep):
-    """One prompt and seed across guidance scales w (cond + w·(cond − uncond))."""
+    """One prompt and seed across guidance scales w (ε̂ = ε̂_uncond + w·(ε̂_cond − ε̂_uncond))."""
 
     scales = traitlets.List(traitlets.Float(), default_value=[0.0, 1.0, 2.0, 3.0, 5.0, 8.0])
     fid_n = traitlets.Int(0)  # images per scale for FID (0: off; FID needs the model's domain classifier)
 
-    def __init__(self, model=None, run: bool = True, zoom: int = 4, fid_n: int = 0):
+    def __init__(self, model=None, run: bool = True, zoom: int | None = None, fid_n: int = 0):
         super().__init__(model, "guidance", zoom)
         self.w_scales = W.Text(value=", ".join(f"{s:g}" for s in self.scales), description=t("compare.scales"),
-                               continuous_update=False)
+                               continuous_update=False, style=WIDE, layout=W.Layout(width="260px"))
         self.w_scales.observe(self._parse_scales, "value")
-        self.w_fid = W.IntText(description=t("compare.fid_n"), layout=W.Layout(width="220px"),
+        self.w_fid = W.IntText(description=t("compare.fid_n"), style=WIDE, layout=W.Layout(width="230px"),
                                disabled=self.model.classifier is None)
         self.fid_n = fid_n
-        W.link((self, "fid_n"), (self.w_fid, "value"))
+        self.bind("fid_n", self.w_fid)
         self.images: list[np.ndarray] = []
         self.clip_scores: list[float] = []
         self.fids: list[float] = []
         self.chart = W.Box()
-        self.children = [heading("compare.guidance_title"), explain("compare.guidance_explain"), self.banner,
-                         W.HBox([c for c in (self.w_cond, self.w_scales, self.w_seed, self.w_fid, self.w_go) if c is not None]),
-                         self.progress, self.results, self.extra, self.chart]
-        if run:
-            self.run()
+        tuned = W.HTML()
+        if self.model.kind != "uncond":
+            lo, hi = self.model.guidance_range
+            tuned.value = f"<div style='margin:0 0 6px;color:#333'>{html.escape(t('compare.tuned_range', lo=lo, hi=hi))}</div>"
+        controls = W.HBox([c for c in (self.w_cond, self.w_scales, self.w_seed, self.w_fid, self.w_go) if c is not None],
+                          layout=W.Layout(flex_flow="row wrap", align_items="center"))
+        self.children = [heading("compare.guidance_title"), explain("compare.guidance_explain"),
+                         notice("compare.guidance_notice"), tuned, self.banner,
+                         controls, self.progress, self.results, self.extra, self.chart]
+        if run:  # on the worker thread: the view shows now with its progress bar
+            self.submit(self.run)
 
     @guarded
     def _parse_scales(self, change):
@@ -96,7 +129,17 @@ class GuidanceSweep(_Sweep):
             raise traitlets.TraitError(f"{t('compare.bad_scales')}; got {scales}")
         return scales
 
-    @guarded
+    @traitlets.validate("fid_n")
+    def _check_fid_n(self, proposal):
+        if proposal["value"] < 0:
+            raise traitlets.TraitError(f"FID images per scale must be >= 0 (0 = off), got {proposal['value']}")
+        return proposal["value"]
+
+    def _caption(self, w: float) -> str:
+        lo, hi = self.model.guidance_range
+        return f"w = {w:g}" + (" ⚠" if not lo <= w <= hi else "")
+
+    @heavy
     def run(self):
         if self.model.kind == "uncond":
             raise ValueError(t("compare.needs_condition"))
@@ -106,7 +149,7 @@ class GuidanceSweep(_Sweep):
             self.images.append(self._sample(guidance=w, steps=self.steps))
             cb(i + 1, len(self.scales))
         self.done()
-        self.results.children = [_labelled([(f"w = {w:g}", im) for w, im in zip(self.scales, self.images)], self.zoom)]
+        self.results.children = [picture_grid([(self._caption(w), im) for w, im in zip(self.scales, self.images)], self.zoom)]
         self.clip_scores = []
         if self.model.kind == "text":
             from ..metrics.clip_score import ClipScorer
@@ -123,27 +166,33 @@ class GuidanceSweep(_Sweep):
         self.chart.children = [line_figure(self.scales, curves, t("compare.per_scale"), "w", "")] if curves else []
         for fig in old:
             fig.close()
+        message = guidance_warning(self.model, self.scales)
+        if message:  # shown in the banner by @guarded, beside any other notice (unknown prompt words)
+            warnings.warn(message, UserWarning, stacklevel=2)
 
     def _fid_per_scale(self) -> list[float]:
-        """FID of fid_n images per scale (the model's own training-style conditions) against real images."""
-        from ..metrics import ClassifierFeatures, RunningStats, fid_from_stats
-        from ..data.domain import domain_conditions, real_images
+        """FID of fid_n images per scale against fid_n real images (metrics.model_fid: one evaluation for all)."""
+        import warnings
+
+        from ..metrics import SingularCovarianceWarning, model_fid
 
         if self.model.classifier is None:
             raise ValueError(t("fid.no_extractor"))
         if self.fid_n < 4:
             raise ValueError(t("fid.too_few"))
-        ext = ClassifierFeatures(self.model.classifier, name=self.model.name)
-        real = RunningStats.from_features(ext(real_images(self.model, self.fid_n)[1]))
-        conds = domain_conditions(self.model, self.fid_n)
-        conds = [conds[i % len(conds)] for i in range(self.fid_n)]
-        cb = self.progress_callback(len(self.scales))
+        total = len(self.scales)
+        cb = self.progress_callback(total)
         out = []
-        for i, w in enumerate(self.scales):
-            traj = self.model.sample(conds, steps=self.steps, guidance=w, seed=self.seed, decode_steps=False)
-            out.append(fid_from_stats(real, RunningStats.from_features(ext(traj.final_images()))))
-            cb(i + 1, len(self.scales))
+        with warnings.catch_warnings():  # said once below, in the page's language
+            warnings.simplefilter("ignore", SingularCovarianceWarning)
+            for i, w in enumerate(self.scales):
+                report = model_fid(self.model, self.fid_n, steps=self.steps, guidance=w, seed=self.seed, batch_size=64,
+                                   curve=False, floor_sets=1,
+                                   progress=lambda done, batches, i=i: cb(i * batches + done, total * batches))
+                out.append(report.fid)
         self.done()
+        if report.singular:
+            self.show_notice(t("fid.singular", n=report.n, dim=report.dim))
         return out
 
 
@@ -153,17 +202,18 @@ class SchedulerCompare(_Sweep):
     schedulers = traitlets.List(traitlets.Unicode(), default_value=list(SCHEDULER_NAMES))
     step_counts = traitlets.List(traitlets.Int(), default_value=[5, 10, 25, 50])
 
-    def __init__(self, model=None, run: bool = True, zoom: int = 4):
+    def __init__(self, model=None, run: bool = True, zoom: int | None = None):
         super().__init__(model, "schedulers", zoom)
         self.w_steps = W.Text(value=", ".join(map(str, self.step_counts)), description=t("common.steps"),
-                              continuous_update=False)
+                              continuous_update=False, style=WIDE, layout=W.Layout(width="240px"))
         self.w_steps.observe(self._parse_steps, "value")
         self.grid: dict[tuple[str, int], np.ndarray] = {}
-        self.children = [heading("compare.scheduler_title"), explain("compare.scheduler_explain"), self.banner,
-                         W.HBox([c for c in (self.w_cond, self.w_steps, self.w_seed, self.w_go) if c is not None]),
-                         self.progress, self.results]
-        if run:
-            self.run()
+        controls = W.HBox([c for c in (self.w_cond, self.w_steps, self.w_seed, self.w_go) if c is not None],
+                          layout=W.Layout(flex_flow="row wrap", align_items="center"))
+        self.children = [heading("compare.scheduler_title"), explain("compare.scheduler_explain"),
+                         notice("compare.scheduler_notice"), self.banner, controls, self.progress, self.results]
+        if run:  # on the worker thread: the view shows now with its progress bar
+            self.submit(self.run)
 
     @guarded
     def _parse_steps(self, change):
@@ -191,7 +241,7 @@ class SchedulerCompare(_Sweep):
             raise traitlets.TraitError(f"schedulers must be a non-empty list from {', '.join(SCHEDULER_NAMES)}; got {proposal['value']}")
         return proposal["value"]
 
-    @guarded
+    @heavy
     def run(self):
         total = len(self.schedulers) * len(self.step_counts)
         cb = self.progress_callback(total)
@@ -201,8 +251,8 @@ class SchedulerCompare(_Sweep):
             items = []
             for n in self.step_counts:
                 self.grid[(name, n)] = self._sample(scheduler=name, steps=n)
-                items.append((f"{name} · {n}", self.grid[(name, n)]))
+                items.append((f"{name} · {t('compare.steps_caption', n=n)}", self.grid[(name, n)]))
                 cb(len(self.grid), total)
-            rows.append(_labelled(items, self.zoom))
+            rows.append(picture_grid(items, self.zoom))
         self.done()
         self.results.children = rows

@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from .base import default_model
+from .base import _style_html, default_model, presenter
+from .clip import ClipSimilarity
+from .compare import GuidanceSweep, SchedulerCompare
+from .fid import FidExplorer
+from .forward import ForwardProcess
+from .latent import LatentParts
+from .noise import NoiseInspector
+from .reverse import ReverseProcess
 from .i18n import t
 
 TABS = ["forward", "reverse", "noise", "guidance", "schedulers", "latent", "clip", "fid"]
@@ -12,7 +19,7 @@ TABS = ["forward", "reverse", "noise", "guidance", "schedulers", "latent", "clip
 class Explainer(W.VBox):
     """Tabs: forward process, reverse process, noise predictor, guidance, schedulers, CLIP, FID."""
 
-    def __init__(self, model=None, digits_model=None, tabs=None):
+    def __init__(self, model=None, digits_model=None, tabs=None, title: bool = True):
         super().__init__()
         self.model = default_model(model, prefer="shapes")
         self._digits = digits_model
@@ -22,7 +29,11 @@ class Explainer(W.VBox):
         for i, name in enumerate(self.tab_names):
             self.tabs.set_title(i, t(f"explainer.{name}"))
         self.tabs.observe(self._opened, "selected_index")
-        self.children = [W.HTML(f"<h2 style='margin:4px 0'>{t('explainer.title')}</h2>"), self.tabs]
+        self.add_class("diffviz-explainer")
+        if presenter():
+            self.add_class("dv-presenter")
+        head = [W.HTML(f"<h2 style='margin:4px 0'>{t('explainer.title')}</h2>")] if title else []
+        self.children = [W.HTML(_style_html(), layout=W.Layout(display="none")), *head, self.tabs]
         self.show_tab(self.tab_names[0])
 
     def _opened(self, change):
@@ -30,9 +41,6 @@ class Explainer(W.VBox):
             self.show_tab(self.tab_names[change["new"]])
 
     def build(self, name: str) -> W.Widget:
-        from . import (ClipSimilarity, FidExplorer, ForwardProcess, GuidanceSweep, LatentParts, NoiseInspector,
-                       ReverseProcess, SchedulerCompare)
-
         m = self.model
         return {
             "forward": lambda: ForwardProcess(source="shapes" if m.kind == "text" else "digits"),

@@ -1,22 +1,35 @@
-"""FidExplorer: what FID measures — features, two fitted Gaussians, and how FID depends on N."""
+"""FidExplorer: what FID measures — features, two fitted Gaussians, and how FID depends on N.
+
+All numbers come from `diffviz.metrics.model_fid` (generation, FID, its real-vs-real floor, KID,
+FID vs N, the PCA picture); this view holds the controls and shows the report.
+"""
 from __future__ import annotations
+
+import warnings
 
 import ipywidgets as W
 import numpy as np
-import torch
 import traitlets
-from sklearn.decomposition import PCA
 
-from ..data.domain import domain_conditions, real_images
-from ..metrics import ClassifierFeatures, RunningStats, fid_from_stats, fid_vs_n, kernel_inception_distance
-from ..metrics.fid import generated_features
-from .base import View, default_model, explain, guarded, heading, image_widget, set_png, tile
+from ..metrics import ClassifierFeatures, SingularCovarianceWarning, model_fid
+from ..metrics.fid import max_n
+from .base import WIDE, View, button, default_model, explain, heading, heavy, notice, png_bytes, tile
 from .charts import line_figure, replace_figure, scatter_figure
 from .i18n import t
 
+GRID_IMAGES, GRID_COLS, GRID_WIDTH = 32, 8, 480  # images shown per set, columns, about this many pixels wide
+CHART_WIDTH = 480  # two charts side by side fit a 1024-pixel-wide page
+
+
+def fitted_image(image: np.ndarray) -> W.Image:
+    """A picture that shrinks to its box (never wider than the page), pre-zoomed to about GRID_WIDTH px."""
+    zoom = max(1, round(GRID_WIDTH / image.shape[1]))
+    return W.Image(value=png_bytes(image, zoom), format="png",
+                   layout=W.Layout(max_width="100%", height="auto", object_fit="contain"))
+
 
 class FidExplorer(View):
-    """Generate N images in batches; FID, KID, FID-vs-N with bands, grids and the feature-space picture."""
+    """Generate N images in batches; FID with its real-vs-real floor, KID, FID-vs-N, grids and the feature space."""
 
     n = traitlets.Int(128)
     batch_size = traitlets.Int(32)
@@ -29,66 +42,104 @@ class FidExplorer(View):
         if extractor is None and self.model.classifier is not None:
             extractor = ClassifierFeatures(self.model.classifier, name=self.model.name)
         self.extractor = extractor
-        self.w_n = W.IntSlider(min=16, max=1024, step=16, description="N")
-        self.w_batch = W.IntSlider(min=4, max=128, step=4, description=t("fid.batch"))
-        self.w_steps = W.IntSlider(min=5, max=100, description=t("common.steps"))
-        self.w_go = W.Button(description=t("fid.run"), button_style="primary")
-        self.w_go.on_click(lambda _: self.run())
-        for widget, name in [(self.w_n, "n"), (self.w_batch, "batch_size"), (self.w_steps, "steps")]:
-            W.link((self, name), (widget, "value"))
+        self.report = None
+        limit = max_n(self.model) or 1024
+        self.w_n = self.bind("n", W.IntSlider(min=16, max=min(1024, limit // 16 * 16), step=16, description="N"))
+        self.w_batch = self.bind("batch_size", W.IntSlider(min=4, max=128, step=4, description=t("fid.batch"), style=WIDE))
+        self.w_steps = self.bind("steps", W.IntSlider(min=5, max=100, description=t("common.steps"), style=WIDE))
+        self.w_go = button("fid.run", primary=True)
+        self.w_go.on_click(lambda _: self.submit(self.run))
         self.result = W.HTML()
-        self.real_view, self.fake_view = image_widget(), image_widget()
-        self.curve = line_figure([], {}, t("fid.curve_title"), "N", "FID")
-        self.space = scatter_figure({}, t("fid.space_title"))
-        self.children = [heading("fid.title"), explain("fid.explain"), self.banner,
-                         W.HBox([self.w_n, self.w_batch, self.w_steps, self.w_go]), self.progress, self.result,
-                         W.HBox([W.VBox([W.HTML(f"<b>{t('fid.real')}</b>"), self.real_view]),
-                                 W.VBox([W.HTML(f"<b>{t('fid.generated')}</b>"), self.fake_view])]),
-                         W.HBox([self.curve, self.space])]
-        self.charts = self.children[-1]
+        self.grids = W.HBox([W.HTML(f"<i style='color:#555'>{t('fid.placeholder')}</i>")],
+                            layout=W.Layout(width="100%", flex_flow="row wrap", grid_gap="12px"))
+        self.curve = line_figure([], {}, t("fid.curve_title"), "N", "FID", width=CHART_WIDTH)
+        self.space = scatter_figure({}, t("fid.space_title"), width=CHART_WIDTH)
+        self.curve_box = W.Box([self.curve], layout=W.Layout(flex="0 1 auto", min_width="0"))
+        self.space_box = W.Box([self.space], layout=W.Layout(flex="0 1 auto", min_width="0"))
+        self.charts = W.HBox([self.curve_box, self.space_box], layout=W.Layout(width="100%", flex_flow="row wrap"))
+        self.children = [heading("fid.title"), explain("fid.explain"), notice("fid.notice"), self.banner,
+                         W.HBox([self.w_n, self.w_batch, self.w_steps, self.w_go], layout=W.Layout(flex_flow="row wrap")),
+                         self.progress, self.result, self.grids, self.charts]
         if self.extractor is None:
             self.show_error(t("fid.no_extractor"))
             self.w_go.disabled = True
-        elif run:
-            self.run()
+        elif run:  # on the worker thread: the view shows now with its progress bar
+            self.submit(self.run)
 
-    @guarded
+    @traitlets.validate("n")
+    def _check_n(self, proposal):
+        n = proposal["value"]
+        if n < 4:
+            raise traitlets.TraitError(t("fid.too_few"))
+        limit = max_n(self.model)
+        if limit is not None and n > limit:
+            raise traitlets.TraitError(t("fid.too_many", n=n, max=limit))
+        return n
+
+    @property
+    def fid(self) -> float | None:
+        return None if self.report is None else self.report.fid
+
+    @property
+    def floor(self) -> float | None:
+        return None if self.report is None else self.report.floor
+
+    @property
+    def kid(self):
+        return None if self.report is None else self.report.kid
+
+    @property
+    def fid_curve(self):
+        return None if self.report is None else self.report.curve
+
+    @heavy
     def run(self):
         if self.extractor is None:
             raise ValueError(t("fid.no_extractor"))
         if self.n < 4:
             raise ValueError(t("fid.too_few"))
-        real = real_images(self.model, self.n)[1]
-        real_f = self.extractor(real)
-        conds = domain_conditions(self.model, self.n)
+        limit = max_n(self.model)
+        if limit is not None and self.n > limit:
+            raise ValueError(t("fid.too_many", n=self.n, max=limit))
         batches = -(-self.n // self.batch_size)
-        cb = self.progress_callback(batches)
-        feats, images = [], []
-        for i in range(batches):  # one batch at a time so the progress bar moves
-            k = min(self.batch_size, self.n - i * self.batch_size)
-            c = None if conds is None else [conds[(i * self.batch_size + j) % len(conds)] for j in range(k)]
-            traj = self.model.sample(c, num_images=None if c else k, steps=self.steps, seed=self.seed + i, decode_steps=False)
-            images.append(traj.final_images())
-            feats.append(self.extractor(images[-1]))
-            cb(i + 1, batches)
+        with warnings.catch_warnings():  # said once below, in the page's language
+            warnings.simplefilter("ignore", SingularCovarianceWarning)
+            report = model_fid(self.model, self.n, steps=self.steps, batch_size=self.batch_size, seed=self.seed,
+                               extractor=self.extractor, progress=self.progress_callback(batches))
         self.done()
-        fake_f = torch.cat(feats)
-        self.generated = np.concatenate(images)
-        real_stats = RunningStats.from_features(real_f)
-        self.fid = fid_from_stats(real_stats, RunningStats.from_features(fake_f))
-        self.kid = kernel_inception_distance(real_f, fake_f, subsets=20, subset_size=min(100, self.n))
-        half = self.n // 2
-        self.floor = fid_from_stats(RunningStats.from_features(real_f[:half]), RunningStats.from_features(real_f[half:]))
-        self.result.value = t("fid.result", fid=self.fid, kid=self.kid.mean * 1000, kid_std=self.kid.std * 1000,
-                              n=self.n, floor=self.floor, extractor=self.extractor.name)
-        set_png(self.real_view, tile(real[:32], cols=8), 3)
-        set_png(self.fake_view, tile(self.generated[:32], cols=8), 3)
-        ns = sorted({max(8, self.n // 8), max(8, self.n // 4), max(8, self.n // 2), self.n})
-        self.fid_curve = fid_vs_n(real_stats, fake_f, ns=ns, bootstrap=4)
-        self.curve = replace_figure(self.charts, self.curve, line_figure(self.fid_curve.n, {"FID": self.fid_curve.mean}, t("fid.curve_title"), "N", "FID",
-                                 bands={"FID": self.fid_curve.std},
-                                 hline=(self.fid_curve.fid_inf, f"FID∞ ≈ {self.fid_curve.fid_inf:.2f}")))
-        pts = PCA(n_components=2).fit_transform(np.concatenate([real_f.numpy(), fake_f.numpy()]))
-        self.space = replace_figure(self.charts, self.space, scatter_figure(
-            {t("fid.real"): pts[: len(real_f)], t("fid.generated"): pts[len(real_f):]}, t("fid.space_title"), ellipses=True))
-        return self.fid
+        self.report = report
+        self.generated = report.generated_images
+        if report.singular:
+            self.show_notice(t("fid.singular", n=report.n, dim=report.dim))
+        verdict = t("fid.above_floor" if report.above_floor else "fid.within_floor", n=report.n)
+        self.result.value = (t("fid.result", fid=report.fid, floor=report.floor, floor_std=report.floor_std,
+                               sets=report.floor_sets, kid=report.kid.mean * 1000, kid_std=report.kid.std * 1000,
+                               n=report.n, extractor=report.extractor) + f"<br>{verdict}")
+        self._show_grids(report)
+        self._show_charts(report)
+        return report.fid
+
+    def _show_grids(self, report) -> None:
+        k = min(GRID_IMAGES, report.n)
+        boxes = []
+        for key, images in (("fid.real_title", report.real_images), ("fid.generated_title", report.generated_images)):
+            boxes.append(W.VBox([W.HTML(f"<b>{t(key, k=k, n=report.n)}</b>"), fitted_image(tile(images[:k], cols=GRID_COLS))],
+                                layout=W.Layout(flex="1 1 300px", min_width="0", max_width=f"{GRID_WIDTH + 20}px")))
+        old = self.grids.children
+        self.grids.children = boxes
+        for w in old:
+            w.close()
+
+    def _show_charts(self, report) -> None:
+        curves = {t("fid.generated_curve"): report.curve.mean, t("fid.floor_curve"): report.floor_curve.mean}
+        bands = {t("fid.generated_curve"): report.curve.std, t("fid.floor_curve"): report.floor_curve.std}
+        inf = report.curve.fid_inf
+        hline = (inf, f"FID∞ ≈ {inf:.2f}") if inf >= 0 else None  # a negative intercept: the 1/N fit does not hold
+        self.curve = replace_figure(self.curve_box, self.curve, line_figure(
+            report.curve.n, curves, t("fid.curve_title"), "N", "FID", bands=bands, hline=hline, width=CHART_WIDTH,
+            legend_below=True))
+        projected = report.projection()
+        names = {"real": t("fid.real"), "generated": t("fid.generated")}
+        self.space = replace_figure(self.space_box, self.space, scatter_figure(
+            {names[k]: pts for k, (pts, _) in projected.items()}, t("fid.space_title"),
+            outlines={names[k]: outline for k, (_, outline) in projected.items()}, width=CHART_WIDTH))

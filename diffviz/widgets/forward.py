@@ -9,7 +9,7 @@ import traitlets
 from ..diffusion.forward import check_images, forward_process, forward_strip
 from ..diffusion.schedule import Schedule
 from ..diffusion.trajectory import to_uint8_image
-from .base import View, explain, guarded, heading, image_widget, set_png
+from .base import WIDE, View, explain, guarded, heading, image_widget, notice, set_png, zoom_for
 from .charts import histogram_figure, move_marker, replace_figure, schedule_figure, update_trace
 from .i18n import t
 from .player import FramePlayer
@@ -57,31 +57,31 @@ class ForwardProcess(View):
     seed = traitlets.Int(0)
 
     def __init__(self, image=None, schedule: str = "linear", num_train_timesteps: int = 1000, t: int = 250,
-                 source: str = "shapes", zoom: int = 6):
+                 source: str = "shapes", zoom: int | None = None):
         super().__init__()
-        self.zoom = zoom
         self.image = to_image_tensor(image) if image is not None else sample_image(source)
-        self.w_schedule = W.Dropdown(options=SCHEDULES, value=schedule, description=t_("schedule"))
-        self.w_T = W.IntSlider(value=num_train_timesteps, min=10, max=2000, step=10, description="T", continuous_update=False)
-        self.w_t = W.IntSlider(value=t, min=0, max=num_train_timesteps - 1, description="t", continuous_update=True)
-        self.w_seed = W.IntText(value=0, description=t_("seed"), layout=W.Layout(width="160px"))
-        self.w_source = W.Dropdown(options=SOURCES, value=source, description=t_("image"))
-        self.w_index = W.IntText(value=0, description="#", layout=W.Layout(width="140px"))
-        self.w_upload = W.FileUpload(accept="image/*", multiple=False, description=t_("upload"))
+        self.zoom = zoom or zoom_for(self.image.shape[-1], 160)
+        self.w_schedule = W.Dropdown(options=SCHEDULES, description=t_("schedule"), style=WIDE, layout=W.Layout(width="240px"))
+        self.w_T = W.IntSlider(min=10, max=2000, step=10, description="T", continuous_update=False)
+        self.w_t = W.IntSlider(min=0, max=num_train_timesteps - 1, description="t", continuous_update=True,
+                               layout=W.Layout(width="520px", max_width="100%"))
+        self.w_seed = W.IntText(description=t_("seed"), layout=W.Layout(width="170px"), style=WIDE)
+        self.w_source = W.Dropdown(options=SOURCES, value=source, description=t_("image"), style=WIDE, layout=W.Layout(width="200px"))
+        self.w_index = W.IntText(value=0, description="#", layout=W.Layout(width="130px"))
+        self.w_upload = W.FileUpload(accept="image/*", multiple=False, description=t_("upload"), layout=W.Layout(width="auto"))
         self.x_t_image = image_widget()
         self.clean_image = image_widget()
         self.caption = W.HTML()
-        self.player = FramePlayer(zoom=3)
+        self.player = FramePlayer(zoom=zoom_for(self.image.shape[-1], 96))
         self.schedule_fig = None
         with self.hold_trait_notifications():
             self.schedule, self.num_train_timesteps, self.t = schedule, num_train_timesteps, t
+        for widget, name in [(self.w_schedule, "schedule"), (self.w_T, "num_train_timesteps"), (self.w_t, "t"),
+                             (self.w_seed, "seed")]:
+            self.bind(name, widget)
         self.schedule_fig = schedule_figure(self.noise_schedule.as_dict(), self.t)
         self.hist_fig = histogram_figure(np.zeros(1))  # filled by refresh_t, then updated in place
         self.charts = W.HBox([self.schedule_fig, self.hist_fig])
-        self.w_schedule.observe(lambda c: setattr(self, "schedule", c["new"]), "value")
-        self.w_T.observe(lambda c: setattr(self, "num_train_timesteps", c["new"]), "value")
-        self.w_t.observe(lambda c: setattr(self, "t", c["new"]), "value")
-        self.w_seed.observe(lambda c: setattr(self, "seed", c["new"]), "value")
         self.w_source.observe(lambda c: self.pick(c["new"], self.w_index.value), "value")
         self.w_index.observe(lambda c: self.pick(self.w_source.value, c["new"]), "value")
         self.w_upload.observe(self._on_upload, "value")
@@ -89,8 +89,8 @@ class ForwardProcess(View):
                            W.HBox([self.w_source, self.w_index, self.w_upload])])
         pictures = W.HBox([W.VBox([W.HTML("x<sub>0</sub>"), self.clean_image]),
                            W.VBox([W.HTML("x<sub>t</sub>"), self.x_t_image]), self.caption])
-        self.children = [heading("forward.title"), explain("forward.explain"), self.banner, controls, pictures,
-                         self.charts, heading("forward.strip"), self.player]
+        self.children = [heading("forward.title"), explain("forward.explain"), notice("forward.notice"), self.banner,
+                         controls, pictures, self.charts, heading("forward.strip"), self.player]
         self.refresh()
 
     # ---- API ---------------------------------------------------------------------------
@@ -124,16 +124,37 @@ class ForwardProcess(View):
     # ---- reactions ------------------------------------------------------------------------
     @traitlets.validate("t")
     def _check_t(self, proposal):
-        return int(min(max(0, proposal["value"]), self.num_train_timesteps - 1))
+        T = self.num_train_timesteps
+        if not 0 <= proposal["value"] < T:
+            raise traitlets.TraitError(f"t must be in [0, {T - 1}] for T = {T}, got {proposal['value']}")
+        return int(proposal["value"])
+
+    @traitlets.validate("num_train_timesteps")
+    def _check_T(self, proposal):
+        if not 10 <= proposal["value"] <= 2000:
+            raise traitlets.TraitError(f"T must be in [10, 2000], got {proposal['value']}")
+        return int(proposal["value"])
+
+    @traitlets.validate("schedule")
+    def _check_schedule(self, proposal):
+        if proposal["value"] not in SCHEDULES:
+            raise traitlets.TraitError(f"unknown schedule {proposal['value']!r}; allowed: {', '.join(SCHEDULES)}")
+        return proposal["value"]
+
+    @traitlets.validate("seed")
+    def _check_seed(self, proposal):
+        if not 0 <= proposal["value"] < 2**63:
+            raise traitlets.TraitError(f"seed must be in [0, 2**63 - 1], got {proposal['value']}")
+        return int(proposal["value"])
+
+    @traitlets.observe("num_train_timesteps")
+    def _fit_t(self, change):  # a shorter schedule: t moves to its last step (said, not silent: the slider shows it)
+        self.w_t.max = change["new"] - 1
+        if self.t > change["new"] - 1:
+            self.t = change["new"] - 1
 
     @traitlets.observe("schedule", "num_train_timesteps", "seed")
     def _on_setting(self, change):
-        if change["name"] == "schedule" and change["new"] not in SCHEDULES:
-            self.show_error(f"unknown schedule {change['new']!r}; allowed: {', '.join(SCHEDULES)}")
-            self.schedule = change["old"]
-            return
-        self.w_schedule.value, self.w_T.value, self.w_seed.value = self.schedule, self.num_train_timesteps, self.seed
-        self.w_t.max = self.num_train_timesteps - 1
         if self.schedule_fig is not None:  # a new schedule: new curves (rare), then the strip and the views at t
             self.schedule_fig = replace_figure(self.charts, self.schedule_fig,
                                                schedule_figure(self.noise_schedule.as_dict(), self.t))
@@ -141,7 +162,6 @@ class ForwardProcess(View):
 
     @traitlets.observe("t")
     def _on_t(self, change):
-        self.w_t.value = self.t
         if self.schedule_fig is not None:
             self.refresh_t()
 

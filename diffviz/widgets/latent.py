@@ -13,7 +13,7 @@ import torch
 import traitlets
 
 from ..diffusion.trajectory import to_uint8_image, to_uint8_noise
-from .base import View, default_model, explain, guarded, heading, image_widget
+from .base import WIDE, View, default_model, explain, guarded, heading, image_widget, notice, zoom_for
 from .charts import heatmap_figure
 from .i18n import t
 from .noise import data_image
@@ -25,16 +25,16 @@ class LatentParts(View):
     prompt = traitlets.Unicode("a red circle")
     index = traitlets.Int(0)
 
-    def __init__(self, model=None, zoom: int = 6):
+    def __init__(self, model=None, zoom: int | None = None):
         super().__init__()
         self.model = default_model(model)
         if not self.model.latent or self.model.kind != "text":
             raise ValueError(t("latent.needs_latent"))
-        self.zoom = zoom
-        self.w_prompt = W.Text(description=t("common.prompt"), layout=W.Layout(width="420px"))
-        self.w_index = W.IntText(description=t("noise.example"), layout=W.Layout(width="180px"))
-        W.link((self, "prompt"), (self.w_prompt, "value"))
-        W.link((self, "index"), (self.w_index, "value"))
+        self.zoom = zoom or zoom_for(self.model.image_shape[-1])
+        self.w_prompt = W.Text(description=t("common.prompt"), layout=W.Layout(width="420px", max_width="100%"), style=WIDE)
+        self.w_index = W.IntText(description=t("noise.example"), layout=W.Layout(width="180px"), style=WIDE)
+        self.bind("prompt", self.w_prompt)
+        self.bind("index", self.w_index)
         self.tokens = W.HTML()
         self.states_box = W.Box()
         self.pictures = W.HBox()
@@ -42,7 +42,7 @@ class LatentParts(View):
         unet = self.model.unet.config
         self.generator = W.HTML(t("latent.generator_text", shape="×".join(map(str, self.model.sample_shape)),
                                   cross=unet.cross_attention_dim, params=sum(p.numel() for p in self.model.unet.parameters()) / 1e6))
-        self.children = [heading("latent.title"), explain("latent.explain"), self.banner,
+        self.children = [heading("latent.title"), explain("latent.explain"), notice("latent.notice"), self.banner,
                          heading("latent.text_encoder"), self.w_prompt, self.tokens, self.states_box,
                          heading("latent.generator"), self.generator, heading("latent.decoder"), self.w_index, self.pictures, self.quality]
         self._ready = True
@@ -74,7 +74,8 @@ class LatentParts(View):
         psnr = 10 * np.log10(4.0 / max(mse, 1e-12))  # images span [-1, 1]: peak-to-peak 2
         self.psnr = psnr
         items = [(t("latent.image"), to_uint8_image(x0), self.zoom),
-                 (t("latent.latent", shape="×".join(map(str, self.latent.shape[1:]))), to_uint8_noise(self.latent[0].cpu()), self.zoom * 2),
+                 (t("latent.latent", shape="×".join(map(str, self.latent.shape[1:]))), to_uint8_noise(self.latent[0].cpu()),
+                  self.zoom * self.model.image_shape[-1] // self.latent.shape[-1]),
                  (t("latent.decoded"), to_uint8_image(recon[0].cpu()), self.zoom)]
         self.pictures.children = [W.VBox([W.HTML(f"<b>{name}</b>"), image_widget(img, z)]) for name, img, z in items]
         self.quality.value = t("latent.psnr", psnr=psnr, ratio=x0.numel() / self.latent[0].numel())

@@ -1,12 +1,15 @@
 """ReverseProcess: denoise from pure noise, one step at a time, with the prompt or class as condition."""
 from __future__ import annotations
 
+import html
+
 import ipywidgets as W
 import numpy as np
 import traitlets
 
 from ..diffusion.schedulers import SCHEDULER_NAMES
-from .base import View, default_model, explain, guarded, heading, image_widget, set_png, tile
+from .base import WIDE, View, button, default_model, explain, heading, heavy, image_widget, notice, set_png, tile, zoom_for
+from .guidance import guidance_warning
 from .i18n import t
 from .player import FramePlayer
 
@@ -17,19 +20,19 @@ def condition_control(model):
     """A prompt box (text model), a class dropdown (class model) or nothing (unconditional)."""
     if model.kind == "text":
         examples = model.meta.get("prompt_examples") or ["a red circle"]
-        return W.Text(value=examples[0], description=t("common.prompt"), layout=W.Layout(width="420px"),
-                      placeholder=t("reverse.prompt_hint"))
+        return W.Text(value=examples[0], description=t("common.prompt"), layout=W.Layout(width="420px", max_width="100%"),
+                      placeholder=t("reverse.prompt_hint"), style=WIDE)
     if model.kind == "class":
         names = model.conditioner.class_names
-        return W.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=0, description=t("common.class"))
+        return W.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=0, description=t("common.class"), style=WIDE)
     return None
 
 
 def trajectory_rows(traj) -> dict[str, np.ndarray]:
     """The player's rows for a trajectory: what the denoiser sees, predicts, and the clean image."""
-    if traj.latent:
-        return {t("reverse.row_latent"): traj.frames("x_t"), t("reverse.row_eps"): traj.frames("eps"),
-                t("reverse.row_decoded"): traj.frames("decoded")}
+    if traj.latent:  # the picture the hall watches appear first, then the latent the generator denoises
+        return {t("reverse.row_decoded"): traj.frames("decoded"), t("reverse.row_latent"): traj.frames("x_t"),
+                t("reverse.row_eps"): traj.frames("eps")}
     return {t("reverse.row_xt"): traj.frames("x_t"), t("reverse.row_eps"): traj.frames("eps"),
             t("reverse.row_x0"): traj.frames("x0_pred")}
 
@@ -50,14 +53,16 @@ class ReverseProcess(View):
         self.model = default_model(model)
         self.trajectory = None
         self.w_cond = condition_control(self.model)
-        self.w_seed = W.IntText(description=t("common.seed"), layout=W.Layout(width="160px"))
-        self.w_n = W.IntSlider(min=1, max=MAX_IMAGES, description=t("reverse.images"))
-        self.w_sched = W.Dropdown(options=list(SCHEDULER_NAMES), description=t("common.scheduler"))
-        self.w_steps = W.IntSlider(min=1, max=min(200, self.model.schedule.num_train_timesteps), description=t("common.steps"))
-        self.w_guidance = W.FloatSlider(min=0, max=10, step=0.5, description=t("common.guidance"),
+        self.w_seed = W.IntText(description=t("common.seed"), layout=W.Layout(width="180px"), style=WIDE)
+        self.w_n = W.IntSlider(min=1, max=MAX_IMAGES, description=t("reverse.images"), style=WIDE)
+        self.w_sched = W.Dropdown(options=list(SCHEDULER_NAMES), description=t("common.scheduler"), style=WIDE,
+                                  layout=W.Layout(width="220px"))
+        self.w_steps = W.IntSlider(min=1, max=min(200, self.model.schedule.num_train_timesteps), description=t("common.steps"),
+                                   style=WIDE)
+        self.w_guidance = W.FloatSlider(min=0, max=10, step=0.5, description=t("common.guidance"), style=WIDE,
                                         disabled=self.model.kind == "uncond")
-        self.w_go = W.Button(description=t("reverse.generate"), button_style="primary", icon="play")
-        self.w_go.on_click(lambda _: self.generate())
+        self.w_go = button("reverse.generate", primary=True, icon="play")
+        self.w_go.on_click(lambda _: self.submit(self.generate))
         pairs = [(self.w_seed, "seed"), (self.w_n, "num_images"), (self.w_sched, "scheduler"),
                  (self.w_steps, "steps"), (self.w_guidance, "guidance")]
         if self.model.kind == "text":
@@ -69,16 +74,27 @@ class ReverseProcess(View):
         for k, v in {**defaults, **state}.items():
             setattr(self, k, v)
         for widget, name in pairs:  # the widget state (traitlets) is the source of truth
-            W.link((self, name), (widget, "value"))
-        self.player = FramePlayer(zoom=5 if self.model.sample_shape[-1] <= 16 else 4)
+            self.bind(name, widget)
+        self.guidance_note = W.HTML(layout=W.Layout(display="none"))
+        self.observe(lambda _: self._warn_guidance(), "guidance")
+        self._warn_guidance()
+        self.player = FramePlayer(zoom=zoom_for(self.model.image_shape[-1]))
         self.final = image_widget()
         self.summary = W.HTML()
         controls = W.VBox([W.HBox([c for c in (self.w_cond, self.w_go) if c is not None]),
-                           W.HBox([self.w_seed, self.w_n, self.w_sched]), W.HBox([self.w_steps, self.w_guidance])])
-        self.children = [heading("reverse.title"), explain("reverse.explain"), self.banner, controls, self.progress,
-                         self.player, heading("reverse.final"), self.summary, self.final]
-        if generate:
-            self.generate()
+                           W.HBox([self.w_seed, self.w_n, self.w_sched]), W.HBox([self.w_steps, self.w_guidance]), self.guidance_note])
+        self.children = [heading("reverse.title"), explain("reverse.explain"), notice("reverse.notice"), self.banner, controls,
+                         self.progress, self.player, heading("reverse.final"), self.summary, self.final]
+        if generate:  # on the worker thread: the view shows now, its progress bar moves, the result follows
+            self.submit(self.generate)
+
+    def _warn_guidance(self) -> None:
+        """Say so when w leaves the range the model was tuned for (too much guidance degrades images)."""
+        message = guidance_warning(self.model, self.guidance)
+        self.guidance_note.value = "" if message is None else (
+            f'<div class="dv-notice" style="background:#fff8e1;color:#5d4300;padding:6px 12px;border-radius:4px;'
+            f'border:1px solid #ffe08a;max-width:56em">ℹ {html.escape(message)}</div>')
+        self.guidance_note.layout.display = "none" if message is None else ""
 
     @traitlets.validate("guidance")
     def _check_guidance(self, proposal):
@@ -99,7 +115,7 @@ class ReverseProcess(View):
         lo, hi = {"steps": (1, self.w_steps.max), "num_images": (1, MAX_IMAGES), "seed": (0, 2**63 - 1),
                   "class_label": (0, self._num_classes() - 1)}[name]
         if not lo <= v <= hi:
-            raise traitlets.TraitError(f"{name} must be in [{lo}, {hi}], got {v}")
+            raise traitlets.TraitError(f"{name} must be in [{lo}, {'2^63 − 1' if hi == 2**63 - 1 else hi}], got {v}")
         return v
 
     def _num_classes(self) -> int:
@@ -112,7 +128,7 @@ class ReverseProcess(View):
             return [self.class_label] * self.num_images
         return None
 
-    @guarded
+    @heavy
     def generate(self):
         """Sample with the current settings; fills the player (sent to the browser once)."""
         conds = self.conditions()
@@ -129,7 +145,7 @@ class ReverseProcess(View):
         self.player.set_frames(trajectory_rows(traj), step_labels=traj.step_labels(),
                                column_labels=[f"#{i + 1}" for i in range(traj.batch_size)])
         self.player.step = traj.num_steps - 1
-        set_png(self.final, tile(traj.final_images()), 6)
+        set_png(self.final, tile(traj.final_images()), self.player.zoom)
         self.summary.value = t("reverse.summary", n=traj.batch_size, steps=traj.num_steps, scheduler=self.scheduler,
                                guidance=traj.meta["guidance"], seed=self.seed)
         return traj

@@ -20,7 +20,7 @@ import pytest
 from .conftest import PageLog, free_port
 from .lecture import Lecture, button, control, player_step, slider_drag, tag, type_into
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "diffviz" / "notebooks"
 
 
 class JupyterServer:

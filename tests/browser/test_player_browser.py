@@ -43,6 +43,7 @@ def test_player_in_voila_scrubs_without_kernel_messages(tmp_path, voila, page):
     html = page.content()
     assert "trajectory_rows(traj)" not in html, "notebook source is stripped"
     before = len(page.log.frames_sent)
+    page.evaluate("() => { window.__keys = []; document.addEventListener('keydown', (e) => window.__keys.push(e.key)); }")
     player = page.locator(".dv-player")
     player.focus()
     for _ in range(5):
@@ -54,11 +55,20 @@ def test_player_in_voila_scrubs_without_kernel_messages(tmp_path, voila, page):
     for x in range(5, int(box["width"]) - 5, 20):
         page.mouse.move(box["x"] + x, box["y"] + box["height"] / 2)
     page.mouse.up()
+    assert len(page.log.frames_sent) == before, "scrubbing sends no kernel messages"
+    player.focus()
+    for key in ("Control+s", "Escape", "Shift+Enter"):  # not the player's keys: they reach the page (JupyterLab's)
+        page.keyboard.press(key)
+    reached = page.evaluate("() => window.__keys")
+    assert "ArrowLeft" not in reached and {"s", "Escape", "Enter"} <= set(reached), \
+        f"the player keeps its own keys and passes every other key on; the page saw {reached}"
     page.locator(".dv-play").click()
     page.wait_for_timeout(800)
     page.locator(".dv-play").click()
     page.wait_for_timeout(300)
-    assert len(page.log.frames_sent) == before, "scrubbing and playing send no kernel messages"
+    sent = [str(f) for f in page.log.frames_sent[before:]]
+    assert len(sent) == 2 and all('"playing"' in f for f in sent), \
+        f"play and pause each write `playing` back to the widget model (its source of truth), and nothing else: {sent}"
     frame_ms = float(player.get_attribute("data-frame-ms"))
     print(f"frame render time: {frame_ms:.2f} ms")
     assert not page.log.page_errors and not page.log.console_errors, (page.log.page_errors, page.log.console_errors)

@@ -20,12 +20,21 @@ function el(tag, cls, text) {
   return e;
 }
 
+const ICONS = {
+  play: '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><path d="M4 2.5v11l9-5.5z" fill="currentColor"/></svg>',
+  pause: '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><rect x="3.5" y="2.5" width="3.2" height="11" fill="currentColor"/><rect x="9.3" y="2.5" width="3.2" height="11" fill="currentColor"/></svg>',
+};
+const SPEEDS = [2, 4, 8, 12, 16, 24, 30];
+const CACHE_LIMIT = 4096; // decoded frames kept (a 32×32 frame is 4 KB)
+// The keys the player answers; every other key (Ctrl+S, Esc, Shift+Enter…) goes on to the page.
+const KEYS = new Set(["ArrowLeft", "ArrowRight", "Home", "End", " "]);
+
 function render({ model, el: root }) {
   root.classList.add("dv-player");
   const labels = model.get("labels") || {};
   const L = (k, d) => labels[k] || d;
-  let cells = [];        // {row, col, canvas, ctx, w, h}
-  let cache = new Map(); // "row:step:col" -> ImageData
+  let cells = [];        // {row, col, canvas, ctx}
+  let cache = new Map(); // "row:step:col" -> ImageData, least recently used first
   let bytes = new Uint8Array(0);
   let layout = { rows: [], steps: 0, batch: 0 };
   let step = model.get("step") || 0;
@@ -33,21 +42,32 @@ function render({ model, el: root }) {
 
   const grid = el("div", "dv-grid");
   const bar = el("div", "dv-controls");
-  const play = el("button", "dv-play", "▶");
+  const play = el("button", "dv-play");
+  play.type = "button";
   play.title = L("play", "Play / pause (space)");
+  play.setAttribute("aria-label", play.title);
   const slider = el("input", "dv-slider");
   slider.type = "range";
   slider.min = 0;
+  slider.setAttribute("aria-label", L("step", "step"));
   const stepLabel = el("span", "dv-step-label");
   const speed = el("select", "dv-speed");
-  for (const f of [2, 4, 8, 16, 30]) {
-    const o = el("option", "", `${f} ${L("fps", "fps")}`);
-    o.value = f;
-    speed.appendChild(o);
-  }
+  speed.setAttribute("aria-label", L("fps", "fps"));
   const readout = el("div", "dv-readout", " ");
   bar.append(play, slider, speed, stepLabel);
   root.append(bar, grid, readout);
+
+  function speeds() {
+    const fps = Number(model.get("fps")) || 8;
+    const list = SPEEDS.includes(fps) ? SPEEDS : [...SPEEDS, fps].sort((a, b) => a - b);
+    speed.innerHTML = "";
+    for (const f of list) {
+      const o = el("option", "", `${f} ${L("fps", "fps")}`);
+      o.value = String(f);
+      speed.appendChild(o);
+    }
+    speed.value = String(fps);
+  }
 
   function frameOffset(r, s, c) {
     const row = layout.rows[r];
@@ -57,7 +77,7 @@ function render({ model, el: root }) {
   function imageData(r, s, c) {
     const key = `${r}:${s}:${c}`;
     let img = cache.get(key);
-    if (img) return img;
+    if (img) { cache.delete(key); cache.set(key, img); return img; }
     const row = layout.rows[r];
     const n = row.width * row.height;
     img = new ImageData(row.width, row.height);
@@ -67,22 +87,13 @@ function render({ model, el: root }) {
       dst[4 * i] = bytes[j]; dst[4 * i + 1] = bytes[j + 1]; dst[4 * i + 2] = bytes[j + 2]; dst[4 * i + 3] = 255;
     }
     cache.set(key, img);
+    if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value);
     return img;
   }
 
-  const scratch = document.createElement("canvas");
-  const sctx = scratch.getContext("2d");
-
   function draw() {
     const t0 = performance.now();
-    for (const cell of cells) {
-      const img = imageData(cell.row, step, cell.col);
-      scratch.width = img.width;
-      scratch.height = img.height;
-      sctx.putImageData(img, 0, 0);
-      cell.ctx.imageSmoothingEnabled = false;
-      cell.ctx.drawImage(scratch, 0, 0, cell.canvas.width, cell.canvas.height);
-    }
+    for (const cell of cells) cell.ctx.putImageData(imageData(cell.row, step, cell.col), 0, 0);
     const names = model.get("step_labels") || [];
     stepLabel.textContent = names[step] || `${L("step", "step")} ${step + 1}/${layout.steps}`;
     slider.value = step;
@@ -98,7 +109,10 @@ function render({ model, el: root }) {
     grid.innerHTML = "";
     const zoom = Math.max(1, model.get("zoom") || 4);
     const colNames = model.get("column_labels") || [];
-    grid.style.gridTemplateColumns = `auto repeat(${layout.batch}, auto)`;
+    // Canvases hold the frames at their native size and CSS scales them (crisp, image-rendering:
+    // pixelated): `zoom` is the largest size; many columns shrink to fit the page instead of overflowing.
+    const widest = Math.max(1, ...layout.rows.map((r) => r.width));
+    grid.style.gridTemplateColumns = `max-content repeat(${layout.batch}, minmax(0, ${widest * zoom}px))`;
     if (colNames.length) {
       grid.appendChild(el("div", "dv-corner"));
       for (let c = 0; c < layout.batch; c++) grid.appendChild(el("div", "dv-col-label", colNames[c] || ""));
@@ -107,8 +121,9 @@ function render({ model, el: root }) {
       grid.appendChild(el("div", "dv-row-label", row.label));
       for (let c = 0; c < layout.batch; c++) {
         const canvas = el("canvas", "dv-cell");
-        canvas.width = row.width * zoom;
-        canvas.height = row.height * zoom;
+        canvas.width = row.width;
+        canvas.height = row.height;
+        canvas.style.width = `${widest * zoom}px`; // every row as large as the largest (latents too)
         canvas.dataset.row = r;
         canvas.dataset.col = c;
         const cell = { row: r, col: c, canvas, ctx: canvas.getContext("2d") };
@@ -120,7 +135,6 @@ function render({ model, el: root }) {
     });
     slider.max = Math.max(0, layout.steps - 1);
     step = Math.min(Math.max(0, model.get("step") || 0), Math.max(0, layout.steps - 1));
-    speed.value = String(model.get("fps") || 8);
     root.classList.toggle("dv-empty", layout.steps === 0);
     if (layout.steps > 0) draw();
   }
@@ -135,12 +149,13 @@ function render({ model, el: root }) {
     readout.textContent = `${row.label} · #${cell.col + 1} · (${x}, ${y}) = RGB ${bytes[j]}, ${bytes[j + 1]}, ${bytes[j + 2]}`;
   }
 
-  function sync() {
-    if (model.get("sync_step")) {
-      model.set("step", step);
-      model.save_changes();
-    }
+  // The widget model is the source of truth: discrete actions (play/pause, speed, a released
+  // slider, a key) write back; dragging the slider and each played frame send nothing.
+  function save(values) {
+    for (const [k, v] of Object.entries(values)) model.set(k, v);
+    model.save_changes();
   }
+  function syncStep() { if (model.get("sync_step")) save({ step }); }
 
   function go(s) {
     if (layout.steps === 0) return;
@@ -150,42 +165,55 @@ function render({ model, el: root }) {
 
   function setPlaying(on) {
     if (timer) { clearInterval(timer); timer = null; }
-    play.textContent = on ? "⏸" : "▶";
-    if (on) {
+    play.innerHTML = on ? ICONS.pause : ICONS.play;
+    root.classList.toggle("dv-playing", on);
+    if (on && layout.steps > 0) {
       if (step >= layout.steps - 1) go(0);
       timer = setInterval(() => {
-        if (step >= layout.steps - 1) { setPlaying(false); sync(); return; }
+        if (step >= layout.steps - 1) { setPlaying(false); save({ playing: false, ...(model.get("sync_step") ? { step } : {}) }); return; }
         go(step + 1);
-      }, 1000 / (Number(speed.value) || 8));
+      }, 1000 / (Number(model.get("fps")) || 8));
     }
   }
 
-  play.addEventListener("click", () => { const on = !timer; setPlaying(on); if (!on) sync(); });
-  slider.addEventListener("input", () => go(Number(slider.value)));
-  slider.addEventListener("change", sync);
-  speed.addEventListener("change", () => { if (timer) setPlaying(true); });
-  root.tabIndex = 0;
-  // JupyterLab (Lumino) swallows arrow keys: keep ours inside the widget
-  root.addEventListener("keydown", (ev) => {
-    ev.stopPropagation();
-    if (ev.key === "ArrowRight") { go(step + 1); ev.preventDefault(); }
-    else if (ev.key === "ArrowLeft") { go(step - 1); ev.preventDefault(); }
-    else if (ev.key === "Home") { go(0); ev.preventDefault(); }
-    else if (ev.key === "End") { go(layout.steps - 1); ev.preventDefault(); }
-    else if (ev.key === " ") { setPlaying(!timer); ev.preventDefault(); }
+  play.addEventListener("click", () => {
+    const on = !timer;
+    setPlaying(on);
+    save({ playing: on, ...(!on && model.get("sync_step") ? { step } : {}) });
   });
-  root.addEventListener("keyup", (ev) => { ev.stopPropagation(); if (ev.key.startsWith("Arrow")) sync(); });
+  slider.addEventListener("input", () => go(Number(slider.value)));
+  slider.addEventListener("change", syncStep);
+  speed.addEventListener("change", () => save({ fps: Number(speed.value) }));
+  root.tabIndex = 0;
+  // JupyterLab (Lumino) swallows arrow keys: ours stay inside the widget, all others pass on.
+  root.addEventListener("keydown", (ev) => {
+    if (!KEYS.has(ev.key) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.target === speed) return; // the menu's own arrow keys
+    ev.stopPropagation();
+    ev.preventDefault();
+    if (ev.key === "ArrowRight") go(step + 1);
+    else if (ev.key === "ArrowLeft") go(step - 1);
+    else if (ev.key === "Home") go(0);
+    else if (ev.key === "End") go(layout.steps - 1);
+    else if (ev.key === " ") { const on = !timer; setPlaying(on); save({ playing: on }); }
+  });
+  root.addEventListener("keyup", (ev) => {
+    if (!KEYS.has(ev.key) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    ev.stopPropagation();
+    if (ev.key !== " ") syncStep();
+  });
 
   model.on("change:frames", build);
   model.on("change:frame_layout", build);
   model.on("change:zoom", build);
   model.on("change:step", () => go(model.get("step") || 0));
   model.on("change:step_labels", () => { if (layout.steps > 0) draw(); });
-  model.on("change:fps", () => { speed.value = String(model.get("fps") || 8); if (timer) setPlaying(true); });
-  model.on("change:playing", () => setPlaying(!!model.get("playing")));
+  model.on("change:fps", () => { speeds(); if (timer) setPlaying(true); });
+  model.on("change:playing", () => { if (!!model.get("playing") !== !!timer) setPlaying(!!model.get("playing")); });
+  speeds();
   build();
-  if (model.get("playing")) setPlaying(true);
-  return () => setPlaying(false);
+  setPlaying(!!model.get("playing"));
+  return () => { if (timer) clearInterval(timer); };
 }
 
 export default { render };

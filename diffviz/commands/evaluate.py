@@ -1,0 +1,26 @@
+"""`diffviz evaluate`: measure the bundled models the way their model cards do."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("models", nargs="*", default=["shapes", "digits"], help="bundled models to measure (default: both)")
+    p.add_argument("--quick", action="store_true", help="rough figures in a few minutes (fewer images and steps)")
+    p.add_argument("--json", default=None, help="also write the figures to this JSON file")
+
+
+def run(args) -> int:
+    from ..metrics.quality import QualitySettings, format_report, model_quality
+
+    settings = QualitySettings.quick() if args.quick else QualitySettings()
+    reports = {name: model_quality(name, settings) for name in args.models}
+    print(format_report(reports))
+    if args.json:
+        tmp = f"{args.json}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(reports, f, indent=2)
+        os.replace(tmp, args.json)  # never a half-written file
+    return 0

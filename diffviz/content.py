@@ -1,0 +1,69 @@
+"""Where the package's own content lives: the lecture dashboards and the chapter notebooks.
+
+Both ship inside the package (`diffviz/dashboards/`, `diffviz/notebooks/`), so `pip install diffviz`
+gives them; they are found with importlib.resources, never by walking up from a source checkout.
+`DIFFVIZ_DASHBOARDS` points `diffviz dashboard` at another folder of dashboards (a course's own).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from importlib.resources import files
+from pathlib import Path
+
+DASHBOARDS_ENV = "DIFFVIZ_DASHBOARDS"
+LANGUAGES = ("en", "zh")
+
+
+def _package_folder(name: str) -> Path:
+    return Path(str(files("diffviz") / name))
+
+
+def dashboards_dir() -> Path:
+    """The folder of dashboards `diffviz dashboard` serves (the package's, or $DIFFVIZ_DASHBOARDS)."""
+    d = Path(os.environ[DASHBOARDS_ENV]) if os.environ.get(DASHBOARDS_ENV) else _package_folder("dashboards")
+    if not d.is_dir():
+        raise FileNotFoundError(f"no dashboards folder at {d}; {DASHBOARDS_ENV} must name a folder of .ipynb dashboards")
+    return d
+
+
+def dashboard_names() -> list[str]:
+    return sorted(p.stem for p in dashboards_dir().glob("*.ipynb"))
+
+
+def chapters_dir(lang: str = "en") -> Path:
+    """The chapter notebooks in a language (English: the folder itself; others: a subfolder)."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; allowed: {', '.join(LANGUAGES)}")
+    d = _package_folder("notebooks")
+    d = d if lang == "en" else d / lang
+    if not any(d.glob("*.ipynb")):
+        raise FileNotFoundError(f"no {lang} chapters in this diffviz installation (looked in {d})")
+    return d
+
+
+def chapters(lang: str = "en") -> list[Path]:
+    return sorted(chapters_dir(lang).glob("*.ipynb"))
+
+
+def copy_chapters(dest: str | Path, lang: str = "en", overwrite: bool = False) -> list[Path]:
+    """Copy the chapter notebooks into `dest` (a folder the student owns); returns the new files.
+
+    Existing files are never overwritten unless asked (a student's edited chapter is theirs).
+    """
+    dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise NotADirectoryError(f"{dest} exists and is not a folder")
+    sources = chapters(lang)
+    clashes = [dest / p.name for p in sources if (dest / p.name).exists()]
+    if clashes and not overwrite:
+        raise FileExistsError(f"{len(clashes)} chapter(s) already in {dest} (e.g. {clashes[0].name}); "
+                              "pass --force to overwrite them")
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for src in sources:
+        tmp = dest / f".{src.name}.tmp"
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest / src.name)  # atomic: a half-copied chapter never appears
+        out.append(dest / src.name)
+    return out

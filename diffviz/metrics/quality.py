@@ -1,0 +1,119 @@
+"""How good is a bundled model? The measures its model card cites, judged apart from CLIP by the
+domain classifiers (`diffviz evaluate`, `python -m diffviz.metrics.quality`, benchmarks/model_quality.py).
+
+- shapes: prompt adherence (colour AND shape right), seen and held-out colour–shape pairs apart;
+  tiny-CLIP top-1 caption retrieval on fresh images; VAE reconstruction PSNR;
+- digits: class accuracy at the default guidance and at other scales (too much guidance hurts);
+- both: FID on the domain features beside the real-vs-real floor at the same N, and KID (`model_fid`).
+Everything is seeded: the same settings give the same figures.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..data.digits import load_digits_tensor
+from ..data.shapes import ATTRIBUTES, HELDOUT_PAIRS, generate_shapes
+from .clip_score import ClipScorer
+from .fid import model_fid
+
+
+@dataclass
+class QualitySettings:
+    per_pair: int = 8          # shapes images per colour–shape pair
+    per_class: int = 30        # digits images per class
+    fid_n: int = 256
+    clip_n: int = 500
+    steps: int = 50
+    seed: int = 0
+    digits_guidance: tuple[float, ...] = (0.0, 1.0, 3.0)
+
+    @classmethod
+    def quick(cls) -> "QualitySettings":
+        """A few minutes on a laptop CPU: rough figures, same measures."""
+        return cls(per_pair=2, per_class=6, fid_n=64, clip_n=120, steps=20, digits_guidance=())
+
+
+def generate(model, conds, steps: int, seed: int, batch: int = 64, guidance=None) -> np.ndarray:
+    out = []
+    for i in range(0, len(conds), batch):
+        out.append(model.sample(conds[i:i + batch], steps=steps, seed=seed + i, guidance=guidance,
+                                decode_steps=False).final_images())
+    return np.concatenate(out)
+
+
+def fid_figures(model, s: QualitySettings) -> dict:
+    r = model_fid(model, s.fid_n, steps=s.steps, batch_size=64, seed=s.seed + 1000, curve=False)
+    return {"fid": r.fid, "fid_floor": r.floor, "fid_floor_std": r.floor_std, "kid": r.kid.mean, "kid_std": r.kid.std,
+            "fid_n": r.n}
+
+
+def shapes_quality(model, s: QualitySettings) -> dict:
+    colours, shapes = ATTRIBUTES["colour"], ATTRIBUTES["shape"]
+    pairs = [(c, sh) for c in colours for sh in shapes]
+    prompts = [f"a {c} {sh}".replace("a orange", "an orange") for c, sh in pairs for _ in range(s.per_pair)]
+    t0 = time.time()
+    pred = model.classify(generate(model, prompts, s.steps, s.seed))
+    want_c = np.repeat([colours.index(c) for c, _ in pairs], s.per_pair)
+    want_s = np.repeat([shapes.index(sh) for _, sh in pairs], s.per_pair)
+    ok = (pred["colour"] == want_c) & (pred["shape"] == want_s)
+    held = np.repeat([(c, sh) in HELDOUT_PAIRS for c, sh in pairs], s.per_pair)
+    report = {"adherence_seen": float(ok[~held].mean()), "adherence_heldout": float(ok[held].mean()),
+              "colour_right": float((pred["colour"] == want_c).mean()), "shape_right": float((pred["shape"] == want_s).mean()),
+              "images": len(prompts), "generation_s": round(time.time() - t0, 1)}
+    report.update(fid_figures(model, s))
+    fresh = generate_shapes(s.clip_n, seed=31, split="all")  # tiny CLIP retrieval among the 24 captions
+    captions = [f"a {c} {sh}" for c, sh in pairs]
+    sim = ClipScorer.from_model(model).similarity(fresh.images.permute(0, 2, 3, 1).numpy(), captions)
+    truth = fresh.labels["colour"].numpy() * len(shapes) + fresh.labels["shape"].numpy()
+    report["clip_top1"] = float((sim.argmax(1) == truth).mean())
+    report["vae_psnr_db"] = reconstruction_psnr(model, fresh.images.float() / 127.5 - 1)
+    return report
+
+
+@torch.no_grad()
+def reconstruction_psnr(model, x: torch.Tensor) -> float:
+    """Mean PSNR (dB) of the VAE's encode → decode round trip on images in [-1, 1] (peak-to-peak 2)."""
+    recon = model.decode_latents(model.encode_images(x)).cpu()
+    mse = ((recon - x) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-12)
+    return float((10 * torch.log10(4.0 / mse)).mean())
+
+
+def digits_quality(model, s: QualitySettings) -> dict:
+    labels = [d for d in range(10) for _ in range(s.per_class)]
+    pred = model.classify(generate(model, labels, s.steps, s.seed))["digit"]
+    x, y = load_digits_tensor(16, "test")
+    with torch.no_grad():
+        test_acc = float((model.classifier(x)["digit"].argmax(1) == y).float().mean())
+    by_guidance = {}
+    for w in s.digits_guidance:  # the same seeds at other guidance scales: too much guidance hurts
+        other = model.classify(generate(model, labels, s.steps, s.seed, guidance=w))["digit"]
+        by_guidance[f"class_accuracy_w{w:g}"] = float((other == np.array(labels)).mean())
+    return {"class_accuracy": float((pred == np.array(labels)).mean()), "guidance": model.default_guidance, **by_guidance,
+            "classifier_test_accuracy": test_acc, **fid_figures(model, s), "images": len(labels)}
+
+
+MEASURES = {"shapes": shapes_quality, "digits": digits_quality}
+
+
+def model_quality(name: str, settings: QualitySettings | None = None) -> dict:
+    """The figures a bundled model's card cites, measured now (`name`: "shapes" or "digits")."""
+    from ..models.registry import load
+
+    if name not in MEASURES:
+        raise ValueError(f"no quality measures for {name!r}; allowed: {', '.join(MEASURES)}")
+    t0 = time.perf_counter()
+    model = load(name, device="cpu")
+    load_s = round(time.perf_counter() - t0, 2)
+    return {**MEASURES[name](model, settings or QualitySettings()), "load_s": load_s}
+
+
+def format_report(reports: dict[str, dict]) -> str:
+    lines = []
+    for name, rep in reports.items():
+        lines.append(f"[{name}]")
+        lines += [f"  {k:26s} {v:.4f}" if isinstance(v, float) else f"  {k:26s} {v}" for k, v in rep.items()]
+    return "\n".join(lines)

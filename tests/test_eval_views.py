@@ -1,0 +1,68 @@
+"""The evaluation views show the metrics' report: placeholders before a run, grids that fit the page,
+one notice, legible numbers (tiny real models)."""
+import ipywidgets as W
+import numpy as np
+import pytest
+import torch
+import traitlets
+
+from diffviz.metrics import ClassifierFeatures
+from diffviz.models.builders import DIGITS_CLASSIFIER_CONFIG, build_classifier
+from diffviz.widgets import ClipSimilarity, FidExplorer, t
+
+
+def all_widgets(w):
+    yield w
+    for c in getattr(w, "children", ()):
+        yield from all_widgets(c)
+
+
+@pytest.fixture
+def digits_extractor():
+    torch.manual_seed(0)
+    return ClassifierFeatures(build_classifier(DIGITS_CLASSIFIER_CONFIG))
+
+
+def test_fid_explorer_placeholder_grids_and_one_notice(class_model, digits_extractor):
+    f = FidExplorer(class_model, extractor=digits_extractor)
+    assert not [w for w in all_widgets(f) if isinstance(w, W.Image)], "no empty picture (a broken-image icon)"
+    assert t("fid.placeholder") in f.grids.children[0].value
+    assert any(t("fid.notice") in getattr(w, "value", "") for w in all_widgets(f)), "the what-to-notice line is shown"
+    assert f.w_go.layout.width == "auto", "the button is as wide as its label"
+    f.n, f.batch_size, f.steps = 32, 16, 2
+    assert f.run() == f.report.fid >= 0
+    r = f.report
+    assert r.floor >= 0 and r.floor_sets >= 2 and r.kid.std > 0 and r.kid.subset_size == 16
+    assert f.banner.value.count("ℹ") == 1 and "32" in f.banner.value, "N ≤ dim is said once"
+    assert f"{r.floor:.2f}" in f.result.value and f"{r.fid:.2f}" in f.result.value
+    real, fake = f.grids.children
+    for box, key in ((real, "fid.real_title"), (fake, "fid.generated_title")):
+        label, image = box.children
+        assert label.value == f"<b>{t(key, k=32, n=32)}</b>", "each grid has its own label above it"
+        assert isinstance(image, W.Image) and image.layout.max_width == "100%" and image.layout.height == "auto"
+    assert [d.name for d in f.space.data if d.mode == "markers"] == [t("fid.real"), t("fid.generated")]
+    assert len(f.curve.data) == 4, "generated and real-vs-real curves, each with its band"
+    assert all(isinstance(v, float) for d in f.curve.data for v in d.y if v is not None)
+
+
+def test_fid_explorer_refuses_n_beyond_the_data(class_model, digits_extractor):
+    f = FidExplorer(class_model, extractor=digits_extractor)
+    assert f.w_n.max == 896, "digits has 1797 images: two disjoint sets of at most 898"
+    with pytest.raises(traitlets.TraitError, match="N ≤ 898"):
+        f.n = 900
+    f.w_n.value = 2  # from the page: the slider clamps to its minimum
+    assert f.n == 16
+
+
+def test_clip_numbers_legible_and_caption(text_model):
+    c = ClipSimilarity(text_model, prompts=["a red circle", "a blue square"], run=False)
+    assert c.images_view is None and t("clip.placeholder") in c.images_box.children[0].value
+    assert t("clip.per_step_caption") in c.per_step_caption.value
+    assert any(t("clip.notice") in getattr(w, "value", "") for w in all_widgets(c))
+    c.steps = 2
+    c.run()
+    heat = c.heatmap.data[0]
+    assert heat.texttemplate == "%{z:.2f}" and ":.2f" in heat.hovertemplate
+    assert all(type(v) is float for row in heat.z for v in row), "Python floats, not float32 noise"
+    assert np.allclose(np.asarray(heat.z), c.matrix, atol=1e-6)
+    assert c.images_box.children == (c.images_view,) and c.images_view.layout.max_width == "100%"

@@ -1,0 +1,85 @@
+"""The layers are a check, not a claim: every import (deferred ones inside functions included) goes
+down the layers or stays within one, and no two modules import each other, even indirectly."""
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "diffviz"
+# bottom (0) to top; a module may import from its own layer or below
+LAYERS = {
+    "utils": 0, "errors": 0, "i18n": 0, "frames": 0, "content": 0,
+    "data": 1, "models": 1, "diffusion": 1,
+    "training": 2, "metrics": 2,
+    "widgets": 3, "export": 3, "commands": 3, "cli": 3, "voila": 3, "servers": 3,
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):  # every import, deferred ones too
+            if isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                targets |= {f"{target}.{a.name}" if f"{target}.{a.name}" in modules else target for a in node.names}
+        graph[name] = {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def layer(module: str) -> int | None:
+    parts = module.split(".")
+    return LAYERS.get(parts[1]) if len(parts) > 1 else None
+
+
+def test_every_subpackage_has_a_layer():
+    unknown = {m.split(".")[1] for m in import_graph() if "." in m and layer(m) is None}
+    assert not unknown, f"give these a layer in LAYERS (and docs/ARCHITECTURE.md): {unknown}"
+
+
+def test_imports_only_go_down():
+    upward = [f"{m} (layer {layer(m)}) imports {t} (layer {layer(t)})"
+              for m, targets in import_graph().items() for t in targets
+              if layer(m) is not None and (t == "diffviz" or (layer(t) or 0) > layer(m))]
+    assert not upward, "\n".join(upward)
+
+
+def test_no_import_cycles():
+    graph, index, low, stack, on, cycles = import_graph(), {}, {}, [], set(), []
+
+    def visit(v):  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert not cycles, f"modules that import each other: {cycles}"
