@@ -96,6 +96,7 @@ class PageLog:
         # bounded): the lecture scenarios wait on them ("the kernel finished") and look in them for tracebacks.
         self.sent_msgs: list[dict] = []
         self.received: list[dict] = []
+        self.last_received = time.time()
 
         def websocket(ws):
             def sent(payload):
@@ -103,6 +104,7 @@ class PageLog:
                 self.sent_msgs.append(parse_frame(payload))
 
             def received(payload):
+                self.last_received = time.time()
                 self.received_sizes.append(len(payload))
                 if len(self.received) < MAX_FRAMES:
                     self.received.append(parse_frame(payload))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import PageLog, free_port
-from .lecture import Lecture, button, control, player_step, slider_drag, tag, type_into
+from .lecture import Lecture, button, control, picture_boxes, player_step, slider_drag, type_into
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "diffviz" / "notebooks"
 
@@ -252,7 +252,7 @@ def change_control(lec: Lecture, notebook: str) -> None:
         lec.step("forward: drag t to 30%", lambda: slider_drag(control(view, "t"), 0.3), changes=["x_t"])
     elif notebook.startswith("02"):
         view = views.nth(1)
-        lec.region("pictures", tag(view.locator(".widget-hbox").filter(has=page.locator("img.widget-image")), "ch-pics"))
+        lec.region("pictures", picture_boxes(view, "ch-pics")[0])
         lec.step("noise inspector: drag t", lambda: slider_drag(control(view, "t"), 0.1), changes=["pictures"])
     elif notebook.startswith("03"):
         view = views.first
@@ -261,12 +261,12 @@ def change_control(lec: Lecture, notebook: str) -> None:
                                                          button(view, "Generate").click()), changes=["final"])
     elif notebook.startswith("04"):
         view = views.nth(1)
-        lec.region("grid", tag(view.locator(".widget-vbox").filter(has=page.locator("img.widget-image")), "ch-grid"))
+        lec.region("grid", picture_boxes(view, "ch-grid")[0])
         lec.step("schedulers: steps '5', Run", lambda: (type_into(control(view, "Steps"), "5"), button(view, "Run").click()),
                  changes=["grid"])
     elif notebook.startswith("05"):
         view = views.first
-        lec.region("pictures", tag(view.locator(".widget-hbox").filter(has=page.locator("img.widget-image")), "ch-pics"))
+        lec.region("pictures", picture_boxes(view, "ch-pics")[0])
         lec.step("latent: example 2", lambda: type_into(control(view, "Example"), "2"), changes=["pictures"])
     elif notebook.startswith("06"):
         view = views.first
