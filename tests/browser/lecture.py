@@ -69,7 +69,7 @@ PAGE_CHECKS = """(expectCut) => {
   }
   out.pictures = [];
   for (const e of document.querySelectorAll('img.widget-image, canvas.dv-cell')) {
-    if (!vis(e)) continue;
+    if (!vis(e) || (e.tagName === 'IMG' && !e.naturalWidth)) continue;
     const r = e.getBoundingClientRect();
     out.pictures.push({what: e.tagName === 'IMG' ? 'image' : 'player cell', w: Math.round(r.width), h: Math.round(r.height)});
   }
@@ -214,11 +214,9 @@ class Lecture:
             if before.get(r) is None:
                 continue
             deadline, frac = time.time() + change_timeout, 0.0
-            while True:
+            while True:  # a replaced chart may be absent a moment: wait for it too
                 after = self.grab(r)
-                if after is None:
-                    break
-                frac = changed_fraction(before[r], after)
+                frac = 0.0 if after is None else changed_fraction(before[r], after)
                 if frac > self.threshold or time.time() > deadline:
                     break
                 self.page.wait_for_timeout(250)

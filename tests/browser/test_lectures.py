@@ -205,17 +205,17 @@ def noise_inspector_steps(lec: Lecture, view, cond: str) -> None:
     lec.step("noise inspector: noise seed -5 is refused", lambda: type_into(seed, "-5"), same=["ni pictures"],
              expect_error=True, check=revert_check(seed, "4"))
     lec.step("noise inspector: noise seed 4 again", lambda: type_into(seed, "4"), scope=view)
-    lec.step("noise inspector: w by keyboard", lambda: slider_keys(control(view, "w"), "End"), changes=["ni guided"],
+    lec.step("noise inspector: w by keyboard", lambda: slider_keys(control(view, "Guidance w"), "End"), changes=["ni guided"],
              scope=view)
 
     def trained():
-        text = html_text(view, r"step \d+: loss")
+        text = html_text(view, r"(?i)step \d+: loss")
         nums = numbers(text)
-        return [] if "→" in text and len(nums) >= 3 else [f"after 'Train one step' expected 'step 1: loss a → b', saw {text!r}"]
+        return [] if "→" in text and len(nums) >= 3 else [f"after 'Train one step' expected 'Step 1: loss … a → b', saw {text!r}"]
 
     lec.step("noise inspector: Train one step", lambda: button(view, "Train one step").click(), check=trained)
     lec.step("noise inspector: Reset copy", lambda: button(view, "Reset copy").click(),
-             check=lambda: [] if not html_text(view, r"loss .*→") else ["'Reset copy' left the training log shown"])
+             check=lambda: [] if not html_text(view, r"(?i)step \d+: loss .*→") else ["'Reset copy' left the training log shown"])
     lec.step("noise inspector: Use a generated image", lambda: button(view, "Use a generated image").click(),
              changes=["ni pictures"], check=mse_ok, scope=view)
 
