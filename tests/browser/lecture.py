@@ -475,8 +475,8 @@ def slider_type(ctrl, value) -> None:
 
 
 def html_text(scope, pattern: str) -> str:
-    """Text of the first HTML widget in `scope` whose text matches `pattern` ("" when none)."""
-    loc = scope.locator(".widget-html-content").filter(has_text=re.compile(pattern))
+    """Text of the first HTML widget in `scope` whose text matches `pattern`, any case ("" when none)."""
+    loc = scope.locator(".widget-html-content").filter(has_text=re.compile(pattern, re.IGNORECASE))
     return loc.first.inner_text() if loc.count() else ""
 
 
@@ -498,3 +498,12 @@ def picture_boxes(view, prefix: str) -> list:
     inside), tagged so a locator survives the re-render."""
     n = view.evaluate(PICTURE_BOXES, prefix)
     return [view.page.locator(f"[data-scn='{prefix}-{i}']") for i in range(n)]
+
+
+def first_pictures(lec: "Lecture", view, prefix: str):
+    """The first box of pictures in `view`; when there is none, a failure (and a locator that finds nothing)."""
+    boxes = picture_boxes(view, prefix)
+    if not boxes:
+        lec.fail(f"no pictures in the view ({prefix}) after the previous step: expected its images")
+        return view.page.locator(f"[data-scn='{prefix}-missing']")
+    return boxes[0]

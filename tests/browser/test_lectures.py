@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from .conftest import PageLog, VoilaServer
-from .lecture import (Lecture, button, control, html_text, numbers, picture_boxes, player_step, readout, scrub_player,
+from .lecture import (Lecture, button, control, first_pictures, html_text, numbers, picture_boxes, player_step, readout, scrub_player,
                       slider_drag, slider_keys, slider_type, tag, type_into)
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "diffviz" / "dashboards"
@@ -209,13 +209,13 @@ def noise_inspector_steps(lec: Lecture, view, cond: str) -> None:
              scope=view)
 
     def trained():
-        text = html_text(view, r"(?i)step \d+: loss")
+        text = html_text(view, r"step \d+: loss")
         nums = numbers(text)
         return [] if "→" in text and len(nums) >= 3 else [f"after 'Train one step' expected 'Step 1: loss … a → b', saw {text!r}"]
 
     lec.step("noise inspector: Train one step", lambda: button(view, "Train one step").click(), check=trained)
     lec.step("noise inspector: Reset copy", lambda: button(view, "Reset copy").click(),
-             check=lambda: [] if not html_text(view, r"(?i)step \d+: loss .*→") else ["'Reset copy' left the training log shown"])
+             check=lambda: [] if not html_text(view, r"step \d+: loss .*→") else ["'Reset copy' left the training log shown"])
     lec.step("noise inspector: Use a generated image", lambda: button(view, "Use a generated image").click(),
              changes=["ni pictures"], check=mse_ok, scope=view)
 
@@ -281,10 +281,10 @@ def test_guidance_lecture(lecture, viewport):
     page = lec.page
     sweep, sched = page.locator(".diffviz-view").nth(0), page.locator(".diffviz-view").nth(1)
     loaded(lec)
-    lec.region("sweep images", picture_boxes(sweep, "sweep")[0])
+    lec.region("sweep images", first_pictures(lec, sweep, "sweep"))
     chart_box = tag(sweep.locator(".widget-box").filter(has=page.locator(".js-plotly-plot")).last, "sweep-chart")
     lec.region("sweep chart", chart_box)
-    lec.region("scheduler grid", picture_boxes(sched, "sched")[0])
+    lec.region("scheduler grid", first_pictures(lec, sched, "sched"))
 
     def clip_scores(n: int):
         def check():
@@ -338,7 +338,7 @@ def test_latent_lecture(lecture, viewport):
     view = page.locator(".diffviz-view").first
     loaded(lec)
     lec.region("token states", tag(view.locator(".widget-box").filter(has=page.locator(".js-plotly-plot")).last, "states"))
-    lec.region("pictures", picture_boxes(view, "latent")[0])
+    lec.region("pictures", first_pictures(lec, view, "latent"))
 
     def psnr():
         text = html_text(view, r"reconstruction PSNR")
