@@ -22,7 +22,7 @@ from PIL import Image
 import diffviz
 from diffviz.export import Section, export_html
 from diffviz.models.registry import bundled_names
-from diffviz.widgets.player import pack_frames
+from diffviz.frames import pack_frames
 from diffviz.widgets.reverse import trajectory_rows
 
 

@@ -10,6 +10,8 @@ import os
 import shutil
 from importlib.resources import files
 from pathlib import Path
+from .errors import DiffvizError, MissingFileError, OutputPathError
+from .utils import atomic_write
 
 DASHBOARDS_ENV = "DIFFVIZ_DASHBOARDS"
 LANGUAGES = ("en", "zh")
@@ -23,7 +25,7 @@ def dashboards_dir() -> Path:
     """The folder of dashboards `diffviz dashboard` serves (the package's, or $DIFFVIZ_DASHBOARDS)."""
     d = Path(os.environ[DASHBOARDS_ENV]) if os.environ.get(DASHBOARDS_ENV) else _package_folder("dashboards")
     if not d.is_dir():
-        raise FileNotFoundError(f"no dashboards folder at {d}; {DASHBOARDS_ENV} must name a folder of .ipynb dashboards")
+        raise MissingFileError(f"no dashboards folder at {d}; {DASHBOARDS_ENV} must name a folder of .ipynb dashboards")
     return d
 
 
@@ -34,11 +36,11 @@ def dashboard_names() -> list[str]:
 def chapters_dir(lang: str = "en") -> Path:
     """The chapter notebooks in a language (English: the folder itself; others: a subfolder)."""
     if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}; allowed: {', '.join(LANGUAGES)}")
+        raise DiffvizError(f"unknown language {lang!r}; allowed: {', '.join(LANGUAGES)}")
     d = _package_folder("notebooks")
     d = d if lang == "en" else d / lang
     if not any(d.glob("*.ipynb")):
-        raise FileNotFoundError(f"no {lang} chapters in this diffviz installation (looked in {d})")
+        raise MissingFileError(f"no {lang} chapters in this diffviz installation (looked in {d})")
     return d
 
 
@@ -53,17 +55,15 @@ def copy_chapters(dest: str | Path, lang: str = "en", overwrite: bool = False) -
     """
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
-        raise NotADirectoryError(f"{dest} exists and is not a folder")
+        raise OutputPathError(f"{dest} is a file; give a folder to copy the chapters into")
     sources = chapters(lang)
     clashes = [dest / p.name for p in sources if (dest / p.name).exists()]
     if clashes and not overwrite:
-        raise FileExistsError(f"{len(clashes)} chapter(s) already in {dest} (e.g. {clashes[0].name}); "
+        raise OutputPathError(f"{len(clashes)} chapter(s) already in {dest} (e.g. {clashes[0].name}); "
                               "pass --force to overwrite them")
     dest.mkdir(parents=True, exist_ok=True)
     out = []
     for src in sources:
-        tmp = dest / f".{src.name}.tmp"
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest / src.name)  # atomic: a half-copied chapter never appears
+        atomic_write(dest / src.name, lambda tmp, src=src: shutil.copyfile(src, tmp))  # a half-copied chapter never appears
         out.append(dest / src.name)
     return out

@@ -1,13 +1,21 @@
 """Small shared helpers: device choice and argument checks used at the public boundary."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
 import gc
-import math
+import os
+import signal
+import tempfile
+from pathlib import Path
+from typing import Callable
 
 import torch
+
+from . import errors as _errors
+from .errors import DiffvizError
 
 # Set by diffviz.voila for the kernels it serves: where the page serves plotly's widget bundle (a path
 # under the server's base URL); diffviz.widgets.charts then points charts at it. Here so both import down.
@@ -23,11 +31,11 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
         try:
             dev = torch.device(device)
         except (RuntimeError, TypeError) as err:
-            raise ValueError(f"device {device!r} is not a valid torch device; use 'cpu', 'cuda', 'cuda:N' or 'mps'") from err
+            raise DiffvizError(f"device {device!r} is not a valid torch device; use 'cpu', 'cuda', 'cuda:N' or 'mps'") from err
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use 'cpu'")
+            raise DiffvizError("device 'cuda' was asked for but no CUDA GPU is available; use 'cpu'")
         if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-            raise ValueError("device 'mps' was asked for but MPS is not available; use 'cpu'")
+            raise DiffvizError("device 'mps' was asked for but MPS is not available; use 'cpu'")
         return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -36,27 +44,103 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def check_finite_number(name: str, value, *, minimum: float | None = None) -> float:
-    """Check that `value` is a real, finite number (>= minimum when given) and return it as float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if math.isnan(value) or math.isinf(value):
-        raise ValueError(f"{name} must be a finite number, got {value}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+def check_finite_number(name: str, value, *, minimum: float | None = None, maximum: float | None = None) -> float:
+    """Check that `value` is a real, finite number (numpy scalars included) in [minimum, maximum]; return a float."""
+    return _errors.check_number(name, value, minimum=minimum, maximum=maximum)
 
 
 def check_int(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """Check that `value` is an int within [minimum, maximum] and return it."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}, got {value}")
-    return value
+    """Check that `value` is an integer (numpy/torch integer scalars included) in [minimum, maximum]; return an int."""
+    return _errors.check_int(name, value, minimum=minimum, maximum=maximum)
+
+
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(value, name: str = "seed") -> int:
+    """A random seed: an integer in [0, 2**63 - 1] (what torch.Generator.manual_seed takes everywhere)."""
+    return check_int(name, value, minimum=0, maximum=MAX_SEED)
+
+
+# ---- files: every file diffviz writes goes through here, so a kill at any instant leaves the old file or the new
+TMP_PREFIX = ".diffviz-tmp-"
+
+
+def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], None], *, encoding: str = "utf-8") -> Path:
+    """Write `path` atomically: into a temp file beside it, flushed to disk, then renamed over it.
+
+    `data` is the bytes or text to write, or a function that writes a file at the path it is given (e.g.
+    `lambda tmp: save_file(tensors, str(tmp))`). A crash or kill -9 at any moment leaves either the old
+    file or the new one, never a half-written one; a failure removes the temp file. Refuses a path that
+    is a folder or whose folder does not exist, with a one-line DiffvizError.
+    """
+    path = Path(path)
+    check_output_file(path)
+    fd, name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", dir=path.parent)
+    tmp = Path(name)
+    try:
+        if callable(data):
+            os.close(fd)
+            data(tmp)
+        else:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data.encode(encoding) if isinstance(data, str) else data)
+        _fsync(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def check_output_file(path: str | Path) -> Path:
+    """Refuse, before any work is done, an output file diffviz could not write: a folder, a missing or
+    read-only folder, a path under a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise _errors.OutputPathError(f"{_errors.short(str(path))} is a folder; give a file name (e.g. {path / 'out'})")
+    parent = path.parent
+    if not parent.exists():
+        raise _errors.OutputPathError(f"cannot write {_errors.short(str(path))}: folder {_errors.short(str(parent))} does not exist")
+    if not parent.is_dir():
+        raise _errors.OutputPathError(f"cannot write {_errors.short(str(path))}: {_errors.short(str(parent))} is a file, not a folder")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)) or _read_only_fs(parent):
+        raise _errors.OutputPathError(f"cannot write {_errors.short(str(path))}: no permission to write in {_errors.short(str(parent))}")
+    return path
+
+
+def _read_only_fs(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or str(folder.resolve()).startswith(("/proc", "/sys"))
+    except OSError:
+        return False
+
+
+def _fsync(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def kill_point(name: str) -> None:
+    """Test hook for the kill -9 tests: when DIFFVIZ_KILL_AT names this point, the process SIGKILLs itself
+    here (between two steps of a save), so a test can check what a kill at exactly that instant leaves."""
+    if os.environ.get("DIFFVIZ_KILL_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def release_memory() -> None:

@@ -7,10 +7,16 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "diffviz" / "notebooks").glob("*.ipynb"))
+ZH_NOTEBOOKS = sorted((ROOT / "diffviz" / "notebooks" / "zh").glob("*.ipynb"))
 DASHBOARDS = sorted((ROOT / "diffviz" / "dashboards").glob("*.ipynb"))
+NOTICE = {"en": "What to notice", "zh": "注意看"}
+# The Chinese chapters run the English chapters' code (tests/test_i18n_chapters.py checks that); two of them
+# also run here, top to bottom, to keep CI time down.
+ZH_EXECUTED = [p for p in ZH_NOTEBOOKS if p.stem[:2] in ("01", "02")]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS + ZH_EXECUTED,
+                         ids=[p.stem for p in NOTEBOOKS] + ["zh/" + p.stem for p in ZH_EXECUTED])
 def test_notebook_executes(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
@@ -19,7 +25,7 @@ def test_notebook_executes(path, tmp_path):
     shown = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert shown, "the chapter displays at least one widget"
-    assert_notice_after_each_widget(nb, path.stem)
+    assert_notice_after_each_widget(nb, path.stem, NOTICE["zh" if path.parent.name == "zh" else "en"])
 
 
 def shows_widget(cell) -> bool:
@@ -27,12 +33,12 @@ def shows_widget(cell) -> bool:
                                             for o in cell.get("outputs", []))
 
 
-def assert_notice_after_each_widget(nb, name):
+def assert_notice_after_each_widget(nb, name, marker="What to notice"):
     """A chapter tells the student what to notice about every widget it shows, before the next one."""
     widget_cells = [i for i, c in enumerate(nb.cells) if shows_widget(c)]
     for i, j in zip(widget_cells, widget_cells[1:] + [len(nb.cells)]):
         between = [c.source for c in nb.cells[i + 1:j] if c.cell_type == "markdown"]
-        assert any("What to notice" in s for s in between), f"{name}: no 'What to notice' after the widget in cell {i}"
+        assert any(marker in s for s in between), f"{name}: no {marker!r} after the widget in cell {i}"
 
 
 def test_widget_notices_in_both_languages():
@@ -45,7 +51,8 @@ def test_widget_notices_in_both_languages():
             assert 20 <= len(text) <= 400, f"{lang}.json {section}.notice: 1-2 sentences expected, got {text!r}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS + DASHBOARDS, ids=[p.parent.name + "/" + p.stem for p in NOTEBOOKS + DASHBOARDS])
+@pytest.mark.parametrize("path", NOTEBOOKS + ZH_NOTEBOOKS + DASHBOARDS,
+                         ids=[p.parent.name + "/" + p.stem for p in NOTEBOOKS + ZH_NOTEBOOKS + DASHBOARDS])
 def test_stored_without_outputs(path):
     nb = nbformat.read(path, as_version=4)
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")

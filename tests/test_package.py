@@ -40,7 +40,9 @@ def test_notebooks_command_copies_the_chapters_and_never_overwrites(tmp_path, ca
     assert main(["notebooks", str(dest), "--force"]) == 0
     assert (dest / chapters()[0].name).read_text() != "my edits"
     (tmp_path / "file").write_text("x")
-    with pytest.raises(NotADirectoryError):
+    from diffviz.errors import OutputPathError
+
+    with pytest.raises(OutputPathError, match="is a file"):
         copy_chapters(tmp_path / "file")
     assert main(["notebooks", "--list"]) == 0 and "01_forward_process" in capsys.readouterr().out
 
@@ -71,8 +73,13 @@ def test_built_wheel_gives_what_a_pip_user_needs(tmp_path):
     path; its dependencies come from this environment's site-packages), and use it as a pip user would."""
     import sysconfig
 
-    dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)], check=True)
+    dist, src = tmp_path / "dist", tmp_path / "src"
+    files = subprocess.check_output(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT)
+    for rel in filter(None, files.decode().split("\0")):  # a clean copy: no stale build/ in the wheel
+        if (ROOT / rel).is_file():
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            (src / rel).write_bytes((ROOT / rel).read_bytes())
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(src)], check=True)
     wheel = next(dist.glob("diffviz-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.endswith("licenses/LICENSE") for n in names), "the wheel carries the LICENSE"

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import traitlets
 
-from diffviz.widgets.player import FramePlayer, as_rows, pack_frames
+from diffviz.frames import as_rows, pack_frames
+from diffviz.widgets.player import FramePlayer
 
 
 def frames(steps=5, batch=2, h=8, w=6, seed=0):

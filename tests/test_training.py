@@ -95,7 +95,7 @@ def test_crash_mid_write_keeps_last_good_checkpoint(data, tmp_path, monkeypatch)
     good = (tmp_path / "checkpoint.safetensors").read_bytes()
     import diffviz.training.trainer as tr
 
-    def crash(tensors, path):
+    def crash(tensors, path, **kwargs):
         open(path, "wb").write(b"partial")
         raise KeyboardInterrupt("killed mid-write")
 

@@ -2,6 +2,8 @@
 from pathlib import Path
 
 import numpy as np
+import time
+
 import pytest
 import traitlets
 import torch
@@ -11,7 +13,7 @@ from diffviz.metrics import ClassifierFeatures
 from diffviz.models.builders import DIGITS_CLASSIFIER_CONFIG, build_classifier
 from diffviz.widgets import (ClipSimilarity, Explainer, FidExplorer, ForwardProcess, FramePlayer, GuidanceSweep,
                              NoiseInspector, ReverseProcess, SchedulerCompare, set_language, t)
-from diffviz.widgets.player import pack_frames
+from diffviz.frames import pack_frames
 
 
 def test_frame_player_packs_rows_once_as_binary():
@@ -56,6 +58,9 @@ def test_forward_process_state_drives_views():
 def test_reverse_process_generates_and_reports_bad_input(text_model, class_model):
     w = ReverseProcess(text_model, steps=4, num_images=3, seed=2)
     assert w.wait() is w  # the first trajectory is made on the kernel's worker thread
+    w.submit(time.sleep, 0.5)  # background work shows on the page as the dv-busy class
+    assert w.busy and "dv-busy" in w._dom_classes
+    assert w.wait() is w and not w.busy and "dv-busy" not in w._dom_classes
     assert w.trajectory.num_steps == 4 and w.player.num_steps == 4 and w.player.frame_layout["batch"] == 3
     assert w.player.row_labels == [t("reverse.row_decoded"), t("reverse.row_latent"), t("reverse.row_eps")]
     assert w.progress.value == w.progress.max

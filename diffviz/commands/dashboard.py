@@ -1,4 +1,5 @@
-"""`diffviz dashboard [name]`: serve a lecture dashboard with Voila on this machine (offline-safe)."""
+"""`diffviz dashboard [name]`: serve a lecture dashboard with Voila (or, `--server solara`, Solara) on this
+machine (offline-safe)."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +7,7 @@ import signal
 import subprocess
 
 from ..content import dashboard_names as available, dashboards_dir  # noqa: F401  (re-exported for callers)
+from ..errors import DiffvizError
 
 
 def port_number(text: str) -> int:
@@ -27,6 +29,42 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", action="store_true", help="list the dashboards and exit")
     p.add_argument("--presenter", action="store_true",
                    help="bigger pictures and text for a projector (also: add ?presenter=1 to the URL)")
+    p.add_argument("--lang", choices=["en", "zh"], default=None,
+                   help="language of the widgets' labels (default: DIFFVIZ_LANG or en)")
+    add_server_arguments(p)
+
+
+def add_server_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", choices=["voila", "solara"], default="voila",
+                   help="voila (default): a kernel per viewer; solara: many viewers in one process, for a "
+                        "lecture hall (pip install 'diffviz[classroom]')")
+    p.add_argument("--workers", type=worker_threads, default=None,
+                   help="--server solara: threads computing for the viewers, 1..64 (default 2)")
+    p.add_argument("--max-kernels", type=kernel_count, default=None,
+                   help="Voila: most viewers' kernels alive at once, ~1.3 GB each (default: what this machine's "
+                        "memory holds); a page load beyond it gets a 'dashboard full' page")
+
+
+def kernel_count(text: str) -> int:
+    """argparse type: a number of kernels."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"max-kernels must be a whole number >= 1, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"max-kernels must be >= 1, got {n}")
+    return n
+
+
+def worker_threads(text: str) -> int:
+    """argparse type: a number of worker threads."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"workers must be a whole number in 1..64, got {text!r}") from None
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"workers must be in 1..64, got {n}")
+    return n
 
 
 class _Stop(Exception):
@@ -70,18 +108,45 @@ def run(args) -> int:
         print("\n".join(names))
         return 0
     if args.name not in names:
-        raise ValueError(f"unknown dashboard {args.name!r}; available: {', '.join(names)}")
+        raise DiffvizError(f"unknown dashboard {args.name!r}; available: {', '.join(names)}")
     notebook = dashboards_dir() / f"{args.name}.ipynb"
-    cmd = voila_command(notebook.name, port=args.port, host=args.host, preheat=not args.no_preheat)
+    if getattr(args, "server", "voila") == "solara":
+        return run_solara(args)
+    if getattr(args, "workers", None) is not None:
+        raise ValueError("--workers is for --server solara (a Voila kernel serves one viewer with one worker)")
+    cmd = voila_command(notebook.name, port=args.port, host=args.host, preheat=not args.no_preheat,
+                        max_kernels=getattr(args, "max_kernels", None))
     env = voila_environment()
     if args.presenter:
         env[PRESENTER_ENV] = "1"
+    if args.lang:
+        env["DIFFVIZ_LANG"] = args.lang  # read by every kernel's diffviz.i18n
     print(f"diffviz dashboard {args.name}: http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
-    # Voila runs in a session of its own, so Ctrl-C reaches only us; we stop it and its kernels.
+    return _serve(cmd, env, notebook.parent)
+
+
+def run_solara(args) -> int:
+    """`--server solara`: every viewer in one Solara process (shared imports and models, a worker pool)."""
+    from ..servers import DEFAULT_WORKERS, check_installed, solara_command, solara_environment
+    from ..utils import PRESENTER_ENV
+
+    if getattr(args, "max_kernels", None) is not None:
+        raise ValueError("--max-kernels is for Voila (Solara serves every viewer from one process)")
+    check_installed()
+    env = solara_environment(args.name, workers=args.workers or DEFAULT_WORKERS)
+    if args.presenter:
+        env[PRESENTER_ENV] = "1"
+    print(f"diffviz dashboard {args.name} (Solara, {args.workers or DEFAULT_WORKERS} workers): "
+          f"http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
+    return _serve(solara_command(port=args.port, host=args.host), env, dashboards_dir())
+
+
+def _serve(cmd: list[str], env: dict, cwd) -> int:
+    # The server runs in a session of its own, so Ctrl-C reaches only us; we stop it and its kernels.
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     proc = None
     try:
-        proc = subprocess.Popen(cmd, cwd=notebook.parent, env=env, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True)
         return proc.wait()
     except _Stop:
         return 0

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
+from . import SEED, int_in, number_in
+from ..errors import DiffvizError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="bundled name (shapes, digits), tiny-* or a folder; default: first bundled")
-    p.add_argument("-n", "--num-images", type=int, default=256, help="generated images (FID wants thousands)")
-    p.add_argument("--reference-n", type=int, default=1000, help="real images for the reference statistics")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--guidance", type=float, default=None)
+    p.add_argument("-n", "--num-images", type=int_in(2, 1_000_000), default=256, help="generated images, >= 2 (FID wants thousands)")
+    p.add_argument("--reference-n", type=int_in(2, 1_000_000), default=1000, help="real images for the reference statistics, >= 2")
+    p.add_argument("--batch-size", type=int_in(1, 4096), default=64, help="images per sampling batch, 1..4096")
+    p.add_argument("--steps", type=int_in(1, None), default=20)
+    p.add_argument("--guidance", type=number_in(0, None), default=None)
     p.add_argument("--scheduler", default="ddim", help="ddpm, ddim, dpm or euler")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--inception", default=None, help="local pytorch-fid InceptionV3 weights (.pth or .safetensors)")
     p.add_argument("--kid", action="store_true", help="also report KID (mean ± std over subsets)")
     p.add_argument("--device", default=None)
@@ -34,15 +35,20 @@ def run(args) -> int:
     from ..data.domain import domain_conditions, real_images
     from ..models.registry import bundled_names, load
 
-    if args.num_images < 2 or args.reference_n < 2:
-        raise ValueError("FID needs at least 2 generated and 2 real images (better thousands)")
-    model = load(args.model or (bundled_names() or ["tiny-text"])[0], device=args.device)
+    from ..diffusion.schedulers import SCHEDULER_NAMES
+    from ..errors import check_choice
+    from ..utils import check_int, pick_device
+
+    check_choice("scheduler", args.scheduler, SCHEDULER_NAMES)  # before minutes of work
+    device = pick_device(args.device)
+    model = load(args.model or (bundled_names() or ["tiny-text"])[0], device=device)
+    check_int("--steps", args.steps, minimum=1, maximum=model.schedule.num_train_timesteps)
     if args.inception:
         extractor = InceptionFeatures(weights=args.inception, device=args.device)
     elif model.classifier is not None:
         extractor = ClassifierFeatures(model.classifier, name=model.name)
     else:
-        raise ValueError(f"model {model.name!r} has no domain classifier; pass --inception /path/to/weights")
+        raise DiffvizError(f"model {model.name!r} has no domain classifier; pass --inception /path/to/weights")
     dataset, real = real_images(model, args.reference_n)
     ref = cached_reference_stats(dataset, real, extractor, progress=True)
     fake = generated_features(model, domain_conditions(model, args.num_images), args.num_images, extractor,

@@ -7,18 +7,22 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from . import SEED, int_in, number_in
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("conditions", nargs="*", help="prompts (text model) or class indices (class model)")
     p.add_argument("--model", default=None, help="bundled name (shapes, digits), tiny-* or a folder; default: first bundled")
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--guidance", type=float, default=None)
+    p.add_argument("--steps", type=int_in(1, None), default=50, help="sampling steps, 1..T (default 50)")
+    p.add_argument("--guidance", type=number_in(0, None), default=None, help="guidance scale w >= 0 (default: the model's)")
     p.add_argument("--scheduler", default="ddim", help="ddpm, ddim, dpm or euler")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frames", type=int, default=10, help="columns in the strip (steps shown)")
-    p.add_argument("--zoom", type=int, default=4, help="pixel zoom of the PNG")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--frames", type=int_in(1, 1000), default=10, help="columns in the strip (steps shown), 1..1000")
+    p.add_argument("--zoom", type=int_in(1, 32), default=4, help="pixel zoom of the PNG, 1..32")
     p.add_argument("--device", default=None)
-    p.add_argument("-o", "--output", default="trajectory.png")
+    p.add_argument("-o", "--output", default="trajectory.png", help="picture file (.png, .jpg, …)")
 
 
 def strip_image(rows: list[np.ndarray], zoom: int = 4, gap: int = 2) -> Image.Image:
@@ -34,11 +38,25 @@ def strip_image(rows: list[np.ndarray], zoom: int = 4, gap: int = 2) -> Image.Im
     return img.resize((img.width * zoom, img.height * zoom), Image.NEAREST)
 
 
+def check_picture_path(path: str) -> Path:
+    """The output picture's path, refused before any sampling if it cannot be written."""
+    from ..errors import OutputPathError, short
+    from ..utils import check_output_file
+
+    out = check_output_file(path)
+    if out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise OutputPathError(f"output {short(str(out))} needs a picture extension: {', '.join(sorted(IMAGE_SUFFIXES))}")
+    return out
+
+
 def run(args) -> int:
     from ..models.registry import bundled_names, load
+    from ..utils import atomic_write, pick_device
 
+    out = check_picture_path(args.output)  # before the model loads and samples (seconds of work)
+    device = pick_device(args.device)
     name = args.model or (bundled_names() or ["tiny-text"])[0]
-    model = load(name, device=args.device)
+    model = load(name, device=device)
     conds = args.conditions or None
     if model.kind == "class" and conds:
         conds = [int(c) if c.isdigit() else c for c in conds]
@@ -51,7 +69,9 @@ def run(args) -> int:
     for b in range(traj.batch_size):
         rows.append(traj.frames("x_t")[idx, b])
         rows.append(traj.image_frames()[idx, b])
-    strip_image(rows, zoom=args.zoom).save(args.output)
-    print(f"{model.name}: {traj.batch_size} image(s), {traj.num_steps} {args.scheduler} steps -> {Path(args.output).resolve()}")
+    picture = strip_image(rows, zoom=args.zoom)
+    fmt = Image.registered_extensions().get(out.suffix.lower())
+    atomic_write(out, lambda tmp: picture.save(tmp, format=fmt))
+    print(f"{model.name}: {traj.batch_size} image(s), {traj.num_steps} {args.scheduler} steps -> {out.resolve()}")
     print("rows: x_t (the denoiser's input) and the predicted clean image, for each condition:", traj.meta["conditions"])
     return 0

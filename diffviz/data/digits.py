@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
+from ..errors import DiffvizError
 
 CLASS_NAMES = [str(i) for i in range(10)]
 SPLITS = ("train", "test", "all")
@@ -19,9 +20,9 @@ def load_digits_tensor(size: int = 16, split: str = "all", test_fraction: float 
     from sklearn.datasets import load_digits
 
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+        raise DiffvizError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
     if size not in (8, 16, 32):
-        raise ValueError(f"size must be 8, 16 or 32, got {size!r}")
+        raise DiffvizError(f"size must be 8, 16 or 32, got {size!r}")
     d = load_digits()
     x = torch.from_numpy(d.images.astype(np.float32) / 16.0).unsqueeze(1)
     if size != 8:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from ..errors import DiffvizError
 
 SHAPES_REAL_SEED = 2024
 
@@ -47,14 +48,14 @@ def real_set(model, n: int, part: int = 0) -> RealSet:
     colours and shapes) as that real set, so the two can be compared with FID on an equal footing.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+        raise DiffvizError(f"n must be a positive integer, got {n!r}")
     if isinstance(part, bool) or not isinstance(part, (int, np.integer)) or part < 0:
-        raise ValueError(f"part must be a non-negative integer, got {part!r}")
+        raise DiffvizError(f"part must be a non-negative integer, got {part!r}")
     n, part = int(n), int(part)
     if model.kind == "class":
         images, labels = _digits_pool(model.meta.get("image_size", 16))
         if (part + 1) * n > len(images):
-            raise ValueError(f"the digits data set has {len(images)} images: {part + 1} disjoint sets of N = {n} "
+            raise DiffvizError(f"the digits data set has {len(images)} images: {part + 1} disjoint sets of N = {n} "
                              f"need {(part + 1) * n}; use N ≤ {len(images) // (part + 1)}")
         cut = slice(part * n, (part + 1) * n)
         classes = getattr(getattr(model, "conditioner", None), "num_classes", 10)

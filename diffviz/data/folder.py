@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+from ..errors import DiffvizError, MissingFileError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
@@ -30,10 +31,10 @@ class ImageFolderDataset(Dataset):
     def __init__(self, root: str | Path, size: int = 32):
         self.root = Path(root)
         if not self.root.is_dir():
-            raise FileNotFoundError(f"image folder {self.root} does not exist")
+            raise MissingFileError(f"image folder {self.root} does not exist")
         self.files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.files:
-            raise ValueError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found under {self.root}")
+            raise DiffvizError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found under {self.root}")
         self.size = size
 
     def __len__(self) -> int:
@@ -52,11 +53,11 @@ class TorchvisionDataset(Dataset):
 
         cls = getattr(torchvision.datasets, name, None)
         if cls is None or not isinstance(cls, type):
-            raise ValueError(f"torchvision has no data set {name!r}; e.g. CIFAR10, MNIST, FashionMNIST")
+            raise DiffvizError(f"torchvision has no data set {name!r}; e.g. CIFAR10, MNIST, FashionMNIST")
         try:
             self.ds = cls(root=str(root), train=train, download=False)
         except RuntimeError as err:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"{name} is not under {root} ({err}); diffviz cannot download it — copy the data set files there"
             ) from err
         self.size = size

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from ..errors import DiffvizError
 
 COLOURS = {
     "red": (215, 40, 40), "orange": (240, 135, 20), "yellow": (225, 205, 30),
@@ -96,9 +97,9 @@ class ShapesData:
 def generate_shapes(n: int, seed: int = 0, split: str = "train") -> ShapesData:
     """Draw n images deterministically from `seed`. split: train (no held-out pairs), heldout, all."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+        raise DiffvizError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+        raise DiffvizError(f"n must be a positive integer, got {n!r}")
     rng = np.random.default_rng(seed)
     held = np.zeros((len(COLOURS), len(SHAPES)), bool)
     for c, s in HELDOUT_PAIRS:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import NamedTuple, Sequence
 
+import numpy as np
 import torch
 
 from .schedule import Schedule
+from ..errors import DiffvizError, InputTypeError, short
 
 
 class ForwardSample(NamedTuple):
@@ -24,39 +26,44 @@ def _as_schedule(schedule) -> Schedule:
         return schedule
     if isinstance(schedule, str):
         return Schedule.from_name(schedule)
-    raise TypeError(f"schedule must be a Schedule or a schedule name, got {type(schedule).__name__}")
+    raise InputTypeError(f"schedule must be a Schedule or a schedule name, got {type(schedule).__name__}")
 
 
 def check_images(x0, name: str = "x0") -> torch.Tensor:
     """Validate a batch of float images (B, C, H, W) in [-1, 1]; a single (C, H, W) image is batched."""
     if not torch.is_tensor(x0):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W) in [-1, 1], got {type(x0).__name__}")
+        raise InputTypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W) in [-1, 1], got {type(x0).__name__}")
     if not x0.is_floating_point():
-        raise TypeError(f"{name} must be a float tensor in [-1, 1], got dtype {x0.dtype} (convert uint8 with x / 127.5 - 1)")
+        raise InputTypeError(f"{name} must be a float tensor in [-1, 1], got dtype {x0.dtype} (convert uint8 with x / 127.5 - 1)")
     if x0.ndim == 3:
         x0 = x0.unsqueeze(0)
     if x0.ndim != 4:
-        raise ValueError(f"{name} must have shape (B, C, H, W) or (C, H, W), got {tuple(x0.shape)}")
+        raise DiffvizError(f"{name} must have shape (B, C, H, W) or (C, H, W), got {tuple(x0.shape)}")
+    if x0.numel() == 0:
+        raise DiffvizError(f"{name} is empty (shape {tuple(x0.shape)}); give at least one image")
     if not torch.isfinite(x0).all():
-        raise ValueError(f"{name} contains NaN or inf values")
+        raise DiffvizError(f"{name} contains NaN or inf values")
     lo, hi = float(x0.min()), float(x0.max())
     if lo < -1.0 - 1e-3 or hi > 1.0 + 1e-3:
-        raise ValueError(f"{name} must be in [-1, 1], got values in [{lo:.3g}, {hi:.3g}]")
+        raise DiffvizError(f"{name} must be in [-1, 1], got values in [{lo:.3g}, {hi:.3g}]")
     return x0
 
 
 def check_timesteps(t, batch: int, T: int, device) -> torch.Tensor:
-    if isinstance(t, bool):
-        raise TypeError("t must be an int or a 1-D integer tensor/list of timesteps")
-    t = torch.as_tensor(t, device=device)
+    if isinstance(t, (bool, np.bool_)) or t is None or isinstance(t, (str, bytes)):
+        raise InputTypeError(f"t must be an int or a 1-D integer tensor/list of timesteps in [0, {T}), got {short(t)}")
+    try:
+        t = torch.as_tensor(t, device=device)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise DiffvizError(f"t must be an int or a 1-D integer tensor/list of timesteps in [0, {T}), got {short(t)}") from None
     if t.is_floating_point():
-        raise TypeError(f"t must be integer timesteps, got dtype {t.dtype}")
+        raise InputTypeError(f"t must be integer timesteps, got dtype {t.dtype}")
     if t.ndim == 0:
         t = t.repeat(batch)
     if t.ndim != 1 or t.shape[0] != batch:
-        raise ValueError(f"t must be one timestep or one per image ({batch}), got shape {tuple(t.shape)}")
+        raise DiffvizError(f"t must be one timestep or one per image ({batch}), got shape {tuple(t.shape)}")
     if int(t.min()) < 0 or int(t.max()) >= T:
-        raise ValueError(f"t must be in [0, {T}) for this schedule, got values in [{int(t.min())}, {int(t.max())}]")
+        raise DiffvizError(f"t must be in [0, {T}) for this schedule, got values in [{int(t.min())}, {int(t.max())}]")
     return t.long()
 
 
@@ -77,7 +84,7 @@ def forward_process(
     if noise is None:
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
     elif noise.shape != x0.shape:
-        raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
+        raise DiffvizError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
     return q_sample(x0, t, schedule, noise)
 
 
@@ -118,7 +125,7 @@ def forward_strip(
     schedule = _as_schedule(schedule)
     ts = torch.as_tensor(timesteps)
     if ts.ndim != 1 or ts.numel() == 0:
-        raise ValueError("timesteps must be a non-empty 1-D list of integer timesteps")
+        raise DiffvizError("timesteps must be a non-empty 1-D list of integer timesteps")
     ts = check_timesteps(ts, ts.numel(), schedule.num_train_timesteps, x0.device)
     K = ts.numel()
     if same_noise:

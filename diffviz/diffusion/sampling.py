@@ -25,6 +25,7 @@ from .forward import predict_x0
 from .guidance import combine
 from .schedule import Schedule
 from .trajectory import Trajectory
+from ..errors import DiffvizError
 
 
 def _accepts_generator(scheduler) -> bool:
@@ -67,7 +68,7 @@ def sample_loop(
     """
     guided = cond is not None and guidance != 1.0
     if guided and uncond is None:
-        raise ValueError("guidance != 1 needs an unconditional input (uncond)")
+        raise DiffvizError("guidance != 1 needs an unconditional input (uncond)")
     scheduler.set_timesteps(steps, device=device)
     x = randn_tensor(shape, generator=generator, device=torch.device(device), dtype=dtype) * scheduler.init_noise_sigma
     step_kwargs = {"generator": generator} if _accepts_generator(scheduler) else {}

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 import torch
 from diffusers import DDPMScheduler
+from ..errors import DiffvizError, check_int
+
+MAX_T = 10_000  # training timesteps: far past any real schedule (1000); more only costs memory
 
 # diffviz name -> diffusers beta_schedule
 SCHEDULE_NAMES = {
@@ -35,10 +38,9 @@ class Schedule:
         beta_start: float = 0.0001,
         beta_end: float = 0.02,
     ) -> "Schedule":
-        if name not in SCHEDULE_NAMES:
-            raise ValueError(f"unknown schedule {name!r}; allowed: {', '.join(SCHEDULE_NAMES)}")
-        if isinstance(num_train_timesteps, bool) or not isinstance(num_train_timesteps, int) or num_train_timesteps < 2:
-            raise ValueError(f"num_train_timesteps must be an integer >= 2, got {num_train_timesteps!r}")
+        if not isinstance(name, str) or name not in SCHEDULE_NAMES:
+            raise DiffvizError(f"unknown schedule {name!r}; allowed: {', '.join(SCHEDULE_NAMES)}")
+        num_train_timesteps = check_int("num_train_timesteps", num_train_timesteps, minimum=2, maximum=MAX_T)
         sched = DDPMScheduler(
             num_train_timesteps=num_train_timesteps,
             beta_schedule=SCHEDULE_NAMES[name],

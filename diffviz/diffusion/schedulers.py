@@ -9,6 +9,7 @@ from diffusers import (
 )
 
 from .schedule import Schedule
+from ..errors import DiffvizError, InputTypeError
 
 SCHEDULER_NAMES = {
     "ddpm": DDPMScheduler,
@@ -31,10 +32,10 @@ def make_scheduler(name: str, schedule: Schedule | dict, *, sample_range: float 
     pure noise).
     """
     if not isinstance(name, str):
-        raise TypeError(f"scheduler must be a name string, got {type(name).__name__}")
+        raise InputTypeError(f"scheduler must be a name string, got {type(name).__name__}")
     key = ALIASES.get(name.lower(), name.lower())
     if key not in SCHEDULER_NAMES:
-        raise ValueError(f"unknown scheduler {name!r}; allowed: {', '.join(SCHEDULER_NAMES)}")
+        raise DiffvizError(f"unknown scheduler {name!r}; allowed: {', '.join(SCHEDULER_NAMES)}")
     config = schedule.to_scheduler_config() if isinstance(schedule, Schedule) else dict(schedule)
     overrides = {"timestep_spacing": "trailing"}
     if key in ("ddpm", "ddim"):

@@ -25,7 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+from ..errors import DiffvizError, FileFormatError, InputTypeError, MissingFileError, OutOfRangeError, OutputPathError, short
+from ..utils import atomic_write, kill_point
 
 TENSOR_FIELDS = ("timesteps", "alpha_bar", "x_t", "eps", "eps_cond", "eps_uncond", "x0_pred", "decoded", "final", "final_decoded")
 PER_STEP_FIELDS = ("timesteps", "alpha_bar", "x_t", "eps", "eps_cond", "eps_uncond", "x0_pred", "decoded")
@@ -102,20 +105,20 @@ class Trajectory:
         """`traj[i]`: a dict of step i's tensors; `traj[a:b]`: a Trajectory of those steps."""
         if isinstance(index, int):
             if not -self.num_steps <= index < self.num_steps:
-                raise IndexError(f"step {index} out of range for a trajectory of {self.num_steps} steps")
+                raise OutOfRangeError(f"step {index} out of range for a trajectory of {self.num_steps} steps")
             return {f: getattr(self, f)[index] for f in PER_STEP_FIELDS if getattr(self, f) is not None}
         if isinstance(index, slice):
             return replace(self, **{f: getattr(self, f)[index] for f in PER_STEP_FIELDS if getattr(self, f) is not None})
-        raise TypeError(f"a trajectory is indexed by an int step or a slice of steps, got {type(index).__name__}")
+        raise InputTypeError(f"a trajectory is indexed by an int step or a slice of steps, got {type(index).__name__}")
 
     # ---- pictures -----------------------------------------------------------------------
     def frames(self, kind: str = "x_t") -> np.ndarray:
         """uint8 frames (S, B, H', W', 3) of one recorded quantity (see module docstring)."""
         if kind not in FRAME_KINDS:
-            raise ValueError(f"unknown frame kind {kind!r}; allowed: {', '.join(FRAME_KINDS)}")
+            raise DiffvizError(f"unknown frame kind {kind!r}; allowed: {', '.join(FRAME_KINDS)}")
         x = getattr(self, kind)
         if x is None:
-            raise ValueError(f"this trajectory has no {kind!r} (guidance off, or not a latent model)")
+            raise DiffvizError(f"this trajectory has no {kind!r} (guidance off, or not a latent model)")
         image_like = kind == "decoded" or (not self.latent and kind in ("x_t", "x0_pred"))
         return to_uint8_image(x) if image_like else to_uint8_noise(x)
 
@@ -128,36 +131,53 @@ class Trajectory:
         return self.frames("decoded" if self.latent else "x0_pred")
 
     def step_labels(self) -> list[str]:
-        return [f"step {i + 1}/{self.num_steps} · t={int(t)} · ᾱ={float(a):.3f}"
+        """One label per step ("step 3/50 · t=959 · ᾱ=0.004"), in the current language (diffviz.i18n)."""
+        from ..i18n import t as label
+
+        return [label("common.step_label", i=i + 1, n=self.num_steps, t=int(t), a=float(a))
                 for i, (t, a) in enumerate(zip(self.timesteps, self.alpha_bar))]
 
     # ---- persistence ---------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        """Write `trajectory.safetensors` + `trajectory.json` (metadata) into `directory`."""
+        """Write `trajectory.safetensors` + `trajectory.json` (metadata) into `directory`, each atomically.
+
+        The metadata also rides in the tensors file's header, and `load` reads it from there: a kill between
+        the two writes can never pair new tensors with old metadata."""
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        if directory.exists() and not directory.is_dir():
+            raise OutputPathError(f"{short(str(directory))} is a file; a trajectory is saved into a folder")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise OutputPathError(f"cannot create folder {short(str(directory))}: {err.strerror}") from None
         tensors = {f: getattr(self, f).contiguous().cpu() for f in TENSOR_FIELDS if getattr(self, f) is not None}
-        tmp = directory / "trajectory.safetensors.tmp"
-        save_file(tensors, str(tmp))
-        tmp.replace(directory / "trajectory.safetensors")
-        (directory / "trajectory.json").write_text(json.dumps({"format": "diffviz-trajectory", "version": 1, "meta": self.meta}, indent=2))
+        info = json.dumps({"format": "diffviz-trajectory", "version": 1, "meta": self.meta}, indent=2)
+        atomic_write(directory / "trajectory.safetensors", lambda tmp: save_file(tensors, str(tmp), metadata={"diffviz": info}))
+        kill_point("trajectory:after-tensors")
+        atomic_write(directory / "trajectory.json", info)
         return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> "Trajectory":
         directory = Path(directory)
         weights, meta_file = directory / "trajectory.safetensors", directory / "trajectory.json"
-        for f in (weights, meta_file):
-            if not f.is_file():
-                raise FileNotFoundError(f"{directory} is not a saved trajectory: {f.name} is missing")
-        info = json.loads(meta_file.read_text())
-        if info.get("format") != "diffviz-trajectory":
-            raise ValueError(f"{meta_file} is not a diffviz trajectory file")
+        if not weights.is_file():
+            raise MissingFileError(f"{directory} is not a saved trajectory: {weights.name} is missing")
         try:
             tensors = load_file(str(weights))
+            with safe_open(str(weights), framework="pt") as fh:
+                header = (fh.metadata() or {}).get("diffviz")
         except Exception as err:  # safetensors raises its own error type on corrupt files
-            raise ValueError(f"{weights} is not a readable safetensors file ({err})") from err
+            raise FileFormatError(f"{weights} is not a readable safetensors file (truncated or corrupted?): {str(err)[:120]}") from None
+        try:
+            if header is None and not meta_file.is_file():
+                raise MissingFileError(f"{directory} is not a saved trajectory: {meta_file.name} is missing")
+            info = json.loads(header if header is not None else meta_file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise FileFormatError(f"{meta_file} is not valid JSON ({err}); save the trajectory again") from None
+        if not isinstance(info, dict) or info.get("format") != "diffviz-trajectory":
+            raise FileFormatError(f"{meta_file} is not a diffviz trajectory file")
         missing = {f.name for f in fields(cls) if f.name in ("timesteps", "alpha_bar", "x_t", "eps", "x0_pred", "final")} - set(tensors)
         if missing:
-            raise ValueError(f"{weights} lacks tensors {sorted(missing)}")
+            raise DiffvizError(f"{weights} lacks tensors {sorted(missing)}")
         return cls(**{k: v for k, v in tensors.items() if k in TENSOR_FIELDS}, meta=info.get("meta", {}))

@@ -8,8 +8,8 @@ import torch
 from ..diffusion.forward import forward_strip
 from ..diffusion.schedule import Schedule
 from ..diffusion.trajectory import to_uint8_image
-from ..widgets.i18n import t
-from ..widgets.reverse import trajectory_rows
+from ..frames import trajectory_rows
+from ..i18n import t
 from .pack import Section
 
 
@@ -17,7 +17,7 @@ def schedule_chart() -> go.Figure:
     fig = go.Figure(layout=dict(title=t("forward.schedule_title"), xaxis_title="t", yaxis_title="ᾱ_t",
                                 template="plotly_white", height=320))
     for name in ("linear", "scaled_linear", "cosine"):
-        fig.add_scatter(y=Schedule.from_name(name).alphas_cumprod.numpy(), name=name)
+        fig.add_scatter(y=Schedule.from_name(name).alphas_cumprod.numpy(), name=t(f"options.{name}"))
     return fig
 
 
@@ -26,7 +26,8 @@ def lecture_sections(model, prompts: list | None = None, steps: int = 50, seed: 
     if model.kind == "text":
         conds = prompts or (model.meta.get("prompt_examples") or ["a red circle"])[:4]
     elif model.kind == "class":
-        conds = [int(p) for p in prompts] if prompts else list(range(min(5, model.conditioner.num_classes)))
+        conds = model.conditioner.check_labels([int(p) if str(p).isdigit() else p for p in prompts]) if prompts \
+            else list(range(min(5, model.conditioner.num_classes)))
     else:
         conds = None
     traj = model.sample(conds, num_images=None if conds else 4, steps=steps, seed=seed)

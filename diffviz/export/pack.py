@@ -15,14 +15,18 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from ..widgets.player import STATIC, pack_frames
+from ..i18n.fonts import font_css, is_cjk
+from ..frames import pack_frames
+from ..widgets.player import STATIC
+from ..errors import InputTypeError
 
 PAGE = """<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}}
 section{{margin:28px 0;border-top:1px solid #ddd;padding-top:12px}} .text{{max-width:56em}}
-{css}</style>
+{css}
+{font_css}</style>
 <script>{plotly}</script></head>
 <body><h1>{title}</h1><p class="text">{intro}</p>
 {sections}
@@ -79,15 +83,15 @@ def export_html(path: str | Path, sections: list[Section], title: str = "diffviz
     """Write the page; returns its path. Everything it needs is inside the file."""
     from plotly.offline import get_plotlyjs
 
-    from ..widgets.i18n import labels_for
+    from ..i18n import labels_for
 
     labels = labels_for("player", lang)
     for sec in sections:
         if not isinstance(sec, Section):
-            raise TypeError(f"sections must be diffviz.export.Section objects, got {type(sec).__name__}")
+            raise InputTypeError(f"sections must be diffviz.export.Section objects, got {type(sec).__name__}")
         for spec in sec.players:
             if not isinstance(spec, dict) or "rows" not in spec:
-                raise TypeError(f"each player of section {sec.title!r} must be a dict with 'rows' "
+                raise InputTypeError(f"each player of section {sec.title!r} must be a dict with 'rows' "
                                 "({row label: uint8 (S, B, H, W, 3)}), optional 'step_labels', 'zoom', 'step'")
     parts = []
     for sec in sections:
@@ -98,11 +102,13 @@ def export_html(path: str | Path, sections: list[Section], title: str = "diffviz
         body += [fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}) for fig in sec.figures]
         body.append("</section>")
         parts.append("\n".join(body))
+    body = "\n".join(parts) + title + intro + json.dumps(labels, ensure_ascii=False)
+    # Chinese text renders on a machine with no CJK font: the shipped subset font, inlined (about 200 KB).
+    cjk = font_css() if lang == "zh" or any(is_cjk(c) for c in body) else ""
     page = PAGE.format(lang=lang, title=html.escape(title), intro=intro, css=(STATIC / "player.css").read_text(),
+                       font_css=cjk,
                        plotly=get_plotlyjs(), player_js=json.dumps((STATIC / "player.js").read_text()),
                        sections="\n".join(parts))
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    from ..utils import atomic_write
+
+    return atomic_write(path, page)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .features import ClipImageFeatures
+from ..errors import DiffvizError, InputTypeError, MissingFileError, short
 
 
 class ClipScorer:
@@ -30,19 +31,28 @@ class ClipScorer:
         """The CLIP inside a text-conditional diffviz model (its text encoder's full CLIP)."""
         cond = getattr(model, "conditioner", None)
         if cond is None or getattr(cond, "kind", None) != "text":
-            raise ValueError("CLIP score needs a text model (e.g. diffviz.load('shapes')) or an open_clip model")
+            raise DiffvizError("CLIP score needs a text model (e.g. diffviz.load('shapes')) or an open_clip model")
         return cls(cond.clip, cond.tokenizer, cond.context_length)
 
     @torch.no_grad()
     def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
         if isinstance(texts, str):
             texts = [texts]
-        if not texts or not all(isinstance(t, str) for t in texts):
-            raise TypeError("texts must be a non-empty list of strings")
+        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+            raise InputTypeError("texts must be a string or a list of strings")
+        if not texts:
+            raise DiffvizError("texts must not be empty: give at least one text")
+        limit = self.context_length - 2
+        for text in texts:
+            n = len(self.tokenizer.encode(text)) if hasattr(self.tokenizer, "encode") else 0
+            if n > limit:
+                raise DiffvizError(f"text {short(text)} is {n} tokens long; this CLIP takes at most {limit} tokens")
         tokens = self.tokenizer(list(texts), context_length=self.context_length).to(self.images.device)
         return self.clip.encode_text(tokens, normalize=True).float().cpu()
 
     def embed_images(self, images) -> torch.Tensor:
+        if hasattr(images, "shape") and len(images.shape) >= 1 and images.shape[0] == 0 or isinstance(images, (list, tuple)) and not images:
+            raise DiffvizError("no images to score: give at least one image")
         return self.images(images)
 
     def similarity(self, images, texts) -> np.ndarray:
@@ -53,7 +63,7 @@ class ClipScorer:
         """CLIP score of paired images and texts (same length): mean of 100 · max(cos, 0)."""
         img, txt = self.embed_images(images), self.embed_texts(texts)
         if len(img) != len(txt):
-            raise ValueError(f"CLIP score pairs images with texts: got {len(img)} images and {len(txt)} texts")
+            raise DiffvizError(f"CLIP score pairs images with texts: got {len(img)} images and {len(txt)} texts")
         return float((100 * (img * txt).sum(1).clamp(min=0)).mean())
 
     def per_image(self, images, texts) -> np.ndarray:
@@ -66,7 +76,7 @@ class ClipScorer:
         frames = trajectory.image_frames()  # (S, B, H, W, 3) uint8
         S, B = frames.shape[:2]
         if len(texts) != B:
-            raise ValueError(f"need one prompt per image ({B}), got {len(texts)}")
+            raise DiffvizError(f"need one prompt per image ({B}), got {len(texts)}")
         txt = self.embed_texts(texts)
         img = self.embed_images(frames.reshape(S * B, *frames.shape[2:])).view(S, B, -1)
         return (100 * (img * txt[None]).sum(-1).clamp(min=0)).numpy()
@@ -78,8 +88,8 @@ def load_open_clip(name: str, pretrained: str | Path, device=None) -> ClipScorer
 
     path = Path(pretrained).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"open_clip weights {path} not found; diffviz cannot download them — copy the file there")
+        raise MissingFileError(f"open_clip weights {path} not found; diffviz cannot download them — copy the file there")
     if name not in open_clip.list_models():
-        raise ValueError(f"unknown open_clip model {name!r}; see open_clip.list_models()")
+        raise DiffvizError(f"unknown open_clip model {name!r}; see open_clip.list_models()")
     clip = open_clip.create_model(name, pretrained=str(path), device=device or "cpu")
     return ClipScorer(clip, open_clip.get_tokenizer(name), device=device)

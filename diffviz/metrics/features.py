@@ -21,6 +21,7 @@ from safetensors.numpy import load_file, save_file
 from tqdm.auto import tqdm
 
 from .stats import RunningStats, content_hash
+from ..errors import DiffvizError, InputTypeError, MissingFileError
 
 INCEPTION_ENV = "DIFFVIZ_INCEPTION_WEIGHTS"
 
@@ -30,22 +31,22 @@ def prepare_images(images) -> torch.Tensor:
     if isinstance(images, np.ndarray):
         images = torch.from_numpy(images)
     if not torch.is_tensor(images):
-        raise TypeError(f"images must be a numpy array or torch tensor, got {type(images).__name__}")
+        raise InputTypeError(f"images must be a numpy array or torch tensor, got {type(images).__name__}")
     if images.ndim != 4:
-        raise ValueError(f"images must be a batch: uint8 (B, H, W, C) or float (B, C, H, W), got shape {tuple(images.shape)}")
+        raise DiffvizError(f"images must be a batch: uint8 (B, H, W, C) or float (B, C, H, W), got shape {tuple(images.shape)}")
     if images.dtype == torch.uint8:
         if images.shape[-1] not in (1, 3):
-            raise ValueError(f"uint8 images must be (B, H, W, 1 or 3), got shape {tuple(images.shape)}")
+            raise DiffvizError(f"uint8 images must be (B, H, W, 1 or 3), got shape {tuple(images.shape)}")
         return images.permute(0, 3, 1, 2).float() / 127.5 - 1
     if not images.is_floating_point():
-        raise TypeError(f"images must be uint8 or float, got {images.dtype}")
+        raise InputTypeError(f"images must be uint8 or float, got {images.dtype}")
     if images.shape[1] not in (1, 3):
-        raise ValueError(f"float images must be (B, 1 or 3, H, W), got shape {tuple(images.shape)}")
+        raise DiffvizError(f"float images must be (B, 1 or 3, H, W), got shape {tuple(images.shape)}")
     if not torch.isfinite(images).all():
-        raise ValueError("images contain NaN or inf")
+        raise DiffvizError("images contain NaN or inf")
     lo, hi = float(images.min()), float(images.max())
     if lo < -1.001 or hi > 1.001:
-        raise ValueError(f"float images must be in [-1, 1], got values in [{lo:.3g}, {hi:.3g}]")
+        raise DiffvizError(f"float images must be in [-1, 1], got values in [{lo:.3g}, {hi:.3g}]")
     return images.float()
 
 
@@ -85,7 +86,7 @@ class ClassifierFeatures(FeatureExtractor):
 
     def __init__(self, classifier, name: str = "domain", device=None):
         if not hasattr(classifier, "features"):
-            raise TypeError("the classifier needs a features(x) method returning (B, dim)")
+            raise InputTypeError("the classifier needs a features(x) method returning (B, dim)")
         super().__init__(classifier, device)
         self.name = f"{name}-classifier"
         self.channels = getattr(classifier, "in_channels", 3)
@@ -133,7 +134,7 @@ def _local_inception_weights(state_dict):
 def load_inception_state(weights: str | Path | None) -> dict:
     path = weights or os.environ.get(INCEPTION_ENV)
     if not path:
-        raise FileNotFoundError(
+        raise MissingFileError(
             "InceptionV3 weights for FID are not available offline. Download pytorch-fid's "
             "pt_inception-2015-12-05-6726825d.pth on a machine with internet, then pass "
             f"InceptionFeatures(weights='/path/to/file') or set {INCEPTION_ENV}=/path/to/file. "
@@ -141,7 +142,7 @@ def load_inception_state(weights: str | Path | None) -> dict:
         )
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"InceptionV3 weights file {path} does not exist (from the argument or {INCEPTION_ENV})")
+        raise MissingFileError(f"InceptionV3 weights file {path} does not exist (from the argument or {INCEPTION_ENV})")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -149,7 +150,7 @@ def load_inception_state(weights: str | Path | None) -> dict:
     try:  # pytorch-fid ships a torch file; weights_only refuses anything but tensors (no code runs)
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise ValueError(f"{path} is not a readable InceptionV3 state dict: {err}") from err
+        raise DiffvizError(f"{path} is not a readable InceptionV3 state dict: {err}") from err
 
 
 class InceptionFeatures(FeatureExtractor):

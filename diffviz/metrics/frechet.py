@@ -13,6 +13,7 @@ to 0, anything more negative means an input was not a covariance matrix and rais
 from __future__ import annotations
 
 import numpy as np
+from ..errors import DiffvizError
 
 EIG_TOLERANCE = 1e-8
 
@@ -21,18 +22,18 @@ def _as_stats(mu, sigma, which: str) -> tuple[np.ndarray, np.ndarray]:
     mu = np.atleast_1d(np.asarray(mu, dtype=np.float64))
     sigma = np.atleast_2d(np.asarray(sigma, dtype=np.float64))
     if mu.ndim != 1:
-        raise ValueError(f"mu{which} must be a vector, got shape {mu.shape}")
+        raise DiffvizError(f"mu{which} must be a vector, got shape {mu.shape}")
     if sigma.shape != (mu.shape[0], mu.shape[0]):
-        raise ValueError(f"sigma{which} must be ({mu.shape[0]}, {mu.shape[0]}) to match mu{which}, got {sigma.shape}")
+        raise DiffvizError(f"sigma{which} must be ({mu.shape[0]}, {mu.shape[0]}) to match mu{which}, got {sigma.shape}")
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
-        raise ValueError(f"mu{which}/sigma{which} contain NaN or inf")
+        raise DiffvizError(f"mu{which}/sigma{which} contain NaN or inf")
     return mu, (sigma + sigma.T) / 2
 
 
 def _check_psd(vals: np.ndarray, name: str) -> np.ndarray:
     floor = -EIG_TOLERANCE * max(float(np.abs(vals).max()), 1e-300)
     if vals.min() < floor:
-        raise ValueError(f"{name} is not positive semi-definite (eigenvalue {vals.min():.3g}); is it a covariance matrix?")
+        raise DiffvizError(f"{name} is not positive semi-definite (eigenvalue {vals.min():.3g}); is it a covariance matrix?")
     return np.clip(vals, 0, None)
 
 
@@ -58,6 +59,6 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     mu1, sigma1 = _as_stats(mu1, sigma1, "1")
     mu2, sigma2 = _as_stats(mu2, sigma2, "2")
     if mu1.shape != mu2.shape:
-        raise ValueError(f"the two statistics have different dimensions: {mu1.shape[0]} and {mu2.shape[0]}")
+        raise DiffvizError(f"the two statistics have different dimensions: {mu1.shape[0]} and {mu2.shape[0]}")
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product(sigma1, sigma2))

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .stats import check_features
+from ..errors import DiffvizError
 
 
 class KID(NamedTuple):
@@ -56,16 +57,16 @@ def kernel_inception_distance(real, fake, subsets: int = 50, subset_size: int | 
     """
     x, y = check_features(real), check_features(fake)
     if x.shape[1] != y.shape[1]:
-        raise ValueError(f"feature dimensions differ: {x.shape[1]} and {y.shape[1]}")
+        raise DiffvizError(f"feature dimensions differ: {x.shape[1]} and {y.shape[1]}")
     if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a positive number, got {scale!r}")
+        raise DiffvizError(f"scale must be a positive number, got {scale!r}")
     if min(len(x), len(y)) < 2:
-        raise ValueError(f"KID needs at least 2 samples in each set, got {len(x)} and {len(y)}")
+        raise DiffvizError(f"KID needs at least 2 samples in each set, got {len(x)} and {len(y)}")
     m = min(subset_size or default_subset_size(len(x), len(y)), len(x), len(y))
     if m < 2:
-        raise ValueError(f"KID subsets need at least 2 samples, got subset_size={subset_size}")
+        raise DiffvizError(f"KID subsets need at least 2 samples, got subset_size={subset_size}")
     if subsets < 1:
-        raise ValueError(f"KID needs at least 1 subset, got {subsets}")
+        raise DiffvizError(f"KID needs at least 1 subset, got {subsets}")
     x, y = x / scale, y / scale
     rng = np.random.default_rng(seed)
     vals = [polynomial_mmd2(x[rng.choice(len(x), m, replace=False)], y[rng.choice(len(y), m, replace=False)])

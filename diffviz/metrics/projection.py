@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from ..errors import DiffvizError
 
 
 def _as_array(x) -> np.ndarray:
     a = x.detach().cpu().double().numpy() if torch.is_tensor(x) else np.asarray(x, dtype=np.float64)
     if a.ndim != 2:
-        raise ValueError(f"points must be a 2-D array (N, dim), got shape {a.shape}")
+        raise DiffvizError(f"points must be a 2-D array (N, dim), got shape {a.shape}")
     return a
 
 
@@ -27,7 +28,7 @@ def pca_2d(*groups) -> list[np.ndarray]:
         return []
     dims = {a.shape[1] for a in arrays}
     if len(dims) != 1:
-        raise ValueError(f"all point sets need the same dimension, got {sorted(dims)}")
+        raise DiffvizError(f"all point sets need the same dimension, got {sorted(dims)}")
     both = np.concatenate(arrays)
     out = np.zeros((len(both), 2))
     if len(both):
@@ -45,7 +46,7 @@ def gaussian_outline(points, n_std: float = 2.0, n: int = 100) -> tuple[np.ndarr
     """(x, y) of the n_std contour of the Gaussian fitted to 2-D points (mean and sample covariance)."""
     pts = _as_array(points)
     if pts.shape[1] != 2 or len(pts) < 2:
-        raise ValueError(f"a 2-D Gaussian needs at least 2 points of 2 coordinates, got shape {pts.shape}")
+        raise DiffvizError(f"a 2-D Gaussian needs at least 2 points of 2 coordinates, got shape {pts.shape}")
     return ellipse_points(pts.mean(0), np.cov(pts, rowvar=False), n_std, n)
 
 

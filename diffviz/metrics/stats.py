@@ -13,16 +13,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from ..errors import DiffvizError
 
 
 def check_features(features, dim: int | None = None) -> np.ndarray:
     f = features.detach().cpu().double().numpy() if torch.is_tensor(features) else np.asarray(features, dtype=np.float64)
     if f.ndim != 2:
-        raise ValueError(f"features must be a 2-D array (N, dim), got shape {f.shape}")
+        raise DiffvizError(f"features must be a 2-D array (N, dim), got shape {f.shape}")
     if dim is not None and f.shape[1] != dim:
-        raise ValueError(f"features have dimension {f.shape[1]}, these statistics have {dim}")
+        raise DiffvizError(f"features have dimension {f.shape[1]}, these statistics have {dim}")
     if not np.isfinite(f).all():
-        raise ValueError("features contain NaN or inf (did the generator diverge?)")
+        raise DiffvizError("features contain NaN or inf (did the generator diverge?)")
     return f
 
 
@@ -53,19 +54,19 @@ class RunningStats:
 
     def merge(self, other: "RunningStats") -> "RunningStats":
         if other.dim != self.dim:
-            raise ValueError(f"cannot merge statistics of dimension {other.dim} into {self.dim}")
+            raise DiffvizError(f"cannot merge statistics of dimension {other.dim} into {self.dim}")
         return RunningStats(self.dim, self.n + other.n, self.total + other.total, self.outer + other.outer)
 
     @property
     def mean(self) -> np.ndarray:
         if self.n < 1:
-            raise ValueError("no samples yet: update() with features first")
+            raise DiffvizError("these statistics hold no images yet: update() them with features first")
         return self.total / self.n
 
     @property
     def cov(self) -> np.ndarray:
         if self.n < 2:
-            raise ValueError(f"a covariance needs at least 2 samples, got {self.n}")
+            raise DiffvizError(f"a covariance needs at least 2 samples, got {self.n}")
         if self.n <= self.dim:
             warnings.warn(f"{self.n} samples of {self.dim}-d features give a singular covariance (rank <= n - 1); "
                           f"FID is still defined but strongly biased — use more than {self.dim} samples", SingularCovarianceWarning, stacklevel=2)

@@ -6,12 +6,16 @@ classifier-free guidance needs: the empty prompt for text, a null class for labe
 """
 from __future__ import annotations
 
+import operator
 import re
+import unicodedata
 import warnings
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
+from ..errors import DiffvizError, InputTypeError, short
 
 
 class UnknownWordsWarning(UserWarning):
@@ -46,21 +50,23 @@ class TextConditioner(nn.Module):
         if isinstance(prompts, str):
             prompts = [prompts]
         if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
-            raise TypeError("prompts must be a string or a list of strings")
+            bad = prompts if not isinstance(prompts, (list, tuple)) else next(p for p in prompts if not isinstance(p, str))
+            raise InputTypeError(f"prompts must be a string or a list of strings, got {type(bad).__name__} {short(bad)}")
         if len(prompts) == 0:
-            raise ValueError("prompts must not be empty: give at least one prompt ('' means unconditional)")
+            raise DiffvizError("prompts must not be empty: give at least one prompt ('' means unconditional)")
         limit = self.context_length - 2  # start and end tokens
         for p in prompts:
             n = len(self.tokenizer.encode(p)) if hasattr(self.tokenizer, "encode") else None
             if n is not None and n > limit:
-                raise ValueError(
-                    f"prompt {p!r} is {n} tokens long; this text encoder takes at most {limit} tokens"
+                raise DiffvizError(
+                    f"prompt {short(p)} is {n} tokens long; this text encoder takes at most {limit} tokens"
                 )
         if self.known_words is not None:
-            unknown = sorted({w for p in prompts for w in re.findall(r"[a-z]+", p.lower())} - self.known_words)
+            unknown = sorted({w for p in prompts for w in prompt_words(p)} - self.known_words)
             if unknown:
+                shown = ", ".join(short(w, 30).strip("'") for w in unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
                 warnings.warn(
-                    f"words never seen in training: {', '.join(unknown)}; the model will still generate, "
+                    f"words never seen in training: {shown}; the model will still generate, "
                     "but these words carry no meaning for it",
                     UnknownWordsWarning,
                     stacklevel=3,
@@ -79,6 +85,14 @@ class TextConditioner(nn.Module):
     def null(self, batch_size: int) -> torch.Tensor:
         """Unconditional input: the empty prompt, repeated."""
         return self.encode([""] * batch_size)
+
+
+def prompt_words(prompt: str) -> list[str]:
+    """The words of a prompt in any script (runs of letters: 'red', 'красный', '红色的圆'), and each symbol
+    outside ASCII on its own (emoji: '🔴'); lower-cased. Digits and punctuation are not words."""
+    words = re.findall(r"[^\W\d_]+", prompt.lower())
+    symbols = [c for c in prompt if ord(c) > 127 and unicodedata.category(c) in ("So", "Sm", "Sc", "Sk", "Co")]
+    return words + symbols
 
 
 def text_token_states(clip: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
@@ -100,7 +114,7 @@ class ClassConditioner(nn.Module):
         self.num_classes = int(num_classes)
         self.class_names = list(class_names) if class_names else [str(i) for i in range(self.num_classes)]
         if len(self.class_names) != self.num_classes:
-            raise ValueError(f"class_names has {len(self.class_names)} names for {self.num_classes} classes")
+            raise DiffvizError(f"class_names has {len(self.class_names)} names for {self.num_classes} classes")
         self.register_buffer("_device_marker", torch.zeros(()), persistent=False)
 
     @property
@@ -108,23 +122,32 @@ class ClassConditioner(nn.Module):
         return self.num_classes
 
     def check_labels(self, labels) -> list[int]:
-        if isinstance(labels, (int, str)) or torch.is_tensor(labels) and labels.ndim == 0:
+        """Class indices (ints, numpy or torch integer scalars) or class names → a list of ints in range."""
+        if isinstance(labels, (str, bytes, int, float, np.generic)) or (torch.is_tensor(labels) or isinstance(labels, np.ndarray)) and labels.ndim == 0:
             labels = [labels]
-        if torch.is_tensor(labels):
+        if torch.is_tensor(labels) or isinstance(labels, np.ndarray):
             labels = labels.tolist()
-        if not isinstance(labels, (list, tuple)) or len(labels) == 0:
-            raise TypeError("classes must be an int, a class name, or a non-empty list of them")
+        allowed = f"0..{self.num_classes - 1}" + (f" or a name ({', '.join(self.class_names[:12])}{', …' if self.num_classes > 12 else ''})"
+                                                   if self.class_names != [str(i) for i in range(self.num_classes)] else "")
+        if not isinstance(labels, (list, tuple)):
+            raise InputTypeError(f"classes must be a class ({allowed}) or a list of them, got {type(labels).__name__}")
+        if len(labels) == 0:
+            raise DiffvizError(f"classes must not be empty: give at least one class ({allowed})")
         out = []
         for lab in labels:
             if isinstance(lab, str):
                 if lab not in self.class_names:
-                    raise ValueError(f"unknown class name {lab!r}; allowed: {', '.join(self.class_names)}")
+                    raise DiffvizError(f"unknown class {short(lab)}; allowed: {allowed}")
                 lab = self.class_names.index(lab)
-            if isinstance(lab, bool) or not isinstance(lab, int):
-                raise TypeError(f"class labels must be ints or class names, got {type(lab).__name__}")
+            if isinstance(lab, (bool, np.bool_)):
+                raise InputTypeError(f"class {lab!r} is not a class; allowed: {allowed}")
+            try:
+                lab = operator.index(lab)
+            except TypeError:
+                raise InputTypeError(f"class {short(lab)} is not a class; allowed: {allowed} (whole numbers)") from None
             if not 0 <= lab < self.num_classes:
-                raise ValueError(f"class {lab} is out of range; allowed: 0..{self.num_classes - 1}")
-            out.append(lab)
+                raise DiffvizError(f"class {short(lab)} is out of range; allowed: {allowed}")
+            out.append(int(lab))
         return out
 
     def encode(self, labels) -> torch.Tensor:

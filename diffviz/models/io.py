@@ -15,28 +15,36 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..errors import DiffvizError, OutputPathError, short
+from ..utils import atomic_write, kill_point
+
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"}
 FORMAT = "diffviz"
 
 
-class ModelFolderError(ValueError):
+class ModelFolderError(DiffvizError):
     """A model folder is missing files, holds unsafe weights, or is of another model type."""
 
 
 def read_json(path: Path) -> dict:
     try:
-        return json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelFolderError(f"{path} is missing") from None
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ModelFolderError(f"{path} is not valid JSON ({err})") from err
+    if not isinstance(data, dict):
+        raise ModelFolderError(f"{path} must hold a JSON object, got {type(data).__name__}")
+    return data
 
 
 def check_model_folder(path: str | Path, components: list[str]) -> dict:
     """Validate a diffviz model folder and return its model_index.json."""
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ModelFolderError(f"{short(str(path))} is a file, not a model folder")
     if not path.is_dir():
-        raise ModelFolderError(f"model folder {path} does not exist")
+        raise ModelFolderError(f"model folder {short(str(path))} does not exist")
     unsafe = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
     if unsafe:
         raise ModelFolderError(
@@ -73,10 +81,7 @@ def save_weights(module: torch.nn.Module, file: str | Path, dtype: torch.dtype |
     """Save a module's state dict as safetensors (floating tensors cast to `dtype`), atomically."""
     state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()
              for k, v in module.state_dict().items()}
-    file = Path(file)
-    tmp = file.with_suffix(".tmp")
-    save_file(state, str(tmp))
-    os.replace(tmp, file)
+    atomic_write(file, lambda tmp: save_file(state, str(tmp)))
 
 
 def load_state_into(module: torch.nn.Module, file: str | Path) -> torch.nn.Module:
@@ -89,30 +94,88 @@ def load_state_into(module: torch.nn.Module, file: str | Path) -> torch.nn.Modul
 
 
 def write_json(path: str | Path, data: dict) -> None:
-    Path(path).write_text(json.dumps(data, indent=2, sort_keys=True))
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True))
+
+
+def _old(target: Path) -> Path:
+    return target.with_name(f".{target.name}.old")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_folder(target: str | Path) -> Path:
+    """Undo what a kill in the middle of `atomic_folder` left: the model folder is always there afterwards
+    (the old one when the kill came between the two renames) and no stale temp folder stays behind.
+
+    Returns the folder to read: `target`, or its `.name.old` copy when `target` is missing and cannot be
+    restored (a read-only installation).
+    """
+    target = Path(target)
+    old = _old(target)
+    if not target.exists() and old.is_dir() and (old / "model_index.json").is_file():
+        try:
+            os.replace(old, target)
+        except OSError:
+            return old  # read-only: read the old copy where it is
+    elif target.is_dir() and old.exists():
+        shutil.rmtree(old, ignore_errors=True)  # a kill while the old copy was being removed
+    if target.parent.is_dir():
+        for tmp in target.parent.glob(f".{target.name}.tmp-*"):
+            try:
+                pid = int(tmp.name.rsplit(".tmp-", 1)[1].split("-", 1)[0])
+            except ValueError:
+                continue
+            if not _pid_alive(pid) or pid == os.getpid():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 class atomic_folder:
-    """Context manager: build a folder in a temp sibling, then swap it into place in one rename."""
+    """Context manager: build a folder in a temp sibling, then swap it into place.
+
+    The swap is two renames (target → `.name.old`, temp → target). A kill -9 at any instant leaves a
+    loadable model: before the first rename the old folder is in place, between the two it is in
+    `.name.old` and `recover_folder` (run by every load and every save) puts it back, after the second the
+    new one is in place. A killed save's temp folder (`.name.tmp-<pid>-…`) is removed by the next save or load.
+    """
 
     def __init__(self, target: str | Path):
         self.target = Path(target)
 
     def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.target.parent))
+        if self.target.exists() and not self.target.is_dir():
+            raise OutputPathError(f"{short(str(self.target))} is a file; a model is saved as a folder (give a folder path)")
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise OutputPathError(f"cannot create folder {short(str(self.target.parent))}: {err.strerror}") from None
+        if not os.access(self.target.parent, os.W_OK):
+            raise OutputPathError(f"cannot write in {short(str(self.target.parent))}: no permission")
+        recover_folder(self.target)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-{os.getpid()}-", dir=self.target.parent))
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return False
+        kill_point("folder:built")
         old = None
         if self.target.exists():
-            old = self.target.with_name(f".{self.target.name}.old")
+            old = _old(self.target)
             shutil.rmtree(old, ignore_errors=True)
             os.replace(self.target, old)
+            kill_point("folder:between-renames")
         os.replace(self.tmp, self.target)
+        kill_point("folder:after-swap")
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return False

@@ -8,6 +8,8 @@ noise schedule — and samples from them with a fresh diffusers scheduler each t
 from __future__ import annotations
 
 import copy
+import warnings
+import json
 from pathlib import Path
 from typing import Callable
 
@@ -15,16 +17,39 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet2DModel
 
+from ..diffusion.cache import shared_cache, weights_version
 from ..diffusion.sampling import sample_loop
 from ..diffusion.schedule import Schedule
 from ..diffusion.schedulers import make_scheduler
 from ..diffusion.trajectory import Trajectory
-from ..utils import check_finite_number, check_int, pick_device
+from ..errors import InputTypeError, short
+from ..utils import check_finite_number, check_int, check_seed, pick_device
 from . import io
 from .conditioning import ClassConditioner, TextConditioner
+from ..errors import DiffvizError
 
 UNET_CLASSES = {"UNet2DModel": UNet2DModel, "UNet2DConditionModel": UNet2DConditionModel}
 MAX_IMAGES = 256
+MAX_GUIDANCE = 100.0  # far past any useful w (the bundled models are tuned for 1–4); larger is a typo
+
+
+class GuidanceRangeWarning(UserWarning):
+    """A guidance scale above the range the model was tuned for (views say so in their own guidance note)."""
+
+
+def condition_list(conditions, kind: str) -> list:
+    """The conditions of one sampling call as a list, one item per image; a single prompt, class index
+    (numpy and torch integer scalars included) or class name becomes a list of one."""
+    if isinstance(conditions, (str, bytes, int, float, np.generic)):
+        return [conditions]
+    if torch.is_tensor(conditions) or isinstance(conditions, np.ndarray):
+        if conditions.ndim > 1:
+            raise DiffvizError(f"classes must be a single label or a 1-D list of labels, got shape {tuple(conditions.shape)}")
+        return conditions.reshape(-1).tolist()
+    if isinstance(conditions, (list, tuple)):
+        return list(conditions)
+    what = "a prompt or a list of prompts" if kind == "text" else "a class (index or name) or a list of classes"
+    raise InputTypeError(f"conditions must be {what}, got {type(conditions).__name__}")
 
 
 class DiffusionModel:
@@ -49,6 +74,7 @@ class DiffusionModel:
         self.meta = dict(meta or {})
         self.classifier = classifier.eval() if classifier is not None else None
         self.device = next(unet.parameters()).device
+        self._cache_token = object()  # this model in the trajectory cache's keys (a copy gets its own)
 
     # ---- description -------------------------------------------------------------------
     @property
@@ -101,9 +127,9 @@ class DiffusionModel:
             try:
                 lo, hi = (float(v) for v in given)
             except (TypeError, ValueError):
-                raise ValueError(f"model {self.name!r}: guidance_range must be two numbers [lo, hi], got {given!r}") from None
+                raise DiffvizError(f"model {self.name!r}: guidance_range must be two numbers [lo, hi], got {given!r}") from None
             if not 0 <= lo <= hi < float("inf"):
-                raise ValueError(f"model {self.name!r}: guidance_range must satisfy 0 <= lo <= hi, got {given!r}")
+                raise DiffvizError(f"model {self.name!r}: guidance_range must satisfy 0 <= lo <= hi, got {given!r}")
             return (lo, hi)
         return (min(1.0, self.default_guidance), max(2.0, 2 * self.default_guidance))
 
@@ -159,23 +185,24 @@ class DiffusionModel:
         """(cond, uncond, labels) for a batch; labels are the prompts/classes as given, one per image."""
         if self.conditioner is None:
             if conditions is not None:
-                raise ValueError("this model is unconditional: pass conditions=None and num_images=N")
+                raise DiffvizError("this model is unconditional: pass conditions=None and num_images=N")
             n = check_int("num_images", num_images if num_images is not None else 1, minimum=1, maximum=MAX_IMAGES)
             return None, None, [""] * n
         if conditions is None:
-            raise ValueError(f"this {self.kind} model needs conditions: "
+            raise DiffvizError(f"this {self.kind} model needs conditions: "
                              + ("a prompt or list of prompts ('' = unconditional)" if self.kind == "text" else "a class or list of classes"))
-        items = [conditions] if isinstance(conditions, (str, int)) else list(conditions) if not torch.is_tensor(conditions) else conditions.tolist()
+        items = condition_list(conditions, self.kind)
         if not items:
-            raise ValueError("conditions must not be empty")
+            raise DiffvizError("conditions must not be empty: give " + ("a prompt or a list of prompts" if self.kind == "text"
+                                                                      else "a class or a list of classes"))
         if num_images is not None:
             check_int("num_images", num_images, minimum=1, maximum=MAX_IMAGES)
             if len(items) == 1:
                 items = items * num_images
             elif len(items) != num_images:
-                raise ValueError(f"got {len(items)} conditions for num_images={num_images}; give one condition or {num_images}")
+                raise DiffvizError(f"got {len(items)} conditions for num_images={num_images}; give one condition or {num_images}")
         if len(items) > MAX_IMAGES:
-            raise ValueError(f"at most {MAX_IMAGES} images per call, got {len(items)}")
+            raise DiffvizError(f"at most {MAX_IMAGES} images per call, got {len(items)}")
         cond = self.conditioner.encode(items)
         return cond, self.conditioner.null(len(items)), items
 
@@ -193,19 +220,47 @@ class DiffusionModel:
         decode_steps: bool = True,
         progress: bool = False,
         callback: Callable[[int, int], None] | None = None,
+        cache: bool = False,
     ) -> Trajectory:
         """Generate images and record the whole reverse process as a `Trajectory`.
 
         conditions: prompt(s) for text models ('' is unconditional), class index/name(s) for class
         models, None for unconditional models (then num_images). guidance: classifier-free guidance
         scale w ≥ 0 (1 = conditional only, 0 = unconditional only; default from the model card).
+        cache: answer a request identical to an earlier one (same model and weights, conditions,
+        seed, steps, scheduler, guidance) from the process's bounded trajectory cache, and let
+        identical requests made at the same time share one computation (`diffviz.diffusion.cache`).
+        The trajectory's tensors are then shared: do not change them in place.
         """
+        if cache and generator is None:
+            key = self._cache_key(conditions, num_images, steps, guidance, scheduler, seed, decode_steps)
+            if key is not None:
+                computed = []
+
+                def compute():
+                    computed.append(True)
+                    return self.sample(conditions, num_images=num_images, steps=steps, guidance=guidance,
+                                       scheduler=scheduler, seed=seed, decode_steps=decode_steps, progress=progress,
+                                       callback=callback)
+
+                traj = shared_cache().get_or_compute(key, compute)
+                if callback is not None and not computed:
+                    callback(traj.num_steps, traj.num_steps)
+                return traj
         T = self.schedule.num_train_timesteps
         steps = check_int("steps", steps, minimum=1, maximum=T)
-        guidance = self.default_guidance if guidance is None else check_finite_number("guidance", guidance, minimum=0.0)
+        guidance = self.default_guidance if guidance is None else check_finite_number("guidance", guidance, minimum=0.0,
+                                                                                      maximum=MAX_GUIDANCE)
         if self.kind == "uncond" and guidance != 1.0:
-            raise ValueError("guidance needs a conditional model; this model is unconditional (use guidance=1)")
-        check_int("seed", seed, minimum=0)
+            raise DiffvizError("guidance needs a conditional model; this model is unconditional (use guidance=1)")
+        if guidance > self.guidance_range[1]:
+            lo, hi = self.guidance_range
+            warnings.warn(GuidanceRangeWarning(
+                f"guidance w = {guidance:g} is above the range {lo:g}–{hi:g} model {self.name!r} was tuned for: "
+                "colours saturate and shapes break up"), stacklevel=2)
+        seed = check_seed(seed)
+        if not isinstance(scheduler, str):
+            raise InputTypeError(f"scheduler must be a name (ddpm, ddim, dpm or euler), got {short(scheduler)}")
         sched = make_scheduler(scheduler, self.scheduler_config, sample_range=self.sample_range)
         cond, uncond, labels = self.encode_conditions(conditions, num_images)
         if generator is None:
@@ -219,6 +274,23 @@ class DiffusionModel:
         traj.meta.update(model=self.name, kind=self.kind, latent=self.latent, conditions=labels,
                          steps=steps, guidance=guidance, scheduler=scheduler, seed=seed)
         return traj
+
+    def _cache_key(self, conditions, num_images, steps, guidance, scheduler, seed, decode_steps):
+        """The trajectory cache's key for a request, or None when it cannot be keyed (then: no caching)."""
+        if torch.is_tensor(conditions):
+            conditions = tuple(conditions.tolist())
+        elif isinstance(conditions, (list, tuple)):
+            conditions = tuple(conditions)
+        if guidance is None:
+            guidance = self.default_guidance
+        try:
+            key = (self._cache_token, weights_version(self.modules().values()), conditions, num_images, steps,
+                   float(guidance), scheduler, seed, decode_steps, str(self.device), self.sample_range,
+                   self.latent_scale, json.dumps(self.scheduler_config, sort_keys=True, default=str))
+            hash(key)
+        except (TypeError, ValueError):  # an odd condition (a dict, NaN guidance): computed, not cached
+            return None
+        return key
 
     # ---- persistence -----------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path, dtype: torch.dtype = torch.float16) -> Path:
@@ -250,7 +322,10 @@ class DiffusionModel:
     @classmethod
     def from_pretrained(cls, directory: str | Path, device=None) -> "DiffusionModel":
         """Load a model folder written by `save_pretrained` (or `diffviz train`)."""
-        directory = Path(directory)
+        if not isinstance(directory, (str, Path)):
+            raise InputTypeError(f"a model folder path is a str or Path, got {type(directory).__name__}")
+        asked = Path(directory)
+        directory = io.recover_folder(asked)  # a save killed between its two renames left the old copy aside
         index = io.read_json(directory / "model_index.json") if (directory / "model_index.json").is_file() else {}
         kind, latent = index.get("kind"), bool(index.get("latent"))
         comps = ["unet"] + (["vae"] if latent else []) + (["text_encoder"] if kind == "text" else [])
@@ -265,7 +340,7 @@ class DiffusionModel:
         vae = _load_diffusers(AutoencoderKL, directory / "vae") if latent else None
         conditioner = None
         meta = {k: v for k, v in index.items() if k not in ("format", "version")}
-        meta.setdefault("name", directory.name)
+        meta.setdefault("name", asked.name)
         if kind == "text":
             conditioner = load_text_conditioner(directory / "text_encoder")
             meta["clip_config"] = io.read_json(directory / "text_encoder" / "config.json")["clip"]

@@ -1,10 +1,13 @@
 """`diffviz.load`: bundled models by name, or any diffviz model folder by path."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from .pipeline import DiffusionModel
 from .tiny import TINY_MODELS
+from ..errors import DiffvizError, InputTypeError, short
+from .io import recover_folder
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "bundled"
 
@@ -13,23 +16,51 @@ def bundled_names() -> list[str]:
     """Names of the models shipped inside the package (folders with a model_index.json)."""
     if not BUNDLED_DIR.is_dir():
         return []
-    return sorted(p.name for p in BUNDLED_DIR.iterdir() if (p / "model_index.json").is_file())
+    names = set()
+    for p in BUNDLED_DIR.iterdir():
+        if not (p / "model_index.json").is_file():
+            continue
+        if not p.name.startswith("."):
+            names.add(p.name)
+        elif p.name.endswith(".old"):  # a save killed between its two renames: load() restores it
+            names.add(p.name[1:-len(".old")])
+    return sorted(names)
 
 
 def available() -> list[str]:
     return bundled_names() + sorted(TINY_MODELS)
 
 
+# diffusers builds a model inside accelerate's process-global "empty weights" context: two loads at
+# once on two threads fail ("Cannot copy out of meta tensor"). Every load in a process takes this lock
+# (a Solara server builds many viewers' dashboards on many threads).
+LOAD_LOCK = threading.RLock()
+
+
 def load(name_or_path: str | Path, device=None) -> DiffusionModel:
-    """Load a bundled model ("shapes", "digits"), a tiny random one ("tiny-text", …) or a folder."""
+    """Load a bundled model ("shapes", "digits"), a tiny random one ("tiny-text", …) or a folder.
+
+    Thread-safe: loads run one at a time in a process (see LOAD_LOCK).
+    """
+    with LOAD_LOCK:
+        return _load(name_or_path, device)
+
+
+def _load(name_or_path, device) -> DiffusionModel:
     if not isinstance(name_or_path, (str, Path)):
-        raise TypeError(f"load() takes a model name or a folder path, got {type(name_or_path).__name__}")
+        raise InputTypeError(f"load() takes a model name or a folder path, got {type(name_or_path).__name__}")
     key = str(name_or_path)
+    if not key.strip():
+        raise DiffvizError(f"load() needs a model name or a folder path, got {key!r}; available models: {', '.join(available())}")
     if key in bundled_names():
         return DiffusionModel.from_pretrained(BUNDLED_DIR / key, device=device)
     if key in TINY_MODELS:
         return TINY_MODELS[key]().to(device)
     path = Path(name_or_path).expanduser()
-    if path.is_dir():
+    try:
+        exists = path.exists() or recover_folder(path).exists()
+    except OSError:  # e.g. a name too long to be a path
+        exists = False
+    if exists:
         return DiffusionModel.from_pretrained(path, device=device)
-    raise ValueError(f"no model named {key!r} and no folder at that path; available models: {', '.join(available())}")
+    raise DiffvizError(f"no model named {short(key)} and no folder at that path; available models: {', '.join(available())}")

@@ -20,7 +20,9 @@ from ..models.pipeline import DiffusionModel
 from ..utils import pick_device
 from . import recipes
 from .recipes import DIGITS_PARTS, SHAPES_PARTS
-from .trainer import Trainer, TrainConfig
+from ..utils import atomic_write
+from .trainer import Trainer, TrainConfig, read_checkpoint_meta
+from ..errors import DiffvizError, MissingFileError
 
 SCHEDULE = "squaredcos_cap_v2"
 
@@ -42,7 +44,7 @@ def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int
     out = runs / model_name / part
     table = SHAPES_PARTS if model_name == "shapes" else DIGITS_PARTS
     if part not in table:
-        raise ValueError(f"{model_name} has parts {', '.join(table)}; got {part!r}")
+        raise DiffvizError(f"{model_name} has parts {', '.join(table)}; got {part!r}")
     spec = table[part]
     if model_name == "digits":
         x, y = recipes.digits_data(16, "train")
@@ -68,7 +70,7 @@ def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int
         vae = load_part(runs, "shapes", "vae")
         lat = recipes.encode_latents(data, vae, clip, builders.make_tokenizer(builders.SHAPES_CLIP_CONFIG["text_cfg"]["context_length"]), device)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "latent_scale.json").write_text(json.dumps({"latent_scale": lat.latent_scale}))
+        atomic_write(out / "latent_scale.json", json.dumps({"latent_scale": lat.latent_scale}))
         model, loss_fn = recipes.text_unet_recipe(lat, builders.SHAPES_UNET_CONFIG, Schedule.from_name(SCHEDULE), spec[2], device)
     _train(model, loss_fn, out, spec, seed, device, minutes, steps)
     return model
@@ -89,7 +91,7 @@ def load_part(runs: Path, model_name: str, part: str) -> torch.nn.Module:
 
     file = runs / model_name / part / "checkpoint.safetensors"
     if not file.is_file():
-        raise FileNotFoundError(f"{model_name}/{part} has not been trained yet: {file} is missing")
+        raise MissingFileError(f"{model_name}/{part} has not been trained yet: {file} is missing")
     tensors = load_file(str(file))
     model = BUILD[(model_name, part)]()
     state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
@@ -99,8 +101,26 @@ def load_part(runs: Path, model_name: str, part: str) -> torch.nn.Module:
 
 
 def run_steps(runs: Path, model_name: str, part: str) -> int:
-    meta = runs / model_name / part / "checkpoint.json"
-    return json.loads(meta.read_text())["step"] if meta.is_file() else 0
+    """The step a part's run has reached (0: not started), from its checkpoint's own metadata."""
+    file = runs / model_name / part / "checkpoint.safetensors"
+    return int(read_checkpoint_meta(file)["step"]) if file.is_file() else 0
+
+
+def part_steps(model_name: str, part: str) -> int:
+    """The step count a full training of this part runs."""
+    return parts(model_name)[part][0]
+
+
+def parts(model_name: str) -> dict:
+    if model_name not in ("shapes", "digits"):
+        raise DiffvizError(f"unknown bundled model {model_name!r}; allowed: shapes, digits")
+    return SHAPES_PARTS if model_name == "shapes" else DIGITS_PARTS
+
+
+def unfinished_parts(model_name: str, runs: Path) -> dict[str, tuple[int, int]]:
+    """Parts whose run has not reached its full step count: part -> (step reached, steps)."""
+    return {p: (run_steps(runs, model_name, p), spec[0]) for p, spec in parts(model_name).items()
+            if run_steps(runs, model_name, p) < spec[0]}
 
 
 def assemble(model_name: str, runs: Path, out_dir: Path) -> DiffusionModel:
@@ -141,9 +161,12 @@ def assemble(model_name: str, runs: Path, out_dir: Path) -> DiffusionModel:
 
 
 def train_model(model_name: str, runs: Path, out_dir: Path, *, device=None, seed: int = 0, minutes: float | None = None):
-    """All parts of a bundled model in order, then the assembled folder."""
-    table = SHAPES_PARTS if model_name == "shapes" else DIGITS_PARTS
-    for part, spec in table.items():
+    """All parts of a bundled model in order, then the assembled folder.
+
+    With a time budget (`minutes`, per part) parts may stop short of their schedule; the folder is still
+    written (its model card lists the steps each part ran; `unfinished_parts` names them) and the same
+    call again continues the runs."""
+    for part, spec in parts(model_name).items():
         if run_steps(runs, model_name, part) < spec[0]:
             train_part(model_name, part, runs, device=device, seed=seed, minutes=minutes)
     return assemble(model_name, runs, out_dir)

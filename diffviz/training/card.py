@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..models.builders import count_parameters
 from .recipes import DIGITS_PARTS, SHAPES_PARTS
+from ..utils import atomic_write
 
 DATA = {
     "shapes": ("60 000 procedural 32×32 images with captions (`diffviz.data.shapes`, seed 0): 6 colours × 4 shapes "
@@ -50,7 +51,7 @@ def write_model_card(model, folder: str | Path, quality: dict | None = None) -> 
     lines += ["", "Noise schedule: `squaredcos_cap_v2`, 1 000 training steps, ε-prediction; 10 % condition dropout "
               "for classifier-free guidance; EMA (0.999) weights for the denoiser; weights stored as fp16 safetensors.",
               ""] + _guidance_lines(model) + [
-              "## Reproduce", "", "```bash", f"diffviz train {name} --device cuda   # or cpu (resumable: re-run to continue)",
+              "## Reproduce", "", "```bash", f"diffviz train {name} --device cuda --out {name}   # or cpu (resumable: re-run to continue)",
               "```", "", "Each part trains in `runs/<model>/<part>/` with resumable checkpoints; the command assembles "
               "this folder at the end. "
               + ("The decoder is fine-tuned with the encoder frozen (as Stable Diffusion's ft-MSE VAE was), so the "
@@ -65,6 +66,6 @@ def write_model_card(model, folder: str | Path, quality: dict | None = None) -> 
             lines.append(f"| {k} | {v:.4g} | {TARGETS.get(k, '')} |" if isinstance(v, float) else f"| {k} | {v} | |")
         lines.append("")
     path = folder / "MODEL_CARD.md"
-    path.write_text("\n".join(lines))
-    (folder / "quality.json").write_text(json.dumps(quality or {}, indent=2))
+    atomic_write(path, "\n".join(lines))
+    atomic_write(folder / "quality.json", json.dumps(quality or {}, indent=2))
     return path

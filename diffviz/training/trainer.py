@@ -1,24 +1,29 @@
 """A small training loop with resumable, atomic checkpoints — enough to train every bundled part.
 
-A run lives in one folder: `checkpoint.safetensors` (model, EMA and optimiser tensors),
-`checkpoint.json` (step, optimiser hyper-parameters, seed) and `loss.jsonl` (one line per logged
-step). Checkpoints are written to a temp file and renamed into place, so a kill mid-write leaves
-the previous good checkpoint. Re-running the same command resumes where it stopped.
+A run lives in one folder: `checkpoint.safetensors` (model, EMA and optimiser tensors, and in its
+header the step, optimiser hyper-parameters and seed: one file, so tensors and metadata can never
+disagree), `checkpoint.json` (a readable copy of that metadata, not used to resume) and `loss.jsonl`
+(one line per logged step, cut back to the checkpoint's step on resume). Every file is written to a
+temp file and renamed into place, so a kill -9 at any instant leaves the previous good checkpoint.
+Re-running the same command resumes where it stopped.
 """
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from ..utils import pick_device
+from ..errors import DiffvizError, FileFormatError
+from ..utils import atomic_write, check_finite_number, check_int, kill_point, pick_device
+
+META_KEY = "diffviz_checkpoint"
 
 
 @dataclass
@@ -42,6 +47,11 @@ class Trainer:
 
     def __init__(self, model: torch.nn.Module, loss_fn: Callable[[int, torch.Generator], torch.Tensor],
                  config: TrainConfig, out_dir: str | Path, callbacks: list[Callable[[int, float], None]] | None = None):
+        check_int("steps", config.steps, minimum=1)
+        if config.max_minutes is not None:
+            check_finite_number("minutes", config.max_minutes, minimum=0.0)
+            if config.max_minutes <= 0:
+                raise DiffvizError(f"minutes must be > 0, got {config.max_minutes:g}")
         self.config = config
         self.device = pick_device(config.device)
         self.model = model.to(self.device).train()
@@ -54,6 +64,7 @@ class Trainer:
         if config.ema_decay:
             self.ema = {k: v.detach().clone().float() for k, v in self.model.state_dict().items() if v.is_floating_point()}
         self.step = 0
+        self.stopped_short = False  # True when the time budget ended the run before config.steps
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.losses: list[float] = []
 
@@ -72,18 +83,16 @@ class Trainer:
                 tensors[f"opt.{i}.{k}"] = (v if torch.is_tensor(v) else torch.tensor(v)).detach().cpu().contiguous()
         meta = {"step": self.step, "param_groups": opt_state["param_groups"], "seed": self.config.seed,
                 "rng": self.generator.get_state().tolist() if self.device.type == "cpu" else None}
-        tmp = self.checkpoint_file.with_suffix(".tmp")
-        save_file(tensors, str(tmp))
-        os.replace(tmp, self.checkpoint_file)  # the tensors first, then the metadata that points at them
-        tmpj = self.out / "checkpoint.json.tmp"
-        tmpj.write_text(json.dumps(meta))
-        os.replace(tmpj, self.out / "checkpoint.json")
+        # one file: the metadata rides in the safetensors header, so it always describes these tensors
+        atomic_write(self.checkpoint_file, lambda tmp: save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)}))
+        kill_point("checkpoint:after-tensors")
+        atomic_write(self.out / "checkpoint.json", json.dumps(meta))  # a readable copy; resuming never reads it
 
     def load_checkpoint(self) -> bool:
-        if not (self.checkpoint_file.is_file() and (self.out / "checkpoint.json").is_file()):
+        if not self.checkpoint_file.is_file():
             return False
+        meta = read_checkpoint_meta(self.checkpoint_file)
         tensors = load_file(str(self.checkpoint_file), device=str(self.device))
-        meta = json.loads((self.out / "checkpoint.json").read_text())
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         if self.ema is not None:
             self.ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")} or self.ema
@@ -114,6 +123,7 @@ class Trainer:
         c = self.config
         if resume and self.load_checkpoint():
             print(f"resumed {self.out} at step {self.step}")
+        self._cut_log()
         start = time.time()
         log = open(self.out / "loss.jsonl", "a")
         bar = tqdm(total=c.steps, initial=self.step, disable=not progress, desc=self.out.name)
@@ -146,11 +156,45 @@ class Trainer:
                     cb(self.step, value)
                 if self.step % c.checkpoint_every == 0:
                     self.save_checkpoint()
-                if c.max_minutes is not None and time.time() - start > 60 * c.max_minutes:
-                    print(f"{self.out.name}: time budget of {c.max_minutes} min reached at step {self.step}")
+                if c.max_minutes is not None and time.time() - start > 60 * c.max_minutes and self.step < c.steps:
+                    self.stopped_short = True
+                    print(f"{self.out.name}: stopped short: the time budget of {c.max_minutes:g} min ended the run at step "
+                          f"{self.step} of {c.steps}; run the same command again to continue")
                     break
         finally:
             bar.close()
             log.close()
         self.save_checkpoint()
         return self.losses
+
+    def _cut_log(self) -> None:
+        """Keep only loss lines up to the checkpoint's step (a resumed run repeats the steps after it;
+        a kill mid-line leaves a broken last line): the log never holds a step twice."""
+        path = self.out / "loss.jsonl"
+        if not path.is_file():
+            return
+        kept = []
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                if int(json.loads(line)["step"]) <= self.step:
+                    kept.append(line)
+            except (ValueError, KeyError, TypeError):
+                continue
+        atomic_write(path, "".join(k + "\n" for k in kept))
+
+
+def read_checkpoint_meta(file: str | Path) -> dict:
+    """The metadata stored with a checkpoint's tensors (older checkpoints: its checkpoint.json, which must
+    then name the same step as the tensors' stamp when there is one)."""
+    file = Path(file)
+    try:
+        with safe_open(str(file), framework="pt") as fh:
+            header = fh.metadata() or {}
+    except Exception as err:  # safetensors' own error type: a truncated or foreign file
+        raise FileFormatError(f"{file} is not a readable checkpoint (truncated or corrupted?): {str(err)[:120]}") from None
+    if META_KEY in header:
+        return json.loads(header[META_KEY])
+    legacy = file.with_name("checkpoint.json")
+    if not legacy.is_file():
+        raise FileFormatError(f"{file} has no step metadata and {legacy.name} is missing: start the run afresh")
+    return json.loads(legacy.read_text())

@@ -19,7 +19,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..utils import PLOTLY_BUNDLE_ENV
+from ..i18n.fonts import FONT_FILE as CJK_FONT, font_css
+from ..errors import MissingFileError
 
 TEMPLATE = "diffviz"
 # Settings for lecture serving; also in dashboards/voila.json for people who run `voila` themselves.
@@ -31,6 +32,8 @@ VOILA_SETTINGS = {
     "MappingKernelManager.cull_idle_timeout": 120,
     "MappingKernelManager.cull_interval": 30,
     "MappingKernelManager.cull_connected": False,
+    # a cap on live kernels (diffviz.voila.kernels): a burst of page loads cannot exhaust the memory
+    "VoilaConfiguration.multi_kernel_manager_class": "diffviz.voila.kernels.CappedKernelManager",
 }
 # Only the labextensions the widgets need reach the page (a broken one, e.g. jupytext's, must not).
 # Plotly 7's FigureWidget is an anywidget; jupyterlab-plotly (4.7 MB) only renders `fig.show()` outputs,
@@ -40,6 +43,12 @@ EXTENSIONS = ["@voila-dashboards/widgets-manager8", "@jupyter-widgets/jupyterlab
 
 PRESENTER_SCRIPT = ("<script>if (/[?&]presenter=(1|true|on|yes)(&|$)/.test(location.search)) "
                     "document.body.classList.add('dv-presenter');</script>")
+
+
+FULL_PAGE = """{% extends "error.html" %}
+{% block error_detail %}{% for line in message.split(" / ") %}
+<p style="max-width:40em;margin:1em auto;line-height:1.5">{{ line }}</p>{% endfor %}{% endblock %}
+"""
 
 
 def data_dir() -> Path:
@@ -52,7 +61,7 @@ def _voila_share() -> Path:
     for base in voila.paths.jupyter_path("voila", "templates"):
         if (Path(base) / "lab" / "index.html.j2").is_file():
             return Path(base)
-    raise FileNotFoundError("Voila's lab template was not found; is voila installed in this environment?")
+    raise MissingFileError("Voila's lab template was not found; is voila installed in this environment?")
 
 
 def install_template(dest: Path | None = None) -> Path:
@@ -79,8 +88,16 @@ def install_template(dest: Path | None = None) -> Path:
     index, n = re.subn(r"(\{\{ spinner\.html\(\) \}\})", PRESENTER_SCRIPT + r"\n\1", index, count=1)
     if n == 0:
         raise RuntimeError("Voila's lab template changed: could not add the presenter switch")
+    # The CJK subset font (diffviz.i18n.fonts): Chinese labels render on a machine with no CJK font.
+    shutil.copytree(CJK_FONT.parent, tmp / "static" / "fonts")
+    font_url = "{{resources.base_url}}voila/templates/" + TEMPLATE + "/static/fonts/" + CJK_FONT.name
+    style = "<style>" + font_css(font_url) + "</style>\n"
+    index, n = re.subn(r"\{\{ spinner\.html\(\) \}\}", lambda m: style + m.group(0), index, count=1)
+    if n == 0:
+        raise RuntimeError("Voila's lab template changed: could not add the CJK font")
     (tmp / "index.html.j2").write_text(index)
     shutil.copyfile(_plotly_bundle(), tmp / "static" / plotly_bundle_name())
+    (tmp / "503.html").write_text(FULL_PAGE)  # the kernel cap's "dashboard full" page says why (kernels.py)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return dest
@@ -98,20 +115,33 @@ def plotly_bundle_name() -> str:
     return f"plotly-widgetbundle-{plotly.__version__}.js"  # versioned: a browser cache never serves a stale one
 
 
+def kernel_threads() -> int:
+    """torch threads per kernel when many kernels share the machine: a quarter of the cores, at least 1."""
+    return max(1, (os.cpu_count() or 1) // 4)
+
+
 def voila_environment() -> dict[str, str]:
     """Environment for the Voila process and its kernels: our template directory first on JUPYTER_PATH,
-    and the served plotly bundle's path for the charts."""
+    the served plotly bundle's path for the charts, and OMP_NUM_THREADS (unless set) sized for many kernels."""
+    from ..utils import PLOTLY_BUNDLE_ENV  # here, not at the top: the Voila server imports this package (kernels.py)
+
     env = dict(os.environ)
+    # many kernels share the cores: a kernel with as many torch threads as cores stalls the others
+    env.setdefault("OMP_NUM_THREADS", str(kernel_threads()))
     env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(install_template()), env.get("JUPYTER_PATH", "")) if p)
     env[PLOTLY_BUNDLE_ENV] = f"voila/templates/{TEMPLATE}/static/{plotly_bundle_name()}"
     return env
 
 
 def voila_command(notebook: str | Path, port: int = 8866, host: str = "127.0.0.1", preheat: bool = True,
-                  extra: list[str] | None = None, settings: dict | None = None) -> list[str]:
-    """The Voila command line; `settings` override entries of VOILA_SETTINGS (each given once)."""
+                  extra: list[str] | None = None, settings: dict | None = None,
+                  max_kernels: int | None = None) -> list[str]:
+    """The Voila command line; `settings` override entries of VOILA_SETTINGS (each given once).
+    max_kernels: most live kernels (None: what the machine's memory holds, see diffviz.voila.kernels)."""
     args = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}"]
     merged = {**VOILA_SETTINGS, "VoilaConfiguration.preheat_kernel": preheat, **(settings or {})}
+    if max_kernels is not None:
+        merged["CappedKernelManager.max_kernels"] = int(max_kernels)
     for key, value in merged.items():
         args.append(f"--{key}={value}")
     args += [f"--VoilaConfiguration.extension_allowlist={name}" for name in EXTENSIONS]

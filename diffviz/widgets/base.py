@@ -1,10 +1,14 @@
 """Shared pieces of the widgets: error banner, progress bar, picture rendering, model choice."""
 from __future__ import annotations
 
+import collections
+import contextlib
 import functools
 import html
+import operator
 import io
 import os
+import sys
 import threading
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,6 +19,8 @@ import numpy as np
 import traitlets
 from PIL import Image
 
+from ..errors import DiffvizError
+from ..models.pipeline import GuidanceRangeWarning
 from ..utils import PRESENTER_ENV, release_memory
 from .i18n import t
 
@@ -25,11 +31,12 @@ _SHARED_MODELS: dict[str, object] = {}
 def default_model(model=None, prefer: str = "shapes"):
     """The given model handle, or a bundled one by name (or the bundled default), else a tiny one.
 
-    Bundled and tiny models named here are loaded once per kernel and shared by every view: a
-    dashboard with three views holds one copy, not three. Views never change a model's weights (the
+    Bundled and tiny models named here are loaded once per process and shared by every view: a
+    dashboard with three views holds one copy, not three, and a Solara server's viewers share one
+    copy (loaded under a lock: the first viewer loads, the others wait for it). Views never change a model's weights (the
     noise inspector trains a private copy), so sharing is safe. A folder path is loaded afresh.
     """
-    from ..models.registry import bundled_names, load
+    from ..models.registry import LOAD_LOCK, bundled_names, load
     from ..models.tiny import TINY_MODELS
 
     if model is not None and not isinstance(model, str):
@@ -39,9 +46,13 @@ def default_model(model=None, prefer: str = "shapes"):
         model = (prefer if prefer in names else names[0]) if names else ("tiny-text" if prefer == "shapes" else "tiny-class")
     if model not in names and model not in TINY_MODELS:
         return load(model)
-    if model not in _SHARED_MODELS:
-        _SHARED_MODELS[model] = load(model)
-    return _SHARED_MODELS[model]
+    shared = _SHARED_MODELS.get(model)
+    if shared is None:
+        with LOAD_LOCK:  # many viewers of one server (Solara) ask at once: load once, the rest wait and share
+            if model not in _SHARED_MODELS:
+                _SHARED_MODELS[model] = load(model)
+            shared = _SHARED_MODELS[model]
+    return shared
 
 
 def png_bytes(image: np.ndarray, zoom: int = 1) -> bytes:
@@ -106,19 +117,70 @@ def _style_html() -> str:
     return f"<style>{STYLE_FILE.read_text(encoding='utf-8')}</style>"
 
 
-# Heavy work (sampling, sweeps) runs on one worker thread per kernel, so a view is on screen with its
-# progress bar before its first result, and the kernel keeps answering controls while it samples.
+# Heavy work (sampling, sweeps) runs on a worker thread, so a view is on screen with its progress bar
+# before its first result, and the kernel keeps answering controls while it samples. A Voila kernel
+# (one viewer) has one worker; a Solara server (many viewers in one process) sets WORKERS_ENV to a
+# small pool so one viewer's slow request does not queue everyone else's. A view's own actions still
+# run one at a time, in the order they were asked for (see View.submit).
+WORKERS_ENV = "DIFFVIZ_WORKERS"
 _WORKER: list[ThreadPoolExecutor] = []
+_WORKER_LOCK = threading.Lock()
+
+
+def worker_count() -> int:
+    """Worker threads for heavy view actions in this process: DIFFVIZ_WORKERS (1 to 64), default 1."""
+    text = os.environ.get(WORKERS_ENV, "").strip()
+    try:
+        return min(64, max(1, int(text))) if text else 1
+    except ValueError:
+        raise ValueError(f"{WORKERS_ENV} must be a whole number of worker threads (1..64), got {text!r}") from None
 
 
 def _worker() -> ThreadPoolExecutor:
     if not _WORKER:
-        _WORKER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="diffviz-worker"))
+        with _WORKER_LOCK:
+            if not _WORKER:
+                _WORKER.append(ThreadPoolExecutor(max_workers=worker_count(), thread_name_prefix="diffviz-worker"))
     return _WORKER[0]
+
+
+def _viewer_context():
+    """The Solara virtual kernel the calling thread serves (entered around its tasks on a worker, so
+    widgets a task makes reach that viewer), or a no-op outside Solara."""
+    kernels = sys.modules.get("solara.server.kernel_context")
+    if kernels is not None:
+        try:
+            return kernels.get_current_context()
+        except RuntimeError:  # not in a virtual kernel (a plain script that imported solara)
+            pass
+    return contextlib.nullcontext()
 
 
 def _in_worker() -> bool:
     return threading.current_thread().name.startswith("diffviz-worker")
+
+
+class Int(traitlets.Int):
+    """An integer trait that takes numpy and torch integer scalars too (numpy scalars are numbers), not bools."""
+
+    def validate(self, obj, value):
+        if isinstance(value, (bool, np.bool_)):  # True is no count of steps
+            self.error(obj, value)
+        if not isinstance(value, int) and hasattr(value, "__index__"):
+            try:
+                value = operator.index(value)
+            except TypeError:
+                pass
+        return super().validate(obj, value)
+
+
+class Float(traitlets.Float):
+    """A float trait that takes numpy scalars too."""
+
+    def validate(self, obj, value):
+        if isinstance(value, (np.floating, np.integer)) and not isinstance(value, np.bool_):
+            value = float(value)
+        return super().validate(obj, value)
 
 
 # Descriptions next to controls are never cut ("Use a generat…"): they take the room they need.
@@ -144,6 +206,10 @@ class View(W.VBox):
         self.progress = W.IntProgress(value=0, min=0, max=1, description="", layout=W.Layout(width="60%", display="none"))
         self.style_sheet = W.HTML(_style_html(), layout=W.Layout(display="none"))
         self._pending: Future | None = None
+        self._busy, self._busy_lock = 0, threading.Lock()
+        self._queue: collections.deque = collections.deque()  # this view's actions not started yet
+        self._queue_lock = threading.Lock()
+        self._draining = False  # a worker is running this view's queue
         self.last_exception: BaseException | None = None
         super().__init__(**kwargs)
         self.add_class("diffviz-view")
@@ -174,15 +240,41 @@ class View(W.VBox):
 
     # ---- heavy work off the kernel's main thread -------------------------------------------
     def submit(self, method, *args, **kwargs) -> Future:
-        """Run a heavy action (a `@guarded` method) on the kernel's worker thread and return its Future.
+        """Run a heavy action (a `@guarded` method) on a worker thread and return its Future.
 
         The view is already on screen with its progress bar; the kernel keeps answering other controls.
         Code that needs the result calls `view.wait()` (API methods called directly run at once).
+        A view's actions run one after another in the order submitted, even with several workers.
         """
         self.progress.layout.display = ""
-        fut = _worker().submit(self._run_task, method, args, kwargs)
+        with self._busy_lock:
+            self._busy += 1
+            self.add_class("dv-busy")  # pages and tests can tell "still working" from "done"
+        fut: Future = Future()
+        with self._queue_lock:
+            self._queue.append((fut, _viewer_context(), method, args, kwargs))
+            start, self._draining = not self._draining, True
         self._pending = fut
+        if start:
+            _worker().submit(self._drain)
         return fut
+
+    def _drain(self) -> None:
+        """On a worker: run this view's queued actions in order until none is left."""
+        while True:
+            with self._queue_lock:
+                if not self._queue:
+                    self._draining = False
+                    return
+                fut, context, method, args, kwargs = self._queue.popleft()
+            if not fut.set_running_or_notify_cancel():
+                self._one_done()
+                continue
+            try:
+                with context:
+                    fut.set_result(self._run_task(method, args, kwargs))
+            except BaseException as err:  # _run_task answers Exceptions; this is KeyboardInterrupt and kin
+                fut.set_exception(err)
 
     def _run_task(self, method, args, kwargs):
         try:
@@ -192,6 +284,19 @@ class View(W.VBox):
             self.show_error(f"{type(err).__name__}: {str(err)[:300]}")
             self.progress.layout.display = "none"
             return None
+        finally:
+            self._one_done()
+
+    def _one_done(self) -> None:
+        with self._busy_lock:
+            self._busy -= 1
+            if not self._busy:
+                self.remove_class("dv-busy")
+
+    @property
+    def busy(self) -> bool:
+        """True while the view has background work queued or running."""
+        return self._busy > 0
 
     def wait(self, timeout: float | None = None):
         """Wait for the view's background work (its first result, a queued button action); return the view."""
@@ -251,8 +356,9 @@ class View(W.VBox):
 
 
 def guarded(method):
-    """Run a widget action; bad input (a refused trait value included) becomes the inline error banner,
-    never a traceback."""
+    """Run a widget action; bad input (a DiffvizError, or a TraitError from a validator) becomes the inline
+    error banner, never a traceback. Any other exception is a bug and propagates (on the worker thread,
+    `View._run_task` shows it briefly and keeps it in `last_exception`)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
@@ -261,11 +367,15 @@ def guarded(method):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)
                 result = method(self, *args, **kwargs)
-        except (ValueError, TypeError, KeyError, FileNotFoundError, traitlets.TraitError) as err:
+        except (DiffvizError, traitlets.TraitError) as err:
             self.show_error(str(err))
             self.progress.layout.display = "none"
             return None
-        notes = sorted({str(w.message) for w in caught if issubclass(w.category, UserWarning)})
+        except BaseException:
+            self.progress.layout.display = "none"
+            raise
+        notes = sorted({str(w.message) for w in caught if issubclass(w.category, UserWarning)
+                        and not issubclass(w.category, GuidanceRangeWarning)})  # views say that in their guidance note
         if notes:  # e.g. prompt words the model never saw: shown in the widget, not on stderr
             self.show_notice(" · ".join(notes))
         return result

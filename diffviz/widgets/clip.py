@@ -8,6 +8,8 @@ import traitlets
 from ..metrics import pca_2d
 from ..metrics.clip_score import ClipScorer
 from .base import WIDE, View, button, default_model, explain, heading, heavy, notice, set_png, tile, image_widget
+from ..errors import DiffvizError
+from .base import Int  # numpy scalars are numbers
 from .charts import heatmap_figure, line_figure, replace_figure, scatter_figure
 from .i18n import t
 
@@ -16,8 +18,8 @@ class ClipSimilarity(View):
     """Images × prompts cosine similarity, a 2-D projection of both, and CLIP score per denoising step."""
 
     prompts = traitlets.List(traitlets.Unicode())
-    seed = traitlets.Int(0)
-    steps = traitlets.Int(30)
+    seed = Int(0)
+    steps = Int(30)
 
     def __init__(self, model=None, prompts=None, run: bool = True):
         super().__init__()
@@ -26,13 +28,14 @@ class ClipSimilarity(View):
         self.prompts = list(prompts or (self.model.meta.get("prompt_examples") or ["a red circle", "a blue square"])[:4])
         self.w_prompts = W.Textarea(value="\n".join(self.prompts), description=t("clip.prompts"), style=WIDE,
                                     layout=W.Layout(width="420px", max_width="100%", height="100px"))
+        self.observe(lambda c: setattr(self.w_prompts, "value", "\n".join(c["new"])), "prompts")  # set from code: shown, and run
         self.w_go = button("clip.run", primary=True)
         self.w_go.on_click(lambda _: self.submit(self.run))
         self.images_box = W.Box([W.HTML(f"<i style='color:#555'>{t('clip.placeholder')}</i>")])
         self.images_view = None
         self.heatmap = heatmap_figure(np.zeros((1, 1)), [""], [""], t("clip.matrix_title"))
         self.projection = scatter_figure({}, t("clip.projection_title"))
-        self.per_step = line_figure([], {}, t("clip.per_step_title"), t("common.steps"), "CLIP score")
+        self.per_step = line_figure([], {}, t("clip.per_step_title"), t("common.steps"), t("common.clip_score"))
         self.charts = W.HBox([self.heatmap, self.projection], layout=W.Layout(width="100%", flex_flow="row wrap"))
         self.per_step_box = W.Box([self.per_step])
         self.per_step_caption = W.HTML(f"<p style='max-width:56em;color:#333;margin:2px 0'>{t('clip.per_step_caption')}</p>")
@@ -46,7 +49,7 @@ class ClipSimilarity(View):
     def run(self):
         prompts = [p.strip() for p in self.w_prompts.value.splitlines() if p.strip()]
         if not prompts:
-            raise ValueError(t("clip.no_prompts"))
+            raise DiffvizError(t("clip.no_prompts"))
         self.prompts = prompts
         traj = self.model.sample(prompts, steps=self.steps, seed=self.seed, callback=self.progress_callback(self.steps))
         self.done()
@@ -68,4 +71,4 @@ class ClipSimilarity(View):
         self.scores = self.scorer.score_per_step(traj, prompts)
         self.per_step = replace_figure(self.per_step_box, self.per_step, line_figure(
             list(range(1, traj.num_steps + 1)), {p: self.scores[:, j].astype(float).tolist() for j, p in enumerate(prompts)},
-            t("clip.per_step_title"), t("common.steps"), "CLIP score"))
+            t("clip.per_step_title"), t("common.steps"), t("common.clip_score")))

@@ -10,6 +10,8 @@ import traitlets
 
 from ..diffusion.schedulers import SCHEDULER_NAMES
 from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, image_widget, notice
+from ..errors import DiffvizError
+from .base import Float, Int  # numpy scalars are numbers
 from .charts import line_figure
 from .guidance import guidance_warning
 from .i18n import t
@@ -44,8 +46,8 @@ def picture_grid(items: list[tuple[str, np.ndarray]], zoom: int | None = None, s
 
 
 class _Sweep(View):
-    seed = traitlets.Int(0)
-    steps = traitlets.Int(30)
+    seed = Int(0)
+    steps = Int(30)
 
     def __init__(self, model, title: str, zoom: int | None):
         super().__init__()
@@ -82,8 +84,8 @@ class _Sweep(View):
 class GuidanceSweep(_Sweep):
     """One prompt and seed across guidance scales w (ε̂ = ε̂_uncond + w·(ε̂_cond − ε̂_uncond))."""
 
-    scales = traitlets.List(traitlets.Float(), default_value=[0.0, 1.0, 2.0, 3.0, 5.0, 8.0])
-    fid_n = traitlets.Int(0)  # images per scale for FID (0: off; FID needs the model's domain classifier)
+    scales = traitlets.List(Float(), default_value=[0.0, 1.0, 2.0, 3.0, 5.0, 8.0])
+    fid_n = Int(0)  # images per scale for FID (0: off; FID needs the model's domain classifier)
 
     def __init__(self, model=None, run: bool = True, zoom: int | None = None, fid_n: int = 0):
         super().__init__(model, "guidance", zoom)
@@ -114,7 +116,7 @@ class GuidanceSweep(_Sweep):
     def _parse_scales(self, change):
         scales = parse_list(change["new"], float)
         if scales is None:
-            raise ValueError(t("compare.bad_scales"))
+            raise DiffvizError(t("compare.bad_scales"))
         self.scales = scales  # _check_scales refuses the rest
 
     @traitlets.observe("scales")
@@ -142,7 +144,7 @@ class GuidanceSweep(_Sweep):
     @heavy
     def run(self):
         if self.model.kind == "uncond":
-            raise ValueError(t("compare.needs_condition"))
+            raise DiffvizError(t("compare.needs_condition"))
         cb = self.progress_callback(len(self.scales))
         self.images = []
         for i, w in enumerate(self.scales):
@@ -159,7 +161,7 @@ class GuidanceSweep(_Sweep):
             self.extra.value = t("compare.clip_scores") + ": " + ", ".join(
                 f"w={w:g}: {s:.1f}" for w, s in zip(self.scales, self.clip_scores))
         self.fids = self._fid_per_scale() if self.fid_n > 0 else []
-        curves = {"CLIP score": self.clip_scores} if self.clip_scores else {}
+        curves = {t("common.clip_score"): self.clip_scores} if self.clip_scores else {}
         if self.fids:
             curves["FID"] = self.fids
         old = self.chart.children
@@ -177,9 +179,9 @@ class GuidanceSweep(_Sweep):
         from ..metrics import SingularCovarianceWarning, model_fid
 
         if self.model.classifier is None:
-            raise ValueError(t("fid.no_extractor"))
+            raise DiffvizError(t("fid.no_extractor"))
         if self.fid_n < 4:
-            raise ValueError(t("fid.too_few"))
+            raise DiffvizError(t("fid.too_few"))
         total = len(self.scales)
         cb = self.progress_callback(total)
         out = []
@@ -200,7 +202,7 @@ class SchedulerCompare(_Sweep):
     """One seed across schedulers and step counts."""
 
     schedulers = traitlets.List(traitlets.Unicode(), default_value=list(SCHEDULER_NAMES))
-    step_counts = traitlets.List(traitlets.Int(), default_value=[5, 10, 25, 50])
+    step_counts = traitlets.List(Int(), default_value=[5, 10, 25, 50])
 
     def __init__(self, model=None, run: bool = True, zoom: int | None = None):
         super().__init__(model, "schedulers", zoom)
@@ -219,7 +221,7 @@ class SchedulerCompare(_Sweep):
     def _parse_steps(self, change):
         counts = parse_list(change["new"], int)
         if counts is None:
-            raise ValueError(t("compare.bad_steps"))
+            raise DiffvizError(t("compare.bad_steps"))
         self.step_counts = counts  # _check_steps refuses the rest
 
     @traitlets.observe("step_counts")

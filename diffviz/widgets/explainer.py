@@ -12,6 +12,7 @@ from .latent import LatentParts
 from .noise import NoiseInspector
 from .reverse import ReverseProcess
 from .i18n import t
+from ..errors import DiffvizError
 
 TABS = ["forward", "reverse", "noise", "guidance", "schedulers", "latent", "clip", "fid"]
 
@@ -23,7 +24,11 @@ class Explainer(W.VBox):
         super().__init__()
         self.model = default_model(model, prefer="shapes")
         self._digits = digits_model
-        self.tab_names = list(tabs or TABS)
+        self.tab_names = list(TABS if tabs is None else tabs)
+        unknown = [n for n in self.tab_names if n not in TABS]
+        if unknown or not self.tab_names:
+            raise DiffvizError(f"unknown tab(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(TABS)}" if unknown
+                               else f"tabs must name at least one tab; allowed: {', '.join(TABS)}")
         self.views: dict[str, W.Widget] = {}
         self.tabs = W.Tab(children=[W.VBox([W.HTML(t("explainer.loading"))]) for _ in self.tab_names])
         for i, name in enumerate(self.tab_names):
@@ -56,7 +61,7 @@ class Explainer(W.VBox):
     def show_tab(self, name: str) -> W.Widget:
         """Select a tab (building its view the first time) and return the view."""
         if name not in self.tab_names:
-            raise ValueError(f"unknown tab {name!r}; allowed: {', '.join(self.tab_names)}")
+            raise DiffvizError(f"unknown tab {name!r}; allowed: {', '.join(self.tab_names)}")
         i = self.tab_names.index(name)
         if name not in self.views:
             try:

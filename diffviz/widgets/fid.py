@@ -14,6 +14,8 @@ import traitlets
 from ..metrics import ClassifierFeatures, SingularCovarianceWarning, model_fid
 from ..metrics.fid import max_n
 from .base import WIDE, View, button, default_model, explain, heading, heavy, notice, png_bytes, tile
+from ..errors import DiffvizError
+from .base import Int  # numpy scalars are numbers
 from .charts import line_figure, replace_figure, scatter_figure
 from .i18n import t
 
@@ -31,10 +33,10 @@ def fitted_image(image: np.ndarray) -> W.Image:
 class FidExplorer(View):
     """Generate N images in batches; FID with its real-vs-real floor, KID, FID-vs-N, grids and the feature space."""
 
-    n = traitlets.Int(128)
-    batch_size = traitlets.Int(32)
-    steps = traitlets.Int(20)
-    seed = traitlets.Int(0)
+    n = Int(128)
+    batch_size = Int(32)
+    steps = Int(20)
+    seed = Int(0)
 
     def __init__(self, model=None, extractor=None, run: bool = False):
         super().__init__()
@@ -56,7 +58,8 @@ class FidExplorer(View):
         self.space = scatter_figure({}, t("fid.space_title"), width=CHART_WIDTH)
         self.curve_box = W.Box([self.curve], layout=W.Layout(flex="0 1 auto", min_width="0"))
         self.space_box = W.Box([self.space], layout=W.Layout(flex="0 1 auto", min_width="0"))
-        self.charts = W.HBox([self.curve_box, self.space_box], layout=W.Layout(width="100%", flex_flow="row wrap"))
+        self.charts = W.HBox([self.curve_box, self.space_box],  # shown with the first result (no empty axes)
+                             layout=W.Layout(width="100%", flex_flow="row wrap", display="none"))
         self.children = [heading("fid.title"), explain("fid.explain"), notice("fid.notice"), self.banner,
                          W.HBox([self.w_n, self.w_batch, self.w_steps, self.w_go], layout=W.Layout(flex_flow="row wrap")),
                          self.progress, self.result, self.grids, self.charts]
@@ -75,6 +78,14 @@ class FidExplorer(View):
         if limit is not None and n > limit:
             raise traitlets.TraitError(t("fid.too_many", n=n, max=limit))
         return n
+
+    @traitlets.validate("batch_size", "steps")
+    def _check_batch_steps(self, proposal):
+        name, v = proposal["trait"].name, proposal["value"]
+        lo, hi = (1, 1024) if name == "batch_size" else (1, self.model.schedule.num_train_timesteps)
+        if not lo <= v <= hi:
+            raise traitlets.TraitError(f"{name} must be in [{lo}, {hi}], got {v}")
+        return v
 
     @property
     def fid(self) -> float | None:
@@ -95,12 +106,12 @@ class FidExplorer(View):
     @heavy
     def run(self):
         if self.extractor is None:
-            raise ValueError(t("fid.no_extractor"))
+            raise DiffvizError(t("fid.no_extractor"))
         if self.n < 4:
-            raise ValueError(t("fid.too_few"))
+            raise DiffvizError(t("fid.too_few"))
         limit = max_n(self.model)
         if limit is not None and self.n > limit:
-            raise ValueError(t("fid.too_many", n=self.n, max=limit))
+            raise DiffvizError(t("fid.too_many", n=self.n, max=limit))
         batches = -(-self.n // self.batch_size)
         with warnings.catch_warnings():  # said once below, in the page's language
             warnings.simplefilter("ignore", SingularCovarianceWarning)
@@ -140,6 +151,7 @@ class FidExplorer(View):
             legend_below=True))
         projected = report.projection()
         names = {"real": t("fid.real"), "generated": t("fid.generated")}
+        self.charts.layout.display = ""
         self.space = replace_figure(self.space_box, self.space, scatter_figure(
             {names[k]: pts for k, (pts, _) in projected.items()}, t("fid.space_title"),
             outlines={names[k]: outline for k, (_, outline) in projected.items()}, width=CHART_WIDTH))

@@ -10,11 +10,14 @@ from ..diffusion.forward import check_images, forward_process, forward_strip
 from ..diffusion.schedule import Schedule
 from ..diffusion.trajectory import to_uint8_image
 from .base import WIDE, View, explain, guarded, heading, image_widget, notice, set_png, zoom_for
+from ..errors import DiffvizError, check_int
+from .base import Int  # numpy scalars are numbers
 from .charts import histogram_figure, move_marker, replace_figure, schedule_figure, update_trace
 from .i18n import t
 from .player import FramePlayer
 
 SCHEDULES = ["linear", "scaled_linear", "cosine"]
+MAX_INDEX = 10_000  # data-set images one can pick (the shapes are generated: index + 1 of them)
 SOURCES = ["shapes", "digits"]
 STRIP_LENGTH = 21
 
@@ -22,7 +25,8 @@ STRIP_LENGTH = 21
 def sample_image(source: str = "shapes", index: int = 0) -> torch.Tensor:
     """One data-set image (C, H, W) in [-1, 1]: the shapes data or the scikit-learn digits."""
     if source not in SOURCES:
-        raise ValueError(f"unknown image source {source!r}; allowed: {', '.join(SOURCES)}")
+        raise DiffvizError(f"unknown image source {source!r}; allowed: {', '.join(SOURCES)}")
+    index = check_int("image index", index, minimum=0, maximum=MAX_INDEX - 1)
     if source == "digits":
         from ..data.digits import load_digits_tensor
 
@@ -43,7 +47,7 @@ def to_image_tensor(image) -> torch.Tensor:
         return pil_to_tensor(image, min(64, max(image.size)))
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (1, 3):
-            raise ValueError(f"a numpy image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
+            raise DiffvizError(f"a numpy image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
         return torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1
     return check_images(image, "image")[0]
 
@@ -51,22 +55,22 @@ def to_image_tensor(image) -> torch.Tensor:
 class ForwardProcess(View):
     """Pick an image, a schedule and T; see x_t at t, the strip across t, the schedule and the histogram."""
 
-    t = traitlets.Int(250)
+    t = Int(250)
     schedule = traitlets.Unicode("linear")
-    num_train_timesteps = traitlets.Int(1000)
-    seed = traitlets.Int(0)
+    num_train_timesteps = Int(1000)
+    seed = Int(0)
 
     def __init__(self, image=None, schedule: str = "linear", num_train_timesteps: int = 1000, t: int = 250,
                  source: str = "shapes", zoom: int | None = None):
         super().__init__()
         self.image = to_image_tensor(image) if image is not None else sample_image(source)
         self.zoom = zoom or zoom_for(self.image.shape[-1], 160)
-        self.w_schedule = W.Dropdown(options=SCHEDULES, description=t_("schedule"), style=WIDE, layout=W.Layout(width="240px"))
+        self.w_schedule = W.Dropdown(options=option_labels(SCHEDULES), description=t_("schedule"), style=WIDE, layout=W.Layout(width="240px"))
         self.w_T = W.IntSlider(min=10, max=2000, step=10, description="T", continuous_update=False)
         self.w_t = W.IntSlider(min=0, max=num_train_timesteps - 1, description="t", continuous_update=True,
                                layout=W.Layout(width="520px", max_width="100%"))
         self.w_seed = W.IntText(description=t_("seed"), layout=W.Layout(width="170px"), style=WIDE)
-        self.w_source = W.Dropdown(options=SOURCES, value=source, description=t_("image"), style=WIDE, layout=W.Layout(width="200px"))
+        self.w_source = W.Dropdown(options=option_labels(SOURCES), value=source, description=t_("image"), style=WIDE, layout=W.Layout(width="200px"))
         self.w_index = W.IntText(value=0, description="#", layout=W.Layout(width="130px"))
         self.w_upload = W.FileUpload(accept="image/*", multiple=False, description=t_("upload"), layout=W.Layout(width="auto"))
         self.x_t_image = image_widget()
@@ -106,7 +110,7 @@ class ForwardProcess(View):
 
     @guarded
     def pick(self, source: str, index: int) -> None:
-        self.image = sample_image(source, int(index))
+        self.image = sample_image(source, index)
         self.refresh()
 
     def _on_upload(self, change):
@@ -188,3 +192,8 @@ class ForwardProcess(View):
 
 def t_(name: str) -> str:
     return t(f"common.{name}")
+
+
+def option_labels(values: list[str]) -> list[tuple[str, str]]:
+    """(label in the viewer's language, value) pairs for a Dropdown: the value stays the code name."""
+    return [(t(f"options.{v}"), v) for v in values]

@@ -14,22 +14,24 @@ import traitlets
 
 from ..diffusion.trajectory import to_uint8_image, to_uint8_noise
 from .base import WIDE, View, default_model, explain, guarded, heading, image_widget, notice, zoom_for
+from ..errors import DiffvizError
+from .base import Int  # numpy scalars are numbers
 from .charts import heatmap_figure
 from .i18n import t
-from .noise import data_image
+from .noise import data_image, example_count
 
 
 class LatentParts(View):
     """Prompt → text encoder → token states; image → encoder → latent → decoder → image."""
 
     prompt = traitlets.Unicode("a red circle")
-    index = traitlets.Int(0)
+    index = Int(0)
 
     def __init__(self, model=None, zoom: int | None = None):
         super().__init__()
         self.model = default_model(model)
         if not self.model.latent or self.model.kind != "text":
-            raise ValueError(t("latent.needs_latent"))
+            raise DiffvizError(t("latent.needs_latent"))
         self.zoom = zoom or zoom_for(self.model.image_shape[-1])
         self.w_prompt = W.Text(description=t("common.prompt"), layout=W.Layout(width="420px", max_width="100%"), style=WIDE)
         self.w_index = W.IntText(description=t("noise.example"), layout=W.Layout(width="180px"), style=WIDE)
@@ -47,6 +49,13 @@ class LatentParts(View):
                          heading("latent.generator"), self.generator, heading("latent.decoder"), self.w_index, self.pictures, self.quality]
         self._ready = True
         self.refresh()
+
+    @traitlets.validate("index")
+    def _check_index(self, proposal):
+        n = example_count(self.model)
+        if not 0 <= proposal["value"] < n:
+            raise traitlets.TraitError(f"example must be in [0, {n - 1}], got {proposal['value']}")
+        return proposal["value"]
 
     @traitlets.observe("prompt", "index")
     def _changed(self, change):

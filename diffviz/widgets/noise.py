@@ -23,6 +23,8 @@ from ..diffusion.guidance import guided_prediction, visibility_gain
 from ..diffusion.objective import noise_prediction, train_step
 from ..diffusion.trajectory import NOISE_RANGE, to_uint8_image, to_uint8_noise
 from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, notice
+from ..errors import DiffvizError
+from .base import Float, Int  # numpy scalars are numbers
 from .compare import picture_grid
 from .guidance import guidance_warning
 from .i18n import t
@@ -68,11 +70,11 @@ def data_image(model, index: int) -> tuple[torch.Tensor, object]:
 class NoiseInspector(View):
     """x0 → (t, ε) → x_t → ε̂ and x̂0; error map and MSE; cond vs uncond; train one step on a copy."""
 
-    t = traitlets.Int(500)
-    noise_seed = traitlets.Int(0)
-    index = traitlets.Int(0)
-    guidance = traitlets.Float(3.0)
-    lr = traitlets.Float(3e-5)
+    t = Int(500)
+    noise_seed = Int(0)
+    index = Int(0)
+    guidance = Float(3.0)
+    lr = Float(3e-5)
 
     def __init__(self, model=None, zoom: int | None = None):
         super().__init__()
@@ -143,7 +145,7 @@ class NoiseInspector(View):
     def _set_x0(self, image) -> None:
         x = check_images(image, "x0")
         if x.shape[0] != 1 or x.shape[1:] != self.x0.shape:
-            raise ValueError(f"x0 must be one image of shape {tuple(self.x0.shape)} (C, H, W) in [-1, 1] for this model, "
+            raise DiffvizError(f"x0 must be one image of shape {tuple(self.x0.shape)} (C, H, W) in [-1, 1] for this model, "
                              f"got {tuple(x.shape)}")
         self.x0 = x[0].detach().float().cpu()
 

@@ -8,59 +8,15 @@ when the user releases the slider or pauses.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
 
 import anywidget
-import numpy as np
 import traitlets
 
+from ..frames import as_rows, pack_frames  # noqa: F401  (the wire format; re-exported)
+from ..errors import DiffvizError
 from .i18n import labels_for
 
 STATIC = Path(__file__).parent / "static"
-
-
-def as_rows(frames, row_labels=None) -> dict[str, np.ndarray]:
-    """Frames as {row label: array}: a mapping, or a list of arrays (labelled by `row_labels`)."""
-    if frames is None:
-        return {}
-    if isinstance(frames, Mapping):
-        rows = dict(frames)
-        if row_labels is not None:
-            if len(row_labels) != len(rows):
-                raise ValueError(f"{len(row_labels)} row labels for {len(rows)} rows")
-            rows = dict(zip((str(r) for r in row_labels), rows.values()))
-        return rows
-    if isinstance(frames, np.ndarray) and frames.ndim == 5:
-        frames = [frames]
-    if isinstance(frames, (list, tuple)):
-        labels = [str(r) for r in row_labels] if row_labels is not None else [f"row {i}" for i in range(len(frames))]
-        if len(labels) != len(frames):
-            raise ValueError(f"{len(labels)} row labels for {len(frames)} rows")
-        return dict(zip(labels, frames))
-    raise TypeError(f"frames must be a dict {{row label: uint8 (S, B, H, W, 3)}} or a list of such arrays, "
-                    f"got {type(frames).__name__}")
-
-
-def pack_frames(rows: Mapping[str, np.ndarray]) -> tuple[bytes, dict]:
-    """{label: uint8 (S, B, H, W, 3)} → (one RGB buffer, layout dict). All rows share S and B."""
-    if not rows:
-        return b"", {"rows": [], "steps": 0, "batch": 0}
-    shapes = {k: np.shape(v) for k, v in rows.items()}
-    steps_batch = {s[:2] for s in shapes.values()}
-    for k, v in rows.items():
-        a = np.asarray(v)
-        if a.dtype != np.uint8 or a.ndim != 5 or a.shape[-1] != 3:
-            raise ValueError(f"frames row {k!r} must be uint8 (steps, batch, H, W, 3), got {a.dtype} {a.shape}")
-    if len(steps_batch) != 1:
-        raise ValueError(f"all rows must have the same steps and batch size, got {shapes}")
-    S, B = steps_batch.pop()
-    parts, layout_rows, offset = [], [], 0
-    for label, v in rows.items():
-        a = np.ascontiguousarray(v)
-        layout_rows.append({"label": label, "offset": offset, "height": int(a.shape[2]), "width": int(a.shape[3])})
-        parts.append(a.tobytes())
-        offset += a.nbytes
-    return b"".join(parts), {"rows": layout_rows, "steps": int(S), "batch": int(B)}
 
 
 class FramePlayer(anywidget.AnyWidget):
@@ -98,7 +54,7 @@ class FramePlayer(anywidget.AnyWidget):
         `row_labels`); sent once, as one binary buffer."""
         data, layout = pack_frames(as_rows(rows, row_labels))
         if step_labels is not None and len(step_labels) != layout["steps"]:
-            raise ValueError(f"{len(step_labels)} step labels for {layout['steps']} steps")
+            raise DiffvizError(f"{len(step_labels)} step labels for {layout['steps']} steps")
         with self.hold_sync():
             self.step = min(self.step, max(0, layout["steps"] - 1))
             self.step_labels = list(step_labels or [])

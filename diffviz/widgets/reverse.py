@@ -4,13 +4,14 @@ from __future__ import annotations
 import html
 
 import ipywidgets as W
-import numpy as np
 import traitlets
 
 from ..diffusion.schedulers import SCHEDULER_NAMES
 from .base import WIDE, View, button, default_model, explain, heading, heavy, image_widget, notice, set_png, tile, zoom_for
+from .base import Float, Int  # numpy scalars are numbers
 from .guidance import guidance_warning
 from .i18n import t
+from ..frames import trajectory_rows  # noqa: F401  (re-exported)
 from .player import FramePlayer
 
 MAX_IMAGES = 8  # per generate: the player shows one column per image
@@ -28,25 +29,16 @@ def condition_control(model):
     return None
 
 
-def trajectory_rows(traj) -> dict[str, np.ndarray]:
-    """The player's rows for a trajectory: what the denoiser sees, predicts, and the clean image."""
-    if traj.latent:  # the picture the hall watches appear first, then the latent the generator denoises
-        return {t("reverse.row_decoded"): traj.frames("decoded"), t("reverse.row_latent"): traj.frames("x_t"),
-                t("reverse.row_eps"): traj.frames("eps")}
-    return {t("reverse.row_xt"): traj.frames("x_t"), t("reverse.row_eps"): traj.frames("eps"),
-            t("reverse.row_x0"): traj.frames("x0_pred")}
-
-
 class ReverseProcess(View):
     """Generate with a recorded trajectory and scrub through x_t, ε̂ and x̂0 at every step."""
 
     prompt = traitlets.Unicode("")
-    class_label = traitlets.Int(0)
-    seed = traitlets.Int(0)
-    num_images = traitlets.Int(4)
+    class_label = Int(0)
+    seed = Int(0)
+    num_images = Int(4)
     scheduler = traitlets.Unicode("ddim")
-    steps = traitlets.Int(50)
-    guidance = traitlets.Float(3.0)
+    steps = Int(50)
+    guidance = Float(3.0)
 
     def __init__(self, model=None, *, generate: bool = True, **state):
         super().__init__()
@@ -137,7 +129,7 @@ class ReverseProcess(View):
             traj = self.model.sample(conds, num_images=None if conds else self.num_images, steps=self.steps,
                                      guidance=self.guidance if self.model.kind != "uncond" else 1.0,
                                      scheduler=self.scheduler, seed=self.seed,
-                                     callback=self.progress_callback(self.steps))
+                                     callback=self.progress_callback(self.steps), cache=True)
         finally:
             self.w_go.disabled = False
             self.done()

@@ -195,6 +195,38 @@ class VoilaServer:
             self.proc.kill()
 
 
+class SolaraServer:
+    """`diffviz dashboard NAME --server solara` (its `solara run` command) on 127.0.0.1."""
+
+    def __init__(self, dashboard: str, workers: int):
+        from diffviz.servers import solara_command, solara_environment
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"solara-{self.port}.log"
+        env = solara_environment(dashboard, workers=workers)
+        env.setdefault("OMP_NUM_THREADS", "1")
+        self.proc = subprocess.Popen(solara_command(port=self.port), env=env, stdout=open(self.log, "w"),
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"solara exited: {self.log.read_text()[-2000:]}")
+                time.sleep(0.5)
+        raise RuntimeError("solara did not start within 120 s")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 @pytest.fixture
 def voila():
     servers = []

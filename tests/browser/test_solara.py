@@ -1,0 +1,100 @@
+"""`diffviz dashboard 02_reverse --server solara` in headless Chromium: the dashboard renders offline,
+Generate works, scrubbing sends nothing to the server, and two viewers keep their own state."""
+from __future__ import annotations
+
+import pytest
+
+from .conftest import SolaraServer, screenshot
+
+CANVAS_STATS = """() => Array.from(document.querySelectorAll('canvas.dv-cell')).map(c => {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let min = 255, max = 0;
+  for (let i = 0; i < d.length; i += 4) { min = Math.min(min, d[i], d[i+1], d[i+2]); max = Math.max(max, d[i], d[i+1], d[i+2]); }
+  return max - min; })"""
+FIRST_CELL = "() => document.querySelector('canvas.dv-cell').toDataURL()"
+SEED = ".diffviz-view .widget-inline-hbox:has(label:text-is('Seed')) input"
+
+
+@pytest.fixture(scope="module")
+def solara_server():
+    server = SolaraServer("02_reverse", workers=2)
+    yield server
+    server.stop()
+
+
+def open_dashboard(page, server):
+    page.goto(server.url, timeout=120_000)
+    page.wait_for_selector("canvas.dv-cell", timeout=120_000, state="visible")
+    page.wait_for_timeout(300)
+
+
+def summary_has(page, seed: int, timeout: int = 120_000):
+    page.wait_for_function(f"document.body.innerText.includes('seed {seed}')", timeout=timeout)
+
+
+def generate(page, seed: int):
+    box = page.locator(SEED).first
+    box.fill(str(seed))
+    box.press("Enter")
+    page.wait_for_timeout(300)
+    page.get_by_role("button", name="Generate").first.click()
+    summary_has(page, seed)
+    page.wait_for_timeout(300)
+
+
+def test_solara_dashboard_renders_offline(solara_server, page):
+    open_dashboard(page, solara_server)
+    spreads = page.evaluate(CANVAS_STATS)
+    assert len(spreads) == 12 and min(spreads) > 0, f"4 images × 3 rows, none blank: {spreads}"
+    summary_has(page, 0)
+    assert page.get_by_text("Error displaying widget").count() == 0
+    assert page.locator(".dv-error").count() == 0
+    assert page.locator(".diffviz-view").count() == 2, "ReverseProcess and NoiseInspector"
+    assert not page.log.foreign, f"requests off the machine: {page.log.foreign}"
+    assert not page.log.page_errors and not page.log.console_errors, (page.log.page_errors, page.log.console_errors)
+    screenshot(page, "solara_02_reverse")
+
+
+def test_solara_generate_then_scrub_without_server_messages(solara_server, page):
+    open_dashboard(page, solara_server)
+    first = page.evaluate(FIRST_CELL)
+    generate(page, 7)
+    assert page.evaluate(FIRST_CELL) != first, "a new seed draws new pictures"
+    assert min(page.evaluate(CANVAS_STATS)) > 0
+    before = len(page.log.frames_sent)
+    label = page.locator(".dv-player").inner_text()
+    player = page.locator(".dv-player").first
+    player.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowLeft")
+    slider = page.locator(".dv-slider").first
+    box = slider.bounding_box()
+    page.mouse.move(box["x"] + 5, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for x in range(5, int(box["width"]) - 5, 40):
+        page.mouse.move(box["x"] + x, box["y"] + box["height"] / 2)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    assert page.locator(".dv-player").inner_text() != label, "scrubbing moved the step"
+    sent = page.log.frames_sent[before:]
+    assert not sent, f"scrubbing is drawn in the browser: no message to the server, got {[str(f)[:120] for f in sent]}"
+    assert not page.log.foreign and not page.log.page_errors and not page.log.console_errors, \
+        (page.log.foreign, page.log.page_errors, page.log.console_errors)
+
+
+def test_two_viewers_keep_their_own_state(solara_server, browser):
+    """Two students on one server: one generates with another seed; the other's page does not change."""
+    a_ctx, b_ctx = (browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(2))
+    try:
+        a, b = a_ctx.new_page(), b_ctx.new_page()
+        open_dashboard(a, solara_server)
+        open_dashboard(b, solara_server)
+        b_before = b.evaluate(FIRST_CELL)
+        generate(a, 12)
+        b.wait_for_timeout(1000)
+        assert b.evaluate(FIRST_CELL) == b_before
+        assert "seed 12" not in b.inner_text("body") and "seed 0" in b.inner_text("body")
+        assert b.locator(SEED).first.input_value() == "0"
+    finally:
+        a_ctx.close()
+        b_ctx.close()

@@ -1,0 +1,120 @@
+"""The Chinese UI in a real browser on a machine with no CJK font: glyphs, not boxes.
+
+`diffviz dashboard explainer --lang zh` serves the lecture in Chinese; the Voila template serves the
+shipped CJK subset font. A missing font draws every Chinese character as the same empty box, so two
+different characters rendered in the page's own font must differ in their pixels. The same holds
+for the static export, where the font is inlined.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import SHOTS, free_port, screenshot
+
+PAIRS = [("前", "后"), ("噪", "声")]
+
+
+def glyph_pixels(page, text: str, selector: str, name: str) -> np.ndarray:
+    """`text` drawn in the font of the first `selector` element, 48 px, black on white, as a grey array."""
+    page.evaluate("""([text, selector]) => {
+        const ref = document.querySelector(selector);
+        const span = document.createElement('span');
+        span.id = 'dv-glyph';
+        span.textContent = text;
+        span.style.cssText = 'position:fixed;left:0;top:0;z-index:99999;background:#fff;color:#000;' +
+            'font-size:48px;line-height:64px;padding:0 4px;font-family:' + getComputedStyle(ref).fontFamily;
+        document.getElementById('dv-glyph')?.remove();
+        document.body.appendChild(span);
+    }""", [text, selector])
+    page.evaluate("() => document.fonts.ready")
+    path = SHOTS / f"zh_glyph_{name}.png"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#dv-glyph").screenshot(path=str(path))
+    page.evaluate("() => document.getElementById('dv-glyph').remove()")
+    return np.asarray(Image.open(path).convert("L"), dtype=np.int16)
+
+
+def assert_glyphs_differ(page, selector: str, where: str) -> None:
+    for a, b in PAIRS:
+        pa = glyph_pixels(page, a, selector, f"{where}_{ord(a):x}")
+        pb = glyph_pixels(page, b, selector, f"{where}_{ord(b):x}")
+        assert pa.shape == pb.shape
+        ink = (pa < 128).sum()
+        assert ink > 40, f"{where}: {a!r} drew almost nothing"
+        differing = (np.abs(pa - pb) > 64).sum()
+        assert differing > 0.2 * ink, f"{where}: {a!r} and {b!r} render the same (boxes: no CJK font reached the page)"
+
+
+def no_system_cjk_font() -> bool:
+    out = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout if os.path.exists(
+        "/usr/bin/fc-list") else ""
+    return not out.strip()
+
+
+@pytest.mark.slow
+def test_zh_explainer_renders_chinese_glyphs(page):
+    port = free_port()
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env.pop("DIFFVIZ_LANG", None)  # the flag alone must switch the kernels to Chinese
+    proc = subprocess.Popen([sys.executable, "-m", "diffviz.cli", "dashboard", "explainer", "--lang", "zh",
+                             "--port", str(port), "--no-preheat"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + "voila/templates/diffviz/static/fonts/diffviz-cjk.woff2", timeout=10).read()
+                break
+            except OSError:
+                assert proc.poll() is None and time.time() < deadline, proc.stdout.read().decode()[-2000:]
+                time.sleep(0.5)
+        page.goto(url, timeout=300_000)
+        page.wait_for_selector(".diffviz-view", timeout=300_000, state="visible")
+        page.wait_for_selector("canvas.dv-cell", timeout=300_000)
+        page.wait_for_timeout(1500)
+        tabs = page.locator(".lm-TabBar-tab").all_inner_texts()
+        assert any("前向过程" in x for x in tabs) and any("反向过程" in x for x in tabs), tabs
+        assert page.get_by_text("前向过程（Forward Process）").count() > 0, "the view's heading is Chinese"
+        assert any(u.endswith("/static/fonts/diffviz-cjk.woff2") for u in page.log.urls), "the template serves the font"
+        loaded = page.evaluate("""async () => { await document.fonts.load('16px "diffviz CJK"', '前后');
+                                              return document.fonts.check('16px "diffviz CJK"', '前后'); }""")
+        assert loaded, "the CJK subset font loaded"
+        path = screenshot(page, "zh_explainer")
+        print(f"screenshot: {path}; machine has {'no' if no_system_cjk_font() else 'a'} system CJK font")
+        assert_glyphs_differ(page, ".lm-TabBar-tabLabel", "tab")
+        assert_glyphs_differ(page, ".dv-player", "player")
+        page.locator(".lm-TabBar-tab", has_text="反向过程").click()  # the reverse process: a generated trajectory
+        page.wait_for_function("() => Array.from(document.querySelectorAll('.dv-step-label'))"
+                               ".some(e => e.offsetParent && e.textContent.startsWith('第'))", timeout=300_000)
+        screenshot(page, "zh_explainer_reverse")
+        assert not page.log.foreign, f"requests off the machine: {page.log.foreign}"
+        assert not page.log.page_errors, page.log.page_errors
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_zh_export_renders_chinese_glyphs_offline(page, tmp_path):
+    from diffviz.export import Section, export_html
+
+    frames = np.random.default_rng(0).integers(0, 256, (3, 2, 8, 8, 3), dtype=np.uint8)
+    path = export_html(tmp_path / "zh.html", [Section("前向过程", "噪声预测器的训练资料", players=[{
+        "rows": {"x_t": frames}, "step_labels": ["第 1/3 步", "第 2/3 步", "第 3/3 步"]}])], lang="zh",
+        title="扩散模型")
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-ready='1'] canvas.dv-cell")
+    assert_glyphs_differ(page, "h2", "export_heading")
+    assert_glyphs_differ(page, ".dv-player", "export_player")
+    assert not page.log.foreign

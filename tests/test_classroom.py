@@ -1,0 +1,316 @@
+"""Many viewers in one process (Solara): models loaded once under a lock, a worker pool that keeps each
+view's actions in order, and identical sampling requests computed once from a bounded cache."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from diffviz.diffusion.cache import TrajectoryCache, shared_cache, trajectory_bytes
+
+
+def test_cache_hit_is_bitwise_the_computed_trajectory(class_model):
+    shared_cache().clear()
+    before = shared_cache().hits
+    a = class_model.sample([1, 2], steps=4, seed=3, cache=True)
+    b = class_model.sample([1, 2], steps=4, seed=3, cache=True)
+    fresh = class_model.sample([1, 2], steps=4, seed=3)
+    assert shared_cache().hits == before + 1
+    assert b.x_t is a.x_t  # shared, not recomputed
+    assert torch.equal(b.final, fresh.final) and torch.equal(b.x_t, fresh.x_t)
+    b.meta["mine"] = 1  # each caller owns its meta
+    assert "mine" not in a.meta
+
+
+@pytest.mark.parametrize("change", [dict(seed=4), dict(steps=5), dict(guidance=1.5), dict(scheduler="euler"),
+                                    dict(conditions=[1, 3])])
+def test_cache_key_tells_every_setting_apart(class_model, change):
+    shared_cache().clear()
+    base = dict(conditions=[1, 2], steps=4, seed=3, guidance=2.0, scheduler="ddim")
+    first = class_model.sample(**{**base, "conditions": base["conditions"]}, cache=True)
+    other = {**base, **change}
+    second = class_model.sample(other.pop("conditions"), **other, cache=True)
+    assert second.x_t is not first.x_t
+    assert torch.equal(second.final, class_model.sample(**{**base, **change}).final)
+
+
+def test_cache_sees_changed_weights(class_model):
+    import copy
+
+    model = copy.deepcopy(class_model)
+    a = model.sample([0], steps=3, seed=1, cache=True)
+    with torch.no_grad():
+        next(model.unet.parameters()).add_(0.5)  # an optimiser step changes weights in place
+    b = model.sample([0], steps=3, seed=1, cache=True)
+    assert b.x_t is not a.x_t and not torch.equal(a.final, b.final)
+
+
+def test_cache_progress_callback_reaches_the_end_on_a_hit(class_model):
+    class_model.sample([0], steps=3, seed=9, cache=True)
+    seen = []
+    class_model.sample([0], steps=3, seed=9, cache=True, callback=lambda i, n: seen.append((i, n)))
+    assert seen == [(3, 3)]
+
+
+def test_identical_requests_at_once_compute_once(class_model):
+    cache = TrajectoryCache()
+    calls, results = [], []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.3)  # the others arrive while this one runs
+        return class_model.sample([1], steps=2, seed=0)
+
+    threads = [threading.Thread(target=lambda: results.append(cache.get_or_compute("k", compute))) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(calls) == 1 and len(results) == 6 and cache.joined + cache.hits == 5
+    assert all(r.x_t is results[0].x_t for r in results)
+
+
+def test_cache_is_bounded_lru(class_model):
+    traj = class_model.sample([1], steps=2, seed=0)
+    size = trajectory_bytes(traj)
+    cache = TrajectoryCache(max_items=10, max_bytes=2 * size)
+    for key in "abc":
+        cache.get_or_compute(key, lambda: traj)
+    assert len(cache) == 2 and cache.nbytes <= 2 * size
+    cache.get_or_compute("b", lambda: pytest.fail("b was cached"))
+    cache.get_or_compute("d", lambda: traj)  # drops c (b was used more recently)
+    recomputed = []
+    cache.get_or_compute("c", lambda: recomputed.append(1) or traj)
+    assert recomputed == [1]
+
+
+def test_failed_computation_is_not_cached(class_model):
+    cache = TrajectoryCache()
+    with pytest.raises(ValueError, match="boom"):
+        cache.get_or_compute("k", lambda: (_ for _ in ()).throw(ValueError("boom")))
+    assert cache.get_or_compute("k", lambda: "ok") == "ok"
+
+
+def test_bad_settings_still_raise_with_cache(class_model):
+    with pytest.raises(ValueError, match="steps"):
+        class_model.sample([0], steps=0, cache=True)
+
+
+def test_models_load_once_under_concurrent_requests(monkeypatch):
+    """Eight viewers open a dashboard at once: one load (concurrent diffusers loads fail on meta tensors)."""
+    from diffviz.models import registry
+    from diffviz.widgets import base
+
+    loads = []
+    real = registry._load
+
+    def counting(name, device):
+        loads.append(name)
+        return real(name, device)
+
+    monkeypatch.setattr(registry, "_load", counting)
+    monkeypatch.setattr(base, "_SHARED_MODELS", {})
+    got, errors = [], []
+
+    def open_dashboard():
+        try:
+            got.append(base.default_model("tiny-class"))
+        except Exception as err:  # noqa: BLE001 - the test reports it
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_dashboard) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors and loads == ["tiny-class"] and all(m is got[0] for m in got)
+
+
+def test_concurrent_folder_loads_do_not_fail(tmp_path, class_model):
+    """Loads of model folders (fresh copies) from many threads at once all succeed."""
+    from diffviz.models.registry import load
+
+    class_model.save_pretrained(tmp_path / "m")
+    got, errors = [], []
+
+    def one():
+        try:
+            got.append(load(tmp_path / "m"))
+        except Exception as err:  # noqa: BLE001
+            errors.append(err)
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors and len(got) == 4
+
+
+def test_worker_pool_keeps_each_views_actions_in_order(monkeypatch):
+    """With several workers, two views run side by side but each view's actions stay in order."""
+    from diffviz.widgets import base
+
+    monkeypatch.setenv(base.WORKERS_ENV, "3")
+    monkeypatch.setattr(base, "_WORKER", [])
+    log, lock = [], threading.Lock()
+    a, b = base.View(), base.View()
+    running = set()
+    overlap = []
+
+    def action(view, i):
+        with lock:
+            if view in running:
+                overlap.append(view)
+            running.add(view)
+        time.sleep(0.05)
+        with lock:
+            log.append((id(view), i))
+            running.discard(view)
+        return i
+
+    futs = [v.submit(action, v, i) for i in range(5) for v in (a, b)]
+    assert [f.result(10) for f in futs] == [i for i in range(5) for _ in (a, b)]
+    assert not overlap
+    for v in (a, b):
+        assert [i for who, i in log if who == id(v)] == list(range(5))
+    assert len(base._worker()._threads) >= 2  # the two views really ran on different threads
+    base._worker().shutdown()
+
+
+def test_worker_count_refuses_nonsense(monkeypatch):
+    from diffviz.widgets import base
+
+    monkeypatch.setenv(base.WORKERS_ENV, "many")
+    with pytest.raises(ValueError, match="DIFFVIZ_WORKERS"):
+        base.worker_count()
+    monkeypatch.setenv(base.WORKERS_ENV, "0")
+    assert base.worker_count() == 1
+
+
+# ---- `diffviz dashboard NAME --server solara` ------------------------------------------------------
+@pytest.mark.parametrize("argv, message", [(["--server", "solara", "--workers", "0"], "workers must be in 1..64"),
+                                           (["--server", "solara", "--workers", "two"], "workers must be a whole"),
+                                           (["--server", "jupyterhub"], "invalid choice")])
+def test_solara_options_are_checked_before_anything_starts(argv, message, capsys):
+    from diffviz.cli import main
+
+    assert main(["dashboard", "01_forward", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_workers_without_solara_is_refused():
+    import argparse
+
+    from diffviz.commands import dashboard
+
+    p = argparse.ArgumentParser()
+    dashboard.add_arguments(p)
+    with pytest.raises(ValueError, match="--workers is for --server solara"):
+        dashboard.run(p.parse_args(["01_forward", "--workers", "2"]))
+
+
+def test_solara_environment_is_offline_and_serves_the_plotly_bundle(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from diffviz.servers import solara_command, solara_environment
+    from diffviz.utils import PLOTLY_BUNDLE_ENV
+
+    monkeypatch.setenv("DIFFVIZ_CACHE", str(tmp_path))
+    env = solara_environment("02_reverse", workers=3)
+    assert env["DIFFVIZ_SOLARA_DASHBOARD"] == "02_reverse" and env["DIFFVIZ_WORKERS"] == "3"
+    assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
+    bundle = Path(env["SOLARA_ASSETS_EXTRA_LOCATIONS"]) / Path(env[PLOTLY_BUNDLE_ENV]).name
+    assert bundle.is_file() and not bundle.is_symlink() and bundle.stat().st_size > 1_000_000
+    cmd = solara_command(port=9999)
+    assert "--production" in cmd and "--no-check-version" in cmd and "--port=9999" in cmd
+
+
+def test_run_cells_gives_each_viewer_its_own_widgets():
+    from diffviz.servers.solara_app import read_dashboard, run_cells
+
+    cells = read_dashboard("01_forward")
+    first, second = run_cells(cells), run_cells(cells)
+    kinds = [type(w).__name__ for w in first]
+    assert kinds == ["HTML", "ForwardProcess"]
+    assert "Forward process" in first[0].value and "<h1>" in first[0].value
+    assert first[1] is not second[1]  # per-viewer state; the model inside is shared
+    with pytest.raises(ValueError, match="unknown dashboard 'nope'"):
+        read_dashboard("nope")
+
+
+@pytest.mark.slow
+def test_solara_dashboard_serves_and_stops_cleanly():
+    """`diffviz dashboard 01_forward --server solara` answers a page load; SIGTERM leaves nothing behind."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    import psutil
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "diffviz.cli", "dashboard", "01_forward", "--server", "solara",
+                             "--port", str(port)], env=dict(os.environ, OMP_NUM_THREADS="1"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline, page = time.time() + 120, ""
+        while time.time() < deadline and not page:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60).read().decode()
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+                time.sleep(0.5)
+        assert "solara" in page.lower() and "diffviz · 01_forward" in page
+        assert "cdn.jsdelivr" not in page and "solara.dev/static" not in page  # no CDN, no check-in iframe
+        family = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        _, alive = psutil.wait_procs(family, timeout=10)
+        assert not alive
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+# ---- Voila: a cap on live kernels --------------------------------------------------------------------
+def test_voila_kernel_manager_loads_without_torch():
+    """The Voila server imports the capped kernel manager: that must not pull torch into it."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", "import sys, diffviz.voila.kernels as k; "
+                          "print('torch' in sys.modules, k.default_max_kernels() >= 1)"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]
+
+
+def test_voila_refuses_kernels_beyond_the_cap_with_a_clear_page(tmp_path):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from browser.conftest import VoilaServer
+
+    nb = tmp_path / "light.ipynb"
+    nb.write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "source": "1 + 1", "outputs": [],
+                                         "execution_count": None}],
+                              "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                              "nbformat": 4, "nbformat_minor": 5}))
+    server = VoilaServer(nb, preheat=False, settings={"CappedKernelManager.max_kernels": 1})
+    try:
+        first = urllib.request.urlopen(server.url, timeout=120).read().decode()
+        assert "Dashboard full" not in first
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(server.url, timeout=120)
+        body = info.value.read().decode()
+        assert info.value.code == 503
+        assert "All 1 places of this dashboard are taken" in body and "--server solara" in body and "名额" in body and "&amp;" not in body
+    finally:
+        server.stop()
