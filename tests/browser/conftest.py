@@ -42,6 +42,49 @@ def browser():
         b.close()
 
 
+MAX_FRAMES = 20_000     # kernel messages kept per page
+MAX_FRAME_TEXT = 4_000   # characters of each message's JSON kept (buffers are never kept) …
+MAX_ERROR_TEXT = 20_000  # … and of error and stream messages, which carry tracebacks
+
+
+def parse_frame(payload) -> dict:
+    """One Jupyter websocket frame (JSON text, or the binary v1 protocol: offsets, channel, header,
+    parent header, metadata, content, buffers) → {channel, msg_type, msg_id, parent_id, state, text}."""
+    import json
+    import re
+    import struct
+
+    channel, parts = "", []
+    try:
+        if isinstance(payload, (bytes, bytearray)):
+            n = struct.unpack_from("<Q", payload, 0)[0]
+            offsets = list(struct.unpack_from(f"<{n}Q", payload, 8))
+            offsets.append(len(payload))
+            chunks = [payload[offsets[i]:offsets[i + 1]] for i in range(min(n, 5))]
+            channel = chunks[0].decode("utf-8", "replace")
+            parts = [c.decode("utf-8", "replace") for c in chunks[1:5]]
+        else:
+            msg = json.loads(payload)
+            channel = msg.get("channel", "")
+            parts = [json.dumps(msg.get(k, {})) for k in ("header", "parent_header", "metadata", "content")]
+    except Exception:  # not a kernel message: keep its text for the traceback search
+        text = payload.decode("utf-8", "replace") if isinstance(payload, (bytes, bytearray)) else str(payload)
+        return {"channel": "", "msg_type": "", "msg_id": "", "parent_id": "", "state": "", "text": text[:MAX_FRAME_TEXT]}
+    header = parts[0] if parts else ""
+    parent = parts[1] if len(parts) > 1 else ""
+    content = parts[3] if len(parts) > 3 else ""
+
+    def field(text, name):
+        m = re.search(r'"%s":\s*"([^"]*)"' % name, text)
+        return m.group(1) if m else ""
+
+    msg_type = field(header, "msg_type")
+    keep = MAX_ERROR_TEXT if msg_type in ("error", "stream") else MAX_FRAME_TEXT
+    return {"channel": channel, "msg_type": msg_type, "msg_id": field(header, "msg_id"),
+            "parent_id": field(parent, "msg_id"), "state": field(content, "execution_state"),
+            "text": (header + content)[:keep]}
+
+
 class PageLog:
     def __init__(self, page):
         self.console_errors, self.page_errors, self.frames_sent, self.foreign, self.urls = [], [], [], [], []
@@ -49,10 +92,25 @@ class PageLog:
         page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", self._page_error)
         self.received_sizes: list[int] = []
+        # Kernel messages, parsed (channel, msg_type, msg_id, parent msg_id, the JSON text without buffers,
+        # bounded): the lecture scenarios wait on them ("the kernel finished") and look in them for tracebacks.
+        self.sent_msgs: list[dict] = []
+        self.received: list[dict] = []
+        self.last_received = time.time()
 
         def websocket(ws):
-            ws.on("framesent", lambda payload: self.frames_sent.append(payload))
-            ws.on("framereceived", lambda payload: self.received_sizes.append(len(payload)))
+            def sent(payload):
+                self.frames_sent.append(payload)
+                self.sent_msgs.append(parse_frame(payload))
+
+            def received(payload):
+                self.last_received = time.time()
+                self.received_sizes.append(len(payload))
+                if len(self.received) < MAX_FRAMES:
+                    self.received.append(parse_frame(payload))
+
+            ws.on("framesent", sent)
+            ws.on("framereceived", received)
 
         page.on("websocket", websocket)
 

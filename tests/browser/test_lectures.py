@@ -1,0 +1,449 @@
+"""Lecture scenarios, one per dashboard, each at 1400×1000 and 1024×768: every control changed, every
+button pressed, the FramePlayer scrubbed — and after each step the checks of `lecture.Lecture`.
+
+These tests say what "a lecture works" means; a failure names the step, what was expected, what was
+seen and the screenshot (artifacts/screenshots/<dashboard>-<viewport>/<nn>-<step>.png).
+"""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .conftest import PageLog, VoilaServer
+from .lecture import (Lecture, button, control, first_pictures, html_text, numbers, picture_boxes, player_step, readout, scrub_player,
+                      slider_drag, slider_keys, slider_type, tag, type_into)
+
+DASHBOARDS = Path(__file__).resolve().parents[2] / "diffviz" / "dashboards"
+VIEWPORTS = {"1400x1000": (1400, 1000), "1024x768": (1024, 768)}
+READY = ".diffviz-view, .widget-tab"
+
+
+@pytest.fixture(scope="module")
+def dashboard():
+    """One Voila server per dashboard, shared by both viewports; the previous one stops when the next starts."""
+    running: dict[str, VoilaServer] = {}
+
+    def get(name: str) -> VoilaServer:
+        if name not in running:
+            for s in running.values():
+                s.stop()
+            running.clear()
+            running[name] = VoilaServer(DASHBOARDS / f"{name}.ipynb", preheat=True)
+        return running[name]
+
+    yield get
+    for s in running.values():
+        s.stop()
+
+
+def open_lecture(browser, dashboard, name: str, viewport: str):
+    w, h = VIEWPORTS[viewport]
+    ctx = browser.new_context(viewport={"width": w, "height": h})
+    page = ctx.new_page()
+    page.log = PageLog(page)
+    server = dashboard(name)
+    page.goto(server.url, timeout=300_000)
+    page.wait_for_selector(READY, timeout=300_000, state="visible")
+    lec = Lecture(page, f"{name}-{viewport}", small=viewport == "1024x768")
+    lec.ctx = ctx
+    return lec
+
+
+@pytest.fixture
+def lecture(browser, dashboard, request):
+    made = []
+
+    def start(name: str, viewport: str) -> Lecture:
+        lec = open_lecture(browser, dashboard, name, viewport)
+        made.append(lec)
+        return lec
+
+    yield start
+    for lec in made:
+        if not lec.page.log.foreign == []:
+            print("requests off the machine:", lec.page.log.foreign)
+        lec.ctx.close()
+
+
+def loaded(lec: Lecture, extra=None):
+    """First step: the page as loaded — every widget rendered, offline, no notebook source in the page
+    (what test_dashboards.py checked before these scenarios)."""
+    page = lec.page
+
+    def check():
+        problems = list(extra() if extra else [])
+        if page.log.foreign:
+            problems.append(f"requests off the machine: {page.log.foreign[:5]}")
+        if "from diffviz.widgets import" in page.content():
+            problems.append("the served page holds the notebook's source (strip_sources)")
+        seen = page.evaluate("""() => ({
+            canvases: Array.from(document.querySelectorAll('canvas.dv-cell')).filter(c => c.width > 0).length,
+            plots: document.querySelectorAll('.js-plotly-plot .main-svg').length,
+            images: Array.from(document.querySelectorAll('.widget-image')).filter(i => i.naturalWidth > 0).length})""")
+        if not sum(seen.values()) and not page.locator(".widget-tab").count():
+            problems.append(f"the dashboard shows no pictures or charts: {seen}")
+        bundles = [u for u in page.log.urls if "plotly-widgetbundle" in u]
+        if len(bundles) > 1:
+            problems.append(f"plotly's bundle is fetched once per page, got {len(bundles)}: {bundles[:3]}")
+        if page.log.received_sizes and max(page.log.received_sizes) >= 1_000_000:
+            problems.append(f"a kernel message of {max(page.log.received_sizes)} bytes: a chart carries the plotly bundle")
+        return problems
+    lec.step("page loaded", check=check)
+
+
+def png_file(tmp: Path) -> Path:
+    from PIL import Image
+
+    y, x = np.mgrid[0:48, 0:48]
+    img = np.stack([x * 5, y * 5, (x + y) * 2], -1).astype(np.uint8)
+    path = tmp / "upload.png"
+    Image.fromarray(img).save(path)
+    return path
+
+
+def revert_check(ctrl, want: str):
+    def check():
+        got = ctrl.locator("input").first.input_value()
+        return [] if got == want else [f"the refused value was not put back: the box shows {got!r}, expected {want!r}"]
+    return check
+
+
+# ---- 01 forward ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_forward_lecture(lecture, viewport, tmp_path):
+    lec = lecture("01_forward", viewport)
+    page = lec.page
+    loaded(lec)
+    view = page.locator(".diffviz-view").first
+    imgs = view.locator("img.widget-image")
+    lec.region("x0", imgs.nth(0))
+    lec.region("x_t", imgs.nth(1))
+    charts = tag(view.locator(".widget-hbox").filter(has=page.locator(".js-plotly-plot")), "charts")
+    lec.region("schedule chart", charts.locator("> :nth-child(1)"))
+    lec.region("histogram", charts.locator("> :nth-child(2)"))
+    lec.region("strip", view.locator(".dv-player .dv-grid"))
+    t_ctrl, T_ctrl = control(view, "t"), control(view, "T")
+    seed, index = control(view, "Seed"), control(view, "#")
+
+    def caption_matches_t():
+        text = view.locator(".widget-html-content").filter(has_text=re.compile(r"^\s*t = \d+")).first.inner_text()
+        nums = numbers(text)
+        problems = []
+        if not nums or str(int(nums[0])) != readout(t_ctrl):
+            problems.append(f"the caption's t ({text.splitlines()[0] if text else '?'}) is not the slider's t ({readout(t_ctrl)})")
+        ab = re.search(r"ᾱ\s*t?\s*=\s*([0-9.]+)", text)
+        if not ab or not 0 <= float(ab.group(1)) <= 1:
+            problems.append(f"ᾱ_t must be in [0, 1], the caption says {text!r}")
+        return problems
+
+    lec.step("drag t to 80% with the mouse", lambda: slider_drag(t_ctrl, 0.8),
+             changes=["x_t", "histogram", "schedule chart"], same=["x0", "strip"], check=caption_matches_t)
+    lec.step("t by keyboard: Home", lambda: slider_keys(t_ctrl, "Home"), changes=["x_t", "histogram"], same=["x0"],
+             check=caption_matches_t)
+    lec.step("t by keyboard: End then ArrowLeft x3", lambda: slider_keys(t_ctrl, "End", *["ArrowLeft"] * 3),
+             changes=["x_t", "histogram"], check=caption_matches_t)
+    lec.step("T: drag to 30% (a new schedule chart)", lambda: slider_drag(T_ctrl, 0.3),
+             changes=["schedule chart"], same=["x0"])
+    lec.step("T by keyboard: ArrowRight x3", lambda: slider_keys(T_ctrl, "ArrowRight", "ArrowRight", "ArrowRight"),
+             changes=["schedule chart"])
+    lec.step("drag t to 40%", lambda: slider_drag(t_ctrl, 0.4), changes=["x_t", "histogram"], check=caption_matches_t)
+    lec.step("schedule: cosine", lambda: control(view, "Schedule").locator("select").select_option("cosine"),
+             changes=["schedule chart", "x_t"], same=["x0"], check=caption_matches_t)
+    lec.step("schedule: scaled_linear", lambda: control(view, "Schedule").locator("select").select_option("scaled_linear"),
+             changes=["schedule chart", "x_t"])
+    lec.step("seed 7", lambda: type_into(seed, "7"), changes=["x_t", "strip"], same=["x0"])
+    lec.step("seed -5 is refused", lambda: type_into(seed, "-5"), same=["x_t", "x0"], expect_error=True,
+             check=revert_check(seed, "7"))
+    lec.step("seed 7 again", lambda: type_into(seed, "7"), scope=view)
+    lec.step("image source: digits", lambda: control(view, "Image").locator("select").select_option("digits"),
+             changes=["x0", "x_t", "strip"], scope=view)
+    lec.step("image #5", lambda: type_into(index, "5"), changes=["x0", "x_t"])
+    path = png_file(tmp_path)
+    def upload():
+        with page.expect_file_chooser(timeout=10_000) as chooser:
+            view.locator(".widget-upload").first.click()
+        chooser.value.set_files(str(path))
+
+    lec.step("upload an image", upload, changes=["x0", "x_t"])
+    scrub_player(lec, view.locator(".dv-player").first, "strip")
+    lec.finish()
+
+
+# ---- 02 reverse / 03 training: ReverseProcess and NoiseInspector -----------------------------------------
+def noise_inspector_steps(lec: Lecture, view, cond: str) -> None:
+    """Every control of a NoiseInspector (`cond`: "Prompt" text box or "Class" dropdown)."""
+    page = lec.page
+    boxes = picture_boxes(view, f"ni-{lec.n}")
+    lec.region("ni pictures", boxes[0])
+    lec.region("ni guided", boxes[1] if len(boxes) > 1 else boxes[0])
+    seed = control(view, "Noise seed")
+
+    def mse_ok():
+        text = html_text(view, r"MSE")
+        nums = numbers(text.split("=", 1)[-1]) if text else []
+        if not nums or not nums[0] >= 0:
+            return [f"noise inspector: expected 'MSE ‖ε − ε̂‖² = <number ≥ 0>', saw {text!r}"]
+        return []
+
+    lec.step("noise inspector: example 3", lambda: type_into(control(view, "Example"), "3"),
+             changes=["ni pictures"], check=mse_ok)
+    if cond == "Prompt":
+        lec.step("noise inspector: prompt", lambda: type_into(control(view, "Prompt"), "a small green triangle"),
+                 changes=["ni pictures", "ni guided"])
+    else:
+        lec.step("noise inspector: class 7", lambda: control(view, "Class").locator("select").select_option(label="7"),
+                 changes=["ni pictures", "ni guided"])
+    lec.step("noise inspector: drag t to 20%", lambda: slider_drag(control(view, "t"), 0.2),
+             changes=["ni pictures"], check=mse_ok)
+    lec.step("noise inspector: t by keyboard End", lambda: slider_keys(control(view, "t"), "End"),
+             changes=["ni pictures"], check=mse_ok)
+    lec.step("noise inspector: noise seed 4", lambda: type_into(seed, "4"), changes=["ni pictures"])
+    lec.step("noise inspector: noise seed -5 is refused", lambda: type_into(seed, "-5"), same=["ni pictures"],
+             expect_error=True, check=revert_check(seed, "4"))
+    lec.step("noise inspector: noise seed 4 again", lambda: type_into(seed, "4"), scope=view)
+    lec.step("noise inspector: w by keyboard", lambda: slider_keys(control(view, "Guidance w"), "End"), changes=["ni guided"],
+             scope=view)
+
+    def trained():
+        text = html_text(view, r"step \d+: loss")
+        nums = numbers(text)
+        return [] if "→" in text and len(nums) >= 3 else [f"after 'Train one step' expected 'Step 1: loss … a → b', saw {text!r}"]
+
+    lec.step("noise inspector: Train one step", lambda: button(view, "Train one step").click(), check=trained)
+    lec.step("noise inspector: Reset copy", lambda: button(view, "Reset copy").click(),
+             check=lambda: [] if not html_text(view, r"step \d+: loss .*→") else ["'Reset copy' left the training log shown"])
+    lec.step("noise inspector: Use a generated image", lambda: button(view, "Use a generated image").click(),
+             changes=["ni pictures"], check=mse_ok, scope=view)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_reverse_lecture(lecture, viewport):
+    lec = lecture("02_reverse", viewport)
+    page = lec.page
+    view, inspector = page.locator(".diffviz-view").nth(0), page.locator(".diffviz-view").nth(1)
+    loaded(lec)
+    player = view.locator(".dv-player").first
+    lec.region("player", player.locator(".dv-grid"))
+    lec.region("final", view.locator("img.widget-image").first)
+    seed = control(view, "Seed")
+
+    def summary(n: int):
+        def check():
+            text = html_text(view, r"image\(s\)")
+            cols = view.locator(".dv-col-label").count()
+            problems = []
+            if not text.startswith(f"{n} image"):
+                problems.append(f"expected the summary to say {n} image(s), saw {text!r}")
+            if cols != n:
+                problems.append(f"expected {n} columns in the player, saw {cols}")
+            if player_step(player) != int(player.locator(".dv-slider").get_attribute("max") or -1):
+                problems.append("after Generate the player should show the last step")
+            return problems
+        return check
+
+    lec.step("prompt 'a blue square', Generate", lambda: (type_into(control(view, "Prompt"), "a blue square"),
+                                                          button(view, "Generate").click()),
+             changes=["player", "final"], check=summary(4))
+    lec.step("steps 20 typed into the slider's readout", lambda: slider_type(control(view, "Steps"), 20))
+    lec.step("scheduler: ddpm", lambda: control(view, "Scheduler").locator("select").select_option("ddpm"))
+    lec.step("guidance by keyboard (ArrowRight x2)", lambda: slider_keys(control(view, "Guidance"), "ArrowRight", "ArrowRight"))
+    lec.step("seed 3", lambda: type_into(seed, "3"))
+    lec.step("Generate with the new settings", lambda: button(view, "Generate").click(), changes=["player", "final"],
+             check=lambda: summary(4)() + ([] if "20 ddpm steps" in html_text(view, r"image\(s\)")
+                                           else [f"summary should say '20 ddpm steps': {html_text(view, r'image')!r}"]))
+    lec.step("seed -5 is refused", lambda: type_into(seed, "-5"), same=["final"], expect_error=True,
+             check=revert_check(seed, "3"))
+    lec.step("seed 3 again", lambda: type_into(seed, "3"), scope=view)
+    lec.step("images: drag to 8, Generate", lambda: (slider_drag(control(view, "Images"), 1.0),
+                                                     button(view, "Generate").click()),
+             changes=["player", "final"], check=summary(8), scope=view)
+    scrub_player(lec, player, "player")
+    noise_inspector_steps(lec, inspector, "Prompt")
+    lec.finish()
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_training_lecture(lecture, viewport):
+    lec = lecture("03_training", viewport)
+    loaded(lec)
+    noise_inspector_steps(lec, lec.page.locator(".diffviz-view").first, "Class")
+    lec.finish()
+
+
+# ---- 04 guidance: GuidanceSweep and SchedulerCompare ------------------------------------------------------
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_guidance_lecture(lecture, viewport):
+    lec = lecture("04_guidance", viewport)
+    page = lec.page
+    sweep, sched = page.locator(".diffviz-view").nth(0), page.locator(".diffviz-view").nth(1)
+    loaded(lec)
+    lec.region("sweep images", first_pictures(lec, sweep, "sweep"))
+    chart_box = tag(sweep.locator(".widget-box").filter(has=page.locator(".js-plotly-plot")).last, "sweep-chart")
+    lec.region("sweep chart", chart_box)
+    lec.region("scheduler grid", first_pictures(lec, sched, "sched"))
+
+    def clip_scores(n: int):
+        def check():
+            text = html_text(sweep, r"CLIP score per scale")
+            pairs = re.findall(r"w=([0-9.]+):\s*(-?[0-9.]+)", text)
+            problems = []
+            if len(pairs) != n:
+                problems.append(f"expected {n} CLIP scores (one per scale), saw {text!r}")
+            if any(not -100 <= float(s) <= 100 for _, s in pairs):
+                problems.append(f"CLIP scores must be in [-100, 100], saw {text!r}")
+            labels = len(re.findall(r"w = [0-9.]+", lec.regions["sweep images"].inner_text()))
+            if labels != n:
+                problems.append(f"expected {n} pictures labelled 'w = …', saw {labels}")
+            return problems
+        return check
+
+    lec.step("sweep: prompt", lambda: type_into(control(sweep, "Prompt"), "a big red square"))
+    lec.step("sweep: scales '0, 2, 6'", lambda: type_into(control(sweep, "Scales w"), "0, 2, 6"))
+    lec.step("sweep: scales 'abc' is refused", lambda: type_into(control(sweep, "Scales w"), "abc"), expect_error=True)
+    lec.step("sweep: scales '0, 2, 6' again", lambda: type_into(control(sweep, "Scales w"), "0, 2, 6"), scope=sweep)
+    lec.step("sweep: seed 5", lambda: type_into(control(sweep, "Seed"), "5"))
+    fid = control(sweep, "FID images / scale")
+    if fid.count() and fid.locator("input").is_enabled():
+        lec.step("sweep: FID images / scale 4", lambda: type_into(fid, "4"))
+    lec.step("sweep: Run", lambda: button(sweep, "Run").click(), changes=["sweep images", "sweep chart"],
+             check=clip_scores(3), scope=sweep)
+    lec.step("sweep: seed -5 is refused", lambda: type_into(control(sweep, "Seed"), "-5"), expect_error=True,
+             check=revert_check(control(sweep, "Seed"), "5"))
+    lec.step("sweep: seed 5 again", lambda: type_into(control(sweep, "Seed"), "5"), scope=sweep)
+    lec.step("schedulers: steps '5, 10'", lambda: type_into(control(sched, "Steps"), "5, 10"))
+    lec.step("schedulers: steps '0' is refused", lambda: type_into(control(sched, "Steps"), "0"), expect_error=True)
+    lec.step("schedulers: steps '5, 10' again", lambda: type_into(control(sched, "Steps"), "5, 10"), scope=sched)
+    lec.step("schedulers: prompt", lambda: type_into(control(sched, "Prompt"), "a blue circle"))
+    lec.step("schedulers: seed 2", lambda: type_into(control(sched, "Seed"), "2"))
+
+    def grid():
+        text = lec.regions["scheduler grid"].inner_text()
+        counts = sorted({int(n) for n in re.findall(r"· (\d+)", text)})
+        return [] if counts == [5, 10] else [f"expected pictures for 5 and 10 steps, saw captions {text[:300]!r}"]
+
+    lec.step("schedulers: Run", lambda: button(sched, "Run").click(), changes=["scheduler grid"], check=grid,
+             scope=sched)
+    lec.finish()
+
+
+# ---- 05 latent ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_latent_lecture(lecture, viewport):
+    lec = lecture("05_latent", viewport)
+    page = lec.page
+    view = page.locator(".diffviz-view").first
+    loaded(lec)
+    lec.region("token states", tag(view.locator(".widget-box").filter(has=page.locator(".js-plotly-plot")).last, "states"))
+    lec.region("pictures", first_pictures(lec, view, "latent"))
+
+    def psnr():
+        text = html_text(view, r"reconstruction PSNR")
+        m = re.search(r"PSNR (-?[0-9.]+) dB", text)
+        return [] if m and float(m.group(1)) > 10 else [f"expected a reconstruction PSNR above 10 dB, saw {text!r}"]
+
+    def tokens(n_words: int):
+        def check():
+            text = html_text(view, r"tokens \(of")
+            m = re.match(r"\s*(\d+) tokens", text)
+            return [] if m and int(m.group(1)) >= n_words else [f"expected at least {n_words} tokens listed, saw {text!r}"]
+        return check
+
+    lec.step("reconstruction quality", check=psnr)
+    lec.step("prompt 'a big green triangle at the top'", lambda: type_into(control(view, "Prompt"), "a big green triangle at the top"),
+             changes=["token states"], same=["pictures"], check=tokens(7))
+    lec.step("prompt 'a red circle'", lambda: type_into(control(view, "Prompt"), "a red circle"),
+             changes=["token states"], check=tokens(3))
+    lec.step("example 4", lambda: type_into(control(view, "Example"), "4"), changes=["pictures"], same=["token states"],
+             check=psnr)
+    lec.finish()
+
+
+# ---- 06 evaluation: ClipSimilarity and FidExplorer ---------------------------------------------------------
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_evaluation_lecture(lecture, viewport):
+    lec = lecture("06_evaluation", viewport)
+    page = lec.page
+    clip, fid = page.locator(".diffviz-view").nth(0), page.locator(".diffviz-view").nth(1)
+    loaded(lec)
+    lec.region("clip images", clip.locator("img.widget-image").first)
+    clip_charts = tag(clip.locator(".widget-hbox").filter(has=page.locator(".js-plotly-plot")), "clip-charts")
+    lec.region("clip matrix", clip_charts.locator("> :nth-child(1)"))
+    lec.region("clip projection", clip_charts.locator("> :nth-child(2)"))
+    lec.region("clip per step", tag(clip.locator(".widget-box").filter(has=page.locator(".js-plotly-plot")).last, "clip-step"))
+    fid_charts = tag(fid.locator(".widget-hbox").filter(has=page.locator(".js-plotly-plot")), "fid-charts")
+    lec.region("fid curve", fid_charts.locator("> :nth-child(1)"))
+    lec.region("fid space", fid_charts.locator("> :nth-child(2)"))
+
+    def matrix_labels():
+        text = clip_charts.inner_text() if clip_charts.count() else ""
+        return [] if "a green triangle" in text else [f"the similarity matrix should list the new prompt 'a green triangle'"]
+
+    lec.step("clip: prompts edited", lambda: type_into(control(clip, "Prompts"), "a red circle\na green triangle\na blue square"))
+    lec.step("clip: Generate and compare", lambda: button(clip, "Generate and compare").click(),
+             changes=["clip images", "clip matrix", "clip projection", "clip per step"], check=matrix_labels)
+    lec.step("clip: empty prompts are refused", lambda: (type_into(control(clip, "Prompts"), "  "),
+                                                         button(clip, "Generate and compare").click()),
+             expect_error=True, same=["clip images"])
+    lec.step("fid: N typed 160", lambda: slider_type(control(fid, "N"), 160), scope=fid)
+    lec.step("fid: batch by keyboard End", lambda: slider_keys(control(fid, "Batch"), "End"))
+    lec.step("fid: steps drag to 5%", lambda: slider_drag(control(fid, "Steps"), 0.05))
+
+    def fid_numbers():
+        text = html_text(fid, r"FID =")
+        got = {k: re.search(p, text) for k, p in {
+            "fid": r"FID = ([0-9.]+)", "n": r"N = (\d+)", "floor": r"floor[^≈=]*[≈=] ([0-9.]+)",
+            "kid": r"KID×1000 = (-?[0-9.]+) ± ([0-9.]+)"}.items()}
+        missing = [k for k, m in got.items() if not m]
+        if missing:
+            return [f"expected FID, N, the real-vs-real floor and KID ± spread in the result, missing {missing}: {text!r}"]
+        fid_v, n, floor = float(got["fid"][1]), int(got["n"][1]), float(got["floor"][1])
+        kid_std = float(got["kid"][2])
+        problems = []
+        if n != 160:
+            problems.append(f"FID should be measured on N = 160 images, the result says N = {n}")
+        if fid_v < 0:
+            problems.append(f"FID must be ≥ 0, saw {fid_v}")
+        if not kid_std > 0:
+            problems.append(f"the KID spread over subsets must be > 0, saw ± {kid_std}")
+        if not floor < fid_v:
+            problems.append(f"the real-vs-real floor ({floor}) must be below the generated images' FID ({fid_v}) at equal N")
+        return problems
+
+    lec.step("fid: Generate and measure", lambda: button(fid, "Generate and measure").click(),
+             changes=["fid curve", "fid space"], check=fid_numbers, scope=fid)
+    lec.step("clip: prompts again, Generate and compare", lambda: (
+        type_into(control(clip, "Prompts"), "a red circle\na blue square"), button(clip, "Generate and compare").click()),
+        changes=["clip images"], scope=clip)
+    lec.finish()
+
+
+# ---- explainer: every tab ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_explainer_lecture(lecture, viewport):
+    lec = lecture("explainer", viewport)
+    page = lec.page
+    tabs = page.locator(".widget-tab .lm-TabBar-tab")
+    loaded(lec)
+    titles = tabs.all_inner_texts()
+
+    def opened(i: int, title: str):
+        def check():
+            panel = page.locator(".widget-tab > .widget-tab-contents > :not(.lm-mod-hidden)").first
+            problems = []
+            if "lm-mod-current" not in (tabs.nth(i).get_attribute("class") or ""):
+                problems.append(f"tab {title!r} is not selected after clicking it")
+            has_view = panel.evaluate("e => e.matches('.diffviz-view') || !!e.querySelector('.diffviz-view')")
+            if not has_view:
+                problems.append(f"tab {title!r} shows no view: {panel.inner_text()[:200]!r}")
+            return problems
+        return check
+
+    for i, title in enumerate(titles[1:], start=1):
+        lec.step(f"open tab {i + 1}: {title}", lambda i=i: tabs.nth(i).click(), check=opened(i, title))
+    lec.step("back to tab 1, drag t", lambda: (tabs.nth(0).click(),
+                                              slider_drag(control(page.locator(".diffviz-view").first, "t"), 0.7)))
+    lec.finish()
