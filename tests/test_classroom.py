@@ -191,7 +191,7 @@ def test_worker_count_refuses_nonsense(monkeypatch):
 
 
 # ---- `diffviz dashboard NAME --server solara` ------------------------------------------------------
-@pytest.mark.parametrize("argv, message", [(["--server", "solara", "--workers", "0"], "workers must be in 1..64"),
+@pytest.mark.parametrize("argv, message", [(["--server", "solara", "--workers", "0"], "workers must be in [1, 64]"),
                                            (["--server", "solara", "--workers", "two"], "workers must be a whole"),
                                            (["--server", "jupyterhub"], "invalid choice")])
 def test_solara_options_are_checked_before_anything_starts(argv, message, capsys):
