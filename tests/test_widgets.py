@@ -47,6 +47,8 @@ def test_forward_process_state_drives_views():
     w.w_schedule.value = "cosine"
     w.w_seed.value = -5  # from the browser: the box goes back and the banner says why
     assert w.w_seed.value == 0 and w.seed == 0 and "seed must be in [0" in w.banner.value
+    w.w_seed.value = 7  # the refused value put right: the banner goes
+    assert w.seed == 7 and w.banner.layout.display == "none"
     w.w_T.value = 200  # a shorter schedule moves t onto its last step
     assert w.t == 199 and w.w_t.value == 199 and w.w_t.max == 199
     w.set_image(np.zeros((20, 20, 4), np.uint8))

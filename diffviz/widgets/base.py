@@ -201,6 +201,9 @@ def _short(value, limit: int = 60) -> str:
 class View(W.VBox):
     """Base of every diffviz widget: an error banner and a progress bar above the content."""
 
+    # warning categories a view reports in its own words (not repeated as a notice): the guidance note
+    own_notes: tuple[type[Warning], ...] = (GuidanceRangeWarning,)
+
     def __init__(self, **kwargs):
         self.banner = W.HTML(layout=W.Layout(display="none"))
         self.progress = W.IntProgress(value=0, min=0, max=1, description="", layout=W.Layout(width="60%", display="none"))
@@ -317,8 +320,14 @@ class View(W.VBox):
             try:
                 setattr(self, name, change["new"])
             except traitlets.TraitError as err:
+                self._refused = None
+                setattr(widget, attr, getattr(self, name))  # back to the value in use (no banner change)
                 self.show_error(str(err))
-                setattr(widget, attr, getattr(self, name))
+                self._refused = name
+                return
+            if getattr(self, "_refused", None) == name:  # the value that was refused is now put right
+                self._refused = None
+                self.clear_error()
 
         widget.observe(from_control, attr)
         self.observe(lambda change: setattr(widget, attr, change["new"]), name)
@@ -355,6 +364,35 @@ class View(W.VBox):
         release_memory()  # a lecture kernel lives for hours: drop the sampling loop's buffers
 
 
+# Warnings raised inside a view action become the view's notice. warnings.catch_warnings is not
+# thread-safe (views act on the main thread and on worker threads at once, and each catch would undo
+# the other's), so actions collect into a thread-local sink through one showwarning hook instead.
+_capture = threading.local()
+_plain_showwarning = warnings.showwarning
+warnings.filterwarnings("always", category=UserWarning, module=r"diffviz\.")  # a notice every time, not once
+
+
+def _show_or_collect(message, category, filename, lineno, file=None, line=None):
+    sink = getattr(_capture, "sink", None)
+    if sink is not None and issubclass(category, UserWarning):
+        sink.append((category, str(message)))
+        return
+    _plain_showwarning(message, category, filename, lineno, file, line)
+
+
+@contextlib.contextmanager
+def collected_warnings():
+    """Collect the UserWarnings this thread raises inside the block (other threads are not affected)."""
+    if warnings.showwarning is not _show_or_collect:
+        warnings.showwarning = _show_or_collect
+    outer, sink = getattr(_capture, "sink", None), []
+    _capture.sink = sink
+    try:
+        yield sink
+    finally:
+        _capture.sink = outer
+
+
 def guarded(method):
     """Run a widget action; bad input (a DiffvizError, or a TraitError from a validator) becomes the inline
     error banner, never a traceback. Any other exception is a bug and propagates (on the worker thread,
@@ -364,8 +402,7 @@ def guarded(method):
     def wrapper(self, *args, **kwargs):
         self.clear_error()
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", UserWarning)
+            with collected_warnings() as caught:
                 result = method(self, *args, **kwargs)
         except (DiffvizError, traitlets.TraitError) as err:
             self.show_error(str(err))
@@ -374,8 +411,8 @@ def guarded(method):
         except BaseException:
             self.progress.layout.display = "none"
             raise
-        notes = sorted({str(w.message) for w in caught if issubclass(w.category, UserWarning)
-                        and not issubclass(w.category, GuidanceRangeWarning)})  # views say that in their guidance note
+        notes = sorted({message for category, message in caught
+                        if not issubclass(category, self.own_notes)})  # the view says these in its own words
         if notes:  # e.g. prompt words the model never saw: shown in the widget, not on stderr
             self.show_notice(" · ".join(notes))
         return result

@@ -100,7 +100,12 @@ def _keep_state(fig: go.FigureWidget, data: bool = False, layout: bool = False) 
 
 
 def replace_figure(box: W.Box, old: go.FigureWidget | None, new: go.FigureWidget) -> go.FigureWidget:
-    """Show `new` where `old` was in `box` (or at the end) and close `old` so it does not linger."""
+    """Show `new` where `old` was in `box` (or at the end); `old` is closed one replacement later.
+
+    A chart taken off the page can still send a last message or two from the browser (plotly reports
+    its size and layout when its view goes away); closing it at once makes the kernel answer "No such
+    comm" on stderr. So each box keeps the chart it retired and closes it on the next replacement.
+    """
     children = list(box.children)
     at = [i for i, c in enumerate(children) if c is old]
     if at:
@@ -108,9 +113,18 @@ def replace_figure(box: W.Box, old: go.FigureWidget | None, new: go.FigureWidget
     else:
         children.append(new)
     box.children = children
-    if old is not None and old is not new:
-        old.close()
+    retire(box, old if old is not new else None)
     return new
+
+
+def retire(box: W.Box, widgets) -> None:
+    """Close what `box` retired last time, and keep `widgets` (a widget or several, just taken off the
+    page) for next time. Boxes are closed with their children (the pictures inside a labelled grid)."""
+    for w in getattr(box, "_dv_retired", ()):
+        for child in getattr(w, "children", ()):
+            child.close()
+        w.close()
+    box._dv_retired = [w for w in (widgets if isinstance(widgets, (list, tuple)) else [widgets]) if w is not None]
 
 
 def histogram_figure(values: np.ndarray) -> go.FigureWidget:

@@ -9,10 +9,11 @@ import numpy as np
 import traitlets
 
 from ..diffusion.schedulers import SCHEDULER_NAMES
+from ..metrics.stats import SingularCovarianceWarning
 from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, image_widget, notice
 from ..errors import DiffvizError
 from .base import Float, Int  # numpy scalars are numbers
-from .charts import line_figure
+from .charts import line_figure, retire
 from .guidance import guidance_warning
 from .i18n import t
 from .reverse import condition_control
@@ -100,6 +101,7 @@ class _Sweep(View):
 
 
 class GuidanceSweep(_Sweep):
+    own_notes = View.own_notes + (SingularCovarianceWarning,)  # said once, in the page's language
     """One prompt and seed across guidance scales w (ε̂ = ε̂_uncond + w·(ε̂_cond − ε̂_uncond))."""
 
     scales = traitlets.List(Float(), default_value=[0.0, 1.0, 2.0, 3.0, 5.0, 8.0])
@@ -172,17 +174,14 @@ class GuidanceSweep(_Sweep):
             curves["FID"] = self.fids
         old = self.chart.children
         self.chart.children = [line_figure(self.scales, curves, t("compare.per_scale"), "w", "")] if curves else []
-        for fig in old:
-            fig.close()
+        retire(self.chart, old)  # closed on the next run: the browser may still be talking to it
         message = guidance_warning(self.model, self.scales)
         if message:  # shown in the banner by @guarded, beside any other notice (unknown prompt words)
             warnings.warn(message, UserWarning, stacklevel=2)
 
     def _fid_per_scale(self) -> list[float]:
         """FID of fid_n images per scale against fid_n real images (metrics.model_fid: one evaluation for all)."""
-        import warnings
-
-        from ..metrics import SingularCovarianceWarning, model_fid
+        from ..metrics import model_fid
 
         if self.model.classifier is None:
             raise DiffvizError(t("fid.no_extractor"))
@@ -191,13 +190,11 @@ class GuidanceSweep(_Sweep):
         total = len(self.scales)
         cb = self.progress_callback(total)
         out = []
-        with warnings.catch_warnings():  # said once below, in the page's language
-            warnings.simplefilter("ignore", SingularCovarianceWarning)
-            for i, w in enumerate(self.scales):
-                report = model_fid(self.model, self.fid_n, steps=self.steps, guidance=w, seed=self.seed, batch_size=64,
-                                   curve=False, floor_sets=1,
-                                   progress=lambda done, batches, i=i: cb(i * batches + done, total * batches))
-                out.append(report.fid)
+        for i, w in enumerate(self.scales):
+            report = model_fid(self.model, self.fid_n, steps=self.steps, guidance=w, seed=self.seed, batch_size=64,
+                               curve=False, floor_sets=1,
+                               progress=lambda done, batches, i=i: cb(i * batches + done, total * batches))
+            out.append(report.fid)
         self.done()
         if report.singular:
             self.show_notice(t("fid.singular", n=report.n, dim=report.dim))

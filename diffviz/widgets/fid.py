@@ -5,7 +5,6 @@ FID vs N, the PCA picture); this view holds the controls and shows the report.
 """
 from __future__ import annotations
 
-import warnings
 
 import ipywidgets as W
 import numpy as np
@@ -16,7 +15,7 @@ from ..metrics.fid import max_n
 from .base import WIDE, View, button, default_model, explain, heading, heavy, notice, png_bytes, tile
 from ..errors import DiffvizError
 from .base import Int  # numpy scalars are numbers
-from .charts import line_figure, replace_figure, scatter_figure
+from .charts import line_figure, replace_figure, retire, scatter_figure
 from .i18n import t
 
 GRID_IMAGES, GRID_COLS, GRID_WIDTH = 32, 8, 480  # images shown per set, columns, about this many pixels wide
@@ -31,6 +30,7 @@ def fitted_image(image: np.ndarray) -> W.Image:
 
 
 class FidExplorer(View):
+    own_notes = View.own_notes + (SingularCovarianceWarning,)  # said once, in the page's language
     """Generate N images in batches; FID with its real-vs-real floor, KID, FID-vs-N, grids and the feature space."""
 
     n = Int(128)
@@ -113,10 +113,8 @@ class FidExplorer(View):
         if limit is not None and self.n > limit:
             raise DiffvizError(t("fid.too_many", n=self.n, max=limit))
         batches = -(-self.n // self.batch_size)
-        with warnings.catch_warnings():  # said once below, in the page's language
-            warnings.simplefilter("ignore", SingularCovarianceWarning)
-            report = model_fid(self.model, self.n, steps=self.steps, batch_size=self.batch_size, seed=self.seed,
-                               extractor=self.extractor, progress=self.progress_callback(batches))
+        report = model_fid(self.model, self.n, steps=self.steps, batch_size=self.batch_size, seed=self.seed,
+                           extractor=self.extractor, progress=self.progress_callback(batches))
         self.done()
         self.report = report
         self.generated = report.generated_images
@@ -138,8 +136,7 @@ class FidExplorer(View):
                                 layout=W.Layout(flex="1 1 300px", min_width="0", max_width=f"{GRID_WIDTH + 20}px")))
         old = self.grids.children
         self.grids.children = boxes
-        for w in old:
-            w.close()
+        retire(self.grids, old)
 
     def _show_charts(self, report) -> None:
         curves = {t("fid.generated_curve"): report.curve.mean, t("fid.floor_curve"): report.floor_curve.mean}

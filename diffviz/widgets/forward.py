@@ -76,7 +76,7 @@ class ForwardProcess(View):
         self.x_t_image = image_widget()
         self.clean_image = image_widget()
         self.caption = W.HTML()
-        self.player = FramePlayer(zoom=zoom_for(self.image.shape[-1], 96))
+        self.player = FramePlayer(zoom=zoom_for(self.image.shape[-1]))
         self.schedule_fig = None
         with self.hold_trait_notifications():
             self.schedule, self.num_train_timesteps, self.t = schedule, num_train_timesteps, t

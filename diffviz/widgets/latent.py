@@ -16,7 +16,7 @@ from ..diffusion.trajectory import to_uint8_image, to_uint8_noise
 from .base import WIDE, View, default_model, explain, guarded, heading, image_widget, notice, zoom_for
 from ..errors import DiffvizError
 from .base import Int  # numpy scalars are numbers
-from .charts import heatmap_figure
+from .charts import heatmap_figure, replace_figure
 from .i18n import t
 from .noise import check_example, data_image
 
@@ -67,9 +67,8 @@ class LatentParts(View):
         words = [cond.tokenizer.decode([int(i)]).strip() or "·" for i in ids[:n]]
         self.tokens.value = html.escape(t("latent.tokens", n=n, L=cond.context_length) + " " + " | ".join(words))
         self.token_states = cond.encode(prompts)[0, :n].cpu().numpy()
-        self.states = heatmap_figure(self.token_states, words, list(range(self.token_states.shape[1])),
-                                     t("latent.states_title"), cosine=False)
-        self.states_box.children = [self.states]
+        self.states = replace_figure(self.states_box, getattr(self, "states", None), heatmap_figure(
+            self.token_states, words, list(range(self.token_states.shape[1])), t("latent.states_title"), cosine=False))
         x0, _ = data_image(self.model, self.index)
         x = x0[None].to(self.model.device)
         self.latent = self.model.encode_images(x)

@@ -137,7 +137,7 @@ class ReverseProcess(View):
         self.player.set_frames(trajectory_rows(traj), step_labels=traj.step_labels(),
                                column_labels=[f"#{i + 1}" for i in range(traj.batch_size)])
         self.player.step = traj.num_steps - 1
-        set_png(self.final, tile(traj.final_images()), self.player.zoom)
+        set_png(self.final, tile(traj.final_images(), cols=min(4, traj.batch_size)), self.player.zoom)  # wraps after 4
         self.summary.value = t("reverse.summary", n=traj.batch_size, steps=traj.num_steps, scheduler=self.scheduler,
                                guidance=traj.meta["guidance"], seed=self.seed)
         return traj

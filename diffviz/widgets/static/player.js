@@ -101,43 +101,71 @@ function render({ model, el: root }) {
     root.dataset.frameMs = (performance.now() - t0).toFixed(3);
   }
 
+  const MIN_CELL = 128; // px: the smallest picture legible from a lecture hall's back row
+  let perBlock = 0;
+
   function build() {
     layout = model.get("frame_layout") || { rows: [], steps: 0, batch: 0 };
     bytes = bytesOf(model.get("frames"));
     cache = new Map();
     cells = [];
-    grid.innerHTML = "";
-    const zoom = Math.max(1, model.get("zoom") || 4);
-    const colNames = model.get("column_labels") || [];
-    // Canvases hold the frames at their native size and CSS scales them (crisp, image-rendering:
-    // pixelated): `zoom` is the largest size; many columns shrink to fit the page instead of overflowing.
-    const widest = Math.max(1, ...layout.rows.map((r) => r.width));
-    grid.style.gridTemplateColumns = `max-content repeat(${layout.batch}, minmax(0, ${widest * zoom}px))`;
-    if (colNames.length) {
-      grid.appendChild(el("div", "dv-corner"));
-      for (let c = 0; c < layout.batch; c++) grid.appendChild(el("div", "dv-col-label", colNames[c] || ""));
-    }
     layout.rows.forEach((row, r) => {
-      grid.appendChild(el("div", "dv-row-label", row.label));
       for (let c = 0; c < layout.batch; c++) {
+        // Canvases hold the frames at their native size and CSS scales them (crisp, pixelated).
         const canvas = el("canvas", "dv-cell");
         canvas.width = row.width;
         canvas.height = row.height;
-        canvas.style.width = `${widest * zoom}px`; // every row as large as the largest (latents too)
         canvas.dataset.row = r;
         canvas.dataset.col = c;
         const cell = { row: r, col: c, canvas, ctx: canvas.getContext("2d") };
         canvas.addEventListener("mousemove", (ev) => hover(cell, ev));
         canvas.addEventListener("mouseleave", () => (readout.textContent = " "));
         cells.push(cell);
-        grid.appendChild(canvas);
       }
     });
+    perBlock = 0;
+    arrange();
     slider.max = Math.max(0, layout.steps - 1);
     step = Math.min(Math.max(0, model.get("step") || 0), Math.max(0, layout.steps - 1));
     root.classList.toggle("dv-empty", layout.steps === 0);
     if (layout.steps > 0) draw();
   }
+
+  // One layout rule: columns shrink to fit the page, but never below MIN_CELL; past that, the
+  // columns wrap into blocks (images 1–4, then 5–8), each block with its own row labels.
+  function arrange() {
+    const zoom = Math.max(1, model.get("zoom") || 4);
+    const widest = Math.max(1, ...layout.rows.map((r) => r.width));
+    const size = widest * zoom;
+    const labelWidth = 120, gap = 6;
+    const room = root.clientWidth || 0;
+    const fits = room ? Math.max(1, Math.floor((room - labelWidth) / (Math.min(size, MIN_CELL) + gap))) : layout.batch;
+    const per = Math.max(1, Math.min(layout.batch, fits));
+    if (per === perBlock && grid.childElementCount) return;
+    perBlock = per;
+    grid.innerHTML = "";
+    grid.style.gridTemplateColumns = `max-content repeat(${per}, minmax(0, ${size}px))`;
+    const colNames = model.get("column_labels") || [];
+    for (let start = 0; start < layout.batch; start += per) {
+      const cols = Math.min(per, layout.batch - start);
+      if (colNames.length) {
+        grid.appendChild(el("div", "dv-corner"));
+        for (let c = start; c < start + per; c++) grid.appendChild(el("div", "dv-col-label", c < start + cols ? colNames[c] || "" : ""));
+      }
+      layout.rows.forEach((row, r) => {
+        grid.appendChild(el("div", "dv-row-label", row.label));
+        for (let c = start; c < start + per; c++) {
+          if (c < start + cols) {
+            const cell = cells[r * layout.batch + c];
+            cell.canvas.style.width = `${size}px`; // every row as large as the largest (latents too)
+            grid.appendChild(cell.canvas);
+          } else grid.appendChild(el("div", "dv-filler"));
+        }
+      });
+    }
+  }
+  const resize = typeof ResizeObserver === "function" ? new ResizeObserver(() => arrange()) : null;
+  if (resize) resize.observe(root);
 
   function hover(cell, ev) {
     const row = layout.rows[cell.row];
@@ -185,10 +213,13 @@ function render({ model, el: root }) {
   slider.addEventListener("change", syncStep);
   speed.addEventListener("change", () => save({ fps: Number(speed.value) }));
   root.tabIndex = 0;
-  // JupyterLab (Lumino) swallows arrow keys: ours stay inside the widget, all others pass on.
-  root.addEventListener("keydown", (ev) => {
+  // Our keys while the player has focus; every other key (Ctrl+S, Esc, Shift+Enter…) goes on to the page.
+  // Listened for at the window in the capture phase: JupyterLab and Notebook 7 (Lumino) take keys at
+  // the document before an element inside a notebook sees them.
+  function onKey(ev) {
+    if (!root.contains(document.activeElement) || !root.isConnected) return;
     if (!KEYS.has(ev.key) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    if (ev.target === speed) return; // the menu's own arrow keys
+    if (ev.target === speed) return; // the speed menu's own arrow keys
     ev.stopPropagation();
     ev.preventDefault();
     if (ev.key === "ArrowRight") go(step + 1);
@@ -196,7 +227,8 @@ function render({ model, el: root }) {
     else if (ev.key === "Home") go(0);
     else if (ev.key === "End") go(layout.steps - 1);
     else if (ev.key === " ") { const on = !timer; setPlaying(on); save({ playing: on }); }
-  });
+  }
+  window.addEventListener("keydown", onKey, true);
   root.addEventListener("keyup", (ev) => {
     if (!KEYS.has(ev.key) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     ev.stopPropagation();
@@ -205,7 +237,8 @@ function render({ model, el: root }) {
 
   model.on("change:frames", build);
   model.on("change:frame_layout", build);
-  model.on("change:zoom", build);
+  model.on("change:zoom", () => { perBlock = 0; arrange(); });
+  model.on("change:column_labels", () => { perBlock = 0; arrange(); });
   model.on("change:step", () => go(model.get("step") || 0));
   model.on("change:step_labels", () => { if (layout.steps > 0) draw(); });
   model.on("change:fps", () => { speeds(); if (timer) setPlaying(true); });
@@ -213,7 +246,7 @@ function render({ model, el: root }) {
   speeds();
   build();
   setPlaying(!!model.get("playing"));
-  return () => { if (timer) clearInterval(timer); };
+  return () => { if (timer) clearInterval(timer); if (resize) resize.disconnect(); window.removeEventListener("keydown", onKey, true); };
 }
 
 export default { render };
