@@ -70,7 +70,10 @@ def schedule_figure(curves: dict[str, list[float]], t_now: int) -> go.FigureWidg
 
 
 def move_marker(fig: go.FigureWidget, t_now: int) -> None:
-    """Move the vertical "current t" line in place."""
+    """Move the vertical "current t" line in place (nothing is sent when it is already there: a chart
+    just made with its line at t gets no message before its front end has loaded)."""
+    if fig.layout.shapes[0].x0 == t_now:
+        return
     with fig.batch_update():
         fig.layout.shapes[0].x0 = t_now
         fig.layout.shapes[0].x1 = t_now
@@ -93,10 +96,25 @@ def _keep_state(fig: go.FigureWidget, data: bool = False, layout: bool = False) 
     # A restyle/relayout reaches only views that exist now; the widget's saved state (what a view
     # made later gets — Voila's page, a re-display, a lazily built tab) is copied only at
     # construction or when displayed top-level. Keep it in step, as FigureWidget's own display does.
+    # Plain lists only: the front end's state reader fails on numpy arrays sent as binary buffers inside
+    # this state ("Error setting state: Cannot read properties of undefined (reading 'length')").
     if data:
-        fig._widget_data = copy.deepcopy(fig._data)
+        fig._widget_data = _plain(copy.deepcopy(fig._data))
     if layout:
-        fig._widget_layout = copy.deepcopy(fig._layout_obj._props)
+        fig._widget_layout = _plain(copy.deepcopy(fig._layout_obj._props))
+
+
+def _plain(value):
+    """numpy arrays and scalars → lists and Python numbers, through dicts, lists and tuples."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def replace_figure(box: W.Box, old: go.FigureWidget | None, new: go.FigureWidget) -> go.FigureWidget:

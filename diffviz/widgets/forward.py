@@ -85,7 +85,10 @@ class ForwardProcess(View):
             self.bind(name, widget)
         self.schedule_fig = schedule_figure(self.noise_schedule.as_dict(), self.t)
         self.hist_fig = histogram_figure(np.zeros(1))  # filled by refresh_t, then updated in place
-        self.charts = W.HBox([self.schedule_fig, self.hist_fig])
+        # each chart in a box of its own: replacing the schedule chart must not re-create the histogram's
+        # view (a Box re-renders every child after the first one that changed)
+        self.schedule_box = W.Box([self.schedule_fig], layout=W.Layout(min_width="0"))
+        self.charts = W.HBox([self.schedule_box, W.Box([self.hist_fig], layout=W.Layout(min_width="0"))])
         self.w_source.observe(lambda c: self.pick(c["new"], self.w_index.value), "value")
         self.w_index.observe(lambda c: self.pick(self.w_source.value, c["new"]), "value")
         self.w_upload.observe(self._on_upload, "value")
@@ -160,7 +163,7 @@ class ForwardProcess(View):
     @traitlets.observe("schedule", "num_train_timesteps", "seed")
     def _on_setting(self, change):
         if self.schedule_fig is not None:  # a new schedule: new curves (rare), then the strip and the views at t
-            self.schedule_fig = replace_figure(self.charts, self.schedule_fig,
+            self.schedule_fig = replace_figure(self.schedule_box, self.schedule_fig,
                                                schedule_figure(self.noise_schedule.as_dict(), self.t))
             self.refresh()
 

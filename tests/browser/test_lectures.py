@@ -158,7 +158,7 @@ def test_forward_lecture(lecture, viewport, tmp_path):
     lec.step("seed 7", lambda: type_into(seed, "7"), changes=["x_t", "strip"], same=["x0"])
     lec.step("seed -5 is refused", lambda: type_into(seed, "-5"), same=["x_t", "x0"], expect_error=True,
              check=revert_check(seed, "7"))
-    lec.step("seed 7 again", lambda: type_into(seed, "7"), scope=view)
+    lec.step("seed 8: a new valid value clears the banner", lambda: type_into(seed, "8"), scope=view)
     lec.step("image source: digits", lambda: control(view, "Image").locator("select").select_option("digits"),
              changes=["x0", "x_t", "strip"], scope=view)
     lec.step("image #5", lambda: type_into(index, "5"), changes=["x0", "x_t"])
@@ -204,7 +204,7 @@ def noise_inspector_steps(lec: Lecture, view, cond: str) -> None:
     lec.step("noise inspector: noise seed 4", lambda: type_into(seed, "4"), changes=["ni pictures"])
     lec.step("noise inspector: noise seed -5 is refused", lambda: type_into(seed, "-5"), same=["ni pictures"],
              expect_error=True, check=revert_check(seed, "4"))
-    lec.step("noise inspector: noise seed 4 again", lambda: type_into(seed, "4"), scope=view)
+    lec.step("noise inspector: noise seed 6 clears the banner", lambda: type_into(seed, "6"), scope=view)
     lec.step("noise inspector: w by keyboard", lambda: slider_keys(control(view, "Guidance w"), "End"), changes=["ni guided"],
              scope=view)
 
@@ -257,7 +257,7 @@ def test_reverse_lecture(lecture, viewport):
                                            else [f"summary should say '20 ddpm steps': {html_text(view, r'image')!r}"]))
     lec.step("seed -5 is refused", lambda: type_into(seed, "-5"), same=["final"], expect_error=True,
              check=revert_check(seed, "3"))
-    lec.step("seed 3 again", lambda: type_into(seed, "3"), scope=view)
+    lec.step("seed 2: a new valid value clears the banner", lambda: type_into(seed, "2"), scope=view)
     lec.step("images: drag to 8, Generate", lambda: (slider_drag(control(view, "Images"), 1.0),
                                                      button(view, "Generate").click()),
              changes=["player", "final"], check=summary(8), scope=view)
@@ -313,7 +313,7 @@ def test_guidance_lecture(lecture, viewport):
              check=clip_scores(3), scope=sweep)
     lec.step("sweep: seed -5 is refused", lambda: type_into(control(sweep, "Seed"), "-5"), expect_error=True,
              check=revert_check(control(sweep, "Seed"), "5"))
-    lec.step("sweep: seed 5 again", lambda: type_into(control(sweep, "Seed"), "5"), scope=sweep)
+    lec.step("sweep: seed 6 clears the banner", lambda: type_into(control(sweep, "Seed"), "6"), scope=sweep)
     lec.step("schedulers: steps '5, 10'", lambda: type_into(control(sched, "Steps"), "5, 10"))
     lec.step("schedulers: steps '0' is refused", lambda: type_into(control(sched, "Steps"), "0"), expect_error=True)
     lec.step("schedulers: steps '5, 10' again", lambda: type_into(control(sched, "Steps"), "5, 10"), scope=sched)
