@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import time
 
 import ipywidgets as W
 import numpy as np
@@ -122,7 +123,7 @@ def replace_figure(box: W.Box, old: go.FigureWidget | None, new: go.FigureWidget
 
     A chart taken off the page can still send a last message or two from the browser (plotly reports
     its size and layout when its view goes away); closing it at once makes the kernel answer "No such
-    comm" on stderr. So each box keeps the chart it retired and closes it on the next replacement.
+    comm" on stderr. So each box keeps what it retired for a while and closes it on a later replacement.
     """
     children = list(box.children)
     at = [i for i, c in enumerate(children) if c is old]
@@ -135,14 +136,23 @@ def replace_figure(box: W.Box, old: go.FigureWidget | None, new: go.FigureWidget
     return new
 
 
+RETIRE_AFTER_S = 10.0
+
+
 def retire(box: W.Box, widgets) -> None:
-    """Close what `box` retired last time, and keep `widgets` (a widget or several, just taken off the
-    page) for next time. Boxes are closed with their children (the pictures inside a labelled grid)."""
-    for w in getattr(box, "_dv_retired", ()):
+    """Keep `widgets` (a widget or several, just taken off the page) for a while, and close the ones
+    retired from `box` more than RETIRE_AFTER_S ago (boxes with their children: a labelled grid's pictures)."""
+    now = time.monotonic()
+    keep = []
+    for when, w in getattr(box, "_dv_retired", []):
+        if now - when < RETIRE_AFTER_S:
+            keep.append((when, w))
+            continue
         for child in getattr(w, "children", ()):
             child.close()
         w.close()
-    box._dv_retired = [w for w in (widgets if isinstance(widgets, (list, tuple)) else [widgets]) if w is not None]
+    new = [w for w in (widgets if isinstance(widgets, (list, tuple)) else [widgets]) if w is not None]
+    box._dv_retired = keep + [(now, w) for w in new]
 
 
 def histogram_figure(values: np.ndarray) -> go.FigureWidget:

@@ -82,7 +82,7 @@ def parse_frame(payload) -> dict:
     keep = MAX_ERROR_TEXT if msg_type in ("error", "stream") else MAX_FRAME_TEXT
     return {"channel": channel, "msg_type": msg_type, "msg_id": field(header, "msg_id"),
             "parent_id": field(parent, "msg_id"), "state": field(content, "execution_state"),
-            "text": (header + content)[:keep]}
+            "text": (header + content)[:keep], "json_bytes": sum(len(x) for x in parts)}
 
 
 class PageLog:
@@ -92,6 +92,7 @@ class PageLog:
         page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", self._page_error)
         self.received_sizes: list[int] = []
+        self.received_json_sizes: list[int] = []  # the JSON part only (binary buffers, e.g. player frames, apart)
         # Kernel messages, parsed (channel, msg_type, msg_id, parent msg_id, the JSON text without buffers,
         # bounded): the lecture scenarios wait on them ("the kernel finished") and look in them for tracebacks.
         self.sent_msgs: list[dict] = []
@@ -106,8 +107,10 @@ class PageLog:
             def received(payload):
                 self.last_received = time.time()
                 self.received_sizes.append(len(payload))
+                msg = parse_frame(payload)
+                self.received_json_sizes.append(msg.get("json_bytes", len(payload)))
                 if len(self.received) < MAX_FRAMES:
-                    self.received.append(parse_frame(payload))
+                    self.received.append(msg)
 
             ws.on("framesent", sent)
             ws.on("framereceived", received)

@@ -140,7 +140,8 @@ function render({ model, el: root }) {
     const labelWidth = 120, gap = 6;
     const room = root.clientWidth || 0;
     const fits = room ? Math.max(1, Math.floor((room - labelWidth) / (Math.min(size, MIN_CELL) + gap))) : layout.batch;
-    const per = Math.max(1, Math.min(layout.batch, fits));
+    const blocks = Math.ceil(layout.batch / Math.max(1, Math.min(layout.batch, fits)));
+    const per = Math.max(1, Math.ceil(layout.batch / blocks)); // balanced: 8 images → 4 + 4, not 6 + 2
     if (per === perBlock && grid.childElementCount) return;
     perBlock = per;
     grid.innerHTML = "";
