@@ -156,7 +156,8 @@ class Lecture:
     def busy_views(self) -> int:
         """Views showing their progress bar (working)."""
         return self.page.evaluate("""() => Array.from(document.querySelectorAll('.diffviz-view .widget-hprogress'))
-            .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; }).length""")
+            .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; }).length
+            + document.querySelectorAll('.dv-busy').length""")  # dv-busy: work queued or running on a worker
 
     def settle(self) -> None:
         """Two animation frames: the browser drew what it received."""

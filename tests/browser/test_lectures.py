@@ -420,8 +420,12 @@ def test_evaluation_lecture(lecture, viewport):
         return problems
 
     # the two charts appear with the first result (no empty axes before it)
-    lec.step("fid: Generate and measure", lambda: button(fid, "Generate and measure").click(),
-             check=fid_charts_drawn, scope=fid)
+    def measure():
+        button(fid, "Generate and measure").click()
+        # the result line appears when the run ends (it runs on the kernel's worker thread)
+        fid.get_by_text(re.compile(r"FID = [0-9]")).first.wait_for(timeout=300_000)
+
+    lec.step("fid: Generate and measure", measure, check=fid_charts_drawn, scope=fid)
     lec.step("clip: prompts again, Generate and compare", lambda: (
         type_into(control(clip, "Prompts"), "a red circle\na blue square"), button(clip, "Generate and compare").click()),
         changes=["clip images"], scope=clip)
