@@ -166,6 +166,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(proc: subprocess.Popen, port: int, log: Path, name: str, timeout: float) -> None:
+    """Wait until a server we started listens on `port`; say why if it exits or never does."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
+            time.sleep(0.5)
+    raise RuntimeError(f"{name} did not start within {timeout:.0f} s")
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 class VoilaServer:
     """`voila <notebook>` on 127.0.0.1 with diffviz's offline template and settings."""
 
@@ -179,23 +201,10 @@ class VoilaServer:
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"voila-{self.port}.log"
         self.proc = subprocess.Popen(voila_command(notebook.name, port=self.port, preheat=preheat, settings=settings),
                                      cwd=notebook.parent, env=env, stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"voila exited: {self.log.read_text()[-2000:]}")
-                time.sleep(0.5)
-        raise RuntimeError("voila did not start within 90 s")
+        wait_for_port(self.proc, self.port, self.log, "voila", 90)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
 
 
 class SolaraServer:
@@ -211,23 +220,10 @@ class SolaraServer:
         env.setdefault("OMP_NUM_THREADS", "1")
         self.proc = subprocess.Popen(solara_command(port=self.port), env=env, stdout=open(self.log, "w"),
                                      stderr=subprocess.STDOUT)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"solara exited: {self.log.read_text()[-2000:]}")
-                time.sleep(0.5)
-        raise RuntimeError("solara did not start within 120 s")
+        wait_for_port(self.proc, self.port, self.log, "solara", 120)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PageLog, free_port
+from .conftest import PageLog, free_port, stop_process
 from .lecture import Lecture, button, control, picture_boxes, player_step, slider_drag, type_into
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "diffviz" / "notebooks"
@@ -71,11 +71,7 @@ class JupyterServer:
             print("could not shut the kernels down:", err)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
 
 
 @pytest.fixture(scope="module")
