@@ -47,7 +47,8 @@ def test_pairs_map_chinese_to_the_english_translation_and_hold_out_pairs():
     for c, s in HELDOUT_PAIRS:  # the generator never saw these pairs; the encoder's training captions leave them out too
         assert not any(f"{c} {s}" in t for t in targets)
         assert any(f"{c} {s}" in t for _, t in bilingual_pairs("heldout"))
-    longest = max(len(make_tokenizer(48).encode(a)) for a, _ in bilingual_pairs("all"))
+    tok = make_tokenizer(48)
+    longest = max(len(tok.encode(a)) for a, _ in bilingual_pairs("all"))
     assert longest <= 46, "every training caption fits the student's context"
 
 
