@@ -28,13 +28,15 @@ def main():
     p.add_argument("--digits-guidance", type=float, nargs="*", default=[0.0, 1.0, 3.0],
                    help="also report digits class accuracy at these guidance scales")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--models", nargs="*", default=["shapes", "digits"], help="which bundled models to measure")
+    p.add_argument("--models", nargs="*", default=["shapes", "digits"],
+                   help="which bundled models to measure (also shapes-bilingual: Chinese and English adherence with "
+                        "the bilingual text encoder swapped in)")
     p.add_argument("--json", default=None)
     p.add_argument("--write-cards", action="store_true", help="write the figures into each bundled MODEL_CARD.md")
     args = p.parse_args()
     settings = QualitySettings(per_pair=args.per_pair, per_class=args.per_class, fid_n=args.fid_n, clip_n=args.clip_n,
                                steps=args.steps, seed=args.seed, digits_guidance=tuple(args.digits_guidance))
-    names = [n for n in diffviz.models.registry.bundled_names() if n in args.models]
+    names = [n for n in diffviz.models.registry.bundled_names() + ["shapes-bilingual"] if n in args.models]
     out = {name: model_quality(name, settings) for name in names}
     print(format_report(out))
     if args.json:
@@ -45,6 +47,8 @@ def main():
         from diffviz.training.card import write_model_card
 
         for name, rep in out.items():
+            if name == "shapes-bilingual":
+                continue
             write_model_card(diffviz.load(name), BUNDLED_DIR / name, rep)
 
 

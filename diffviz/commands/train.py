@@ -17,7 +17,9 @@ STOPPED_SHORT = 3  # exit code: the time budget ended the run early (resume with
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", choices=["shapes", "digits"], help="which bundled model")
-    p.add_argument("--part", default=None, help="train only this part (shapes: clip, classifier, vae, decoder, unet; digits: classifier, unet)")
+    p.add_argument("--part", default=None, help="train only this part (shapes: clip, classifier, vae, decoder, unet, text_bilingual; digits: classifier, unet); "
+                   "text_bilingual (the English+Chinese text encoder, distilled from the English one) is then written "
+                   "to <out>/text_encoder_bilingual")
     p.add_argument("--steps", type=int_in(1, 10_000_000), default=None, help="override the part's step count (with --part), >= 1")
     p.add_argument("--minutes", type=number_in(0, None, above=True), default=None,
                    help="stop each part after this many minutes (resumable; exit code 3 when stopped short)")
@@ -49,6 +51,7 @@ def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     runs = Path(args.runs)
+    out = Path(args.out) if args.out else default_out(runs, args.name)
     if args.part:
         bundle.train_part(args.name, args.part, runs, device=device, seed=args.seed, steps=args.steps, minutes=args.minutes)
         target = args.steps or bundle.part_steps(args.name, args.part)
@@ -58,8 +61,9 @@ def run(args) -> int:
                   f"(--minutes {args.minutes:g}); run the same command again to continue", file=sys.stderr)
             return STOPPED_SHORT
         print(f"trained {args.name}/{args.part} in {runs / args.name / args.part}")
+        if (args.name, args.part) == ("shapes", "text_bilingual"):
+            print(f"wrote {bundle.save_bilingual(runs, out)}")
         return 0
-    out = Path(args.out) if args.out else default_out(runs, args.name)
     bundle.train_model(args.name, runs, out, device=device, seed=args.seed, minutes=args.minutes)
     print(f"wrote {out}" + ("" if args.out else f"  (load it with diffviz.load({str(out)!r}))"))
     unfinished = bundle.unfinished_parts(args.name, runs)

@@ -127,3 +127,96 @@ class ShapesDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         attrs = {k: ATTRIBUTES[k][int(v[i])] for k, v in self.data.labels.items()}
         return {"image": self.data.images[i].float() / 127.5 - 1, "caption": self.data.captions[i], "attributes": attrs}
+
+
+# ---- Chinese captions (简体中文): the same attributes, for the bilingual text encoder ----------------
+# Text-to-image data holds text in many languages. These captions describe the same drawings in
+# Chinese, in varied phrasing and word order, short ("一个红色的圆") to full ("左上角有一个小的蓝色正方形").
+# Each attribute has a few common words; a caption names colour and shape always, size and position
+# when its template has them (like the English templates).
+COLOURS_ZH = {"red": ("红色", "红"), "orange": ("橙色", "橙"), "yellow": ("黄色", "黄"),
+              "green": ("绿色", "绿"), "blue": ("蓝色", "蓝"), "purple": ("紫色", "紫")}
+SHAPES_ZH = {"circle": ("圆", "圆形", "圆圈"), "square": ("正方形", "方块", "方形"),
+             "triangle": ("三角形", "三角"), "cross": ("十字", "十字形")}
+SIZES_ZH = {"small": ("小",), "big": ("大",)}
+POSITIONS_ZH = {"centre": ("中间", "中央", "正中间"), "top left": ("左上角", "左上方"), "top right": ("右上角", "右上方"),
+                "bottom left": ("左下角", "左下方"), "bottom right": ("右下角", "右下方")}
+# (template, weight); {c} colour, {s} shape, {z} size, {p} position.
+TEMPLATES_ZH = (
+    ("一个{c}的{s}", 3), ("{c}的{s}", 1), ("{c}{s}", 1), ("画一个{c}的{s}", 1),
+    ("一个{z}的{c}{s}", 2), ("一个{z}{c}{s}", 1), ("{z}的{c}{s}", 1),
+    ("{p}有一个{c}的{s}", 2), ("一个{c}的{s}在{p}", 1), ("在{p}的{c}{s}", 1),
+    ("{p}有一个{z}的{c}{s}", 3), ("一个{z}的{c}{s}在{p}", 1), ("在{p}有一个{z}{c}{s}", 1),
+    ("{c}的{s}，{z}的，在{p}", 1), ("一个{z}{c}{s}，位于{p}", 1), ("{p}：一个{z}的{c}{s}", 1),
+)
+
+
+def canonical_caption(attrs: dict, size: bool = True, position: bool = True) -> str:
+    """The English caption naming the same attributes as a Chinese one (its translation):
+    "a red circle", "a small red circle", "a red circle at the top left", "a small red circle at the top left"."""
+    template = {(False, False): 0, (True, False): 2, (False, True): 3, (True, True): 4}[(bool(size), bool(position))]
+    return caption_for(attrs, template)
+
+
+def caption_zh(attrs: dict, template: int, variant: int = 0) -> str:
+    """One Chinese caption for `attrs` (names as in ATTRIBUTES). `variant` picks among each attribute's words."""
+    def pick(options, k):
+        return options[k % len(options)]
+
+    c, s = attrs["colour"], attrs["shape"]
+    text = TEMPLATES_ZH[template][0]
+    return text.format(c=pick(COLOURS_ZH[c], variant), s=pick(SHAPES_ZH[s], variant // 2),
+                       z=SIZES_ZH[attrs["size"]][0], p=pick(POSITIONS_ZH[attrs["position"]], variant // 3))
+
+
+def zh_template_fields(template: int) -> tuple[bool, bool]:
+    """(names size, names position) for a Chinese template."""
+    text = TEMPLATES_ZH[template][0]
+    return "{z}" in text, "{p}" in text
+
+
+def captions_zh(labels: dict, seed: int = 0) -> list[str]:
+    """Chinese captions for attribute indices (as `ShapesData.labels`), templates and words drawn from `seed`."""
+    n = len(labels["colour"])
+    rng = np.random.default_rng(seed)
+    weights = np.array([w for _, w in TEMPLATES_ZH], dtype=float)
+    templates = rng.choice(len(TEMPLATES_ZH), size=n, p=weights / weights.sum())
+    variants = rng.integers(0, 6, n)
+    return [caption_zh({k: ATTRIBUTES[k][int(labels[k][i])] for k in ATTRIBUTES}, int(templates[i]), int(variants[i]))
+            for i in range(n)]
+
+
+def bilingual_pairs(split: str = "train") -> list[tuple[str, str]]:
+    """Every (caption, English target caption) pair the bilingual text encoder learns from, enumerated:
+    each attribute combination of `split` × every Chinese template × every word variant (→ its English
+    translation), and every English caption (→ itself). split as in `generate_shapes`."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+    pairs = set()
+    for c in COLOURS:
+        for s in SHAPES:
+            held = (c, s) in HELDOUT_PAIRS
+            if (split == "train" and held) or (split == "heldout" and not held):
+                continue
+            for z in SIZES:
+                for p in POSITIONS:
+                    attrs = {"colour": c, "shape": s, "size": z, "position": p}
+                    for t in range(len(TEMPLATES)):
+                        pairs.add((caption_for(attrs, t), caption_for(attrs, t)))
+                    for t in range(len(TEMPLATES_ZH)):
+                        target = canonical_caption(attrs, *zh_template_fields(t))
+                        for v in range(6):
+                            pairs.add((caption_zh(attrs, t, v), target))
+    return sorted(pairs)
+
+
+def vocabulary_zh() -> list[str]:
+    """Every character a Chinese caption can contain (used to warn about characters never seen)."""
+    chars = set()
+    for tmpl, _ in TEMPLATES_ZH:
+        chars.update(ch for ch in tmpl.replace("{c}", "").replace("{s}", "").replace("{z}", "").replace("{p}", ""))
+    for table in (COLOURS_ZH, SHAPES_ZH, SIZES_ZH, POSITIONS_ZH):
+        for words in table.values():
+            for w in words:
+                chars.update(w)
+    return sorted(ch for ch in chars if ch.strip() and ch not in "，：")

@@ -32,6 +32,7 @@ class ClipScorer:
         cond = getattr(model, "conditioner", None)
         if cond is None or getattr(cond, "kind", None) != "text":
             raise DiffvizError("CLIP score needs a text model (e.g. diffviz.load('shapes')) or an open_clip model")
+        cond = getattr(cond, "english", None) or cond  # a swapped-in bilingual encoder: its English CLIP scores
         return cls(cond.clip, cond.tokenizer, cond.context_length)
 
     @torch.no_grad()

@@ -4,7 +4,10 @@ domain classifiers (`diffviz evaluate`, `python -m diffviz.metrics.quality`, ben
 - shapes: prompt adherence (colour AND shape right), seen and held-out colour–shape pairs apart;
   tiny-CLIP top-1 caption retrieval on fresh images; VAE reconstruction PSNR;
 - digits: class accuracy at the default guidance and at other scales (too much guidance hurts);
-- both: FID on the domain features beside the real-vs-real floor at the same N, and KID (`model_fid`).
+- both: FID on the domain features beside the real-vs-real floor at the same N, and KID (`model_fid`);
+- shapes-bilingual (`load("shapes", text_encoder="bilingual")`): the same adherence for Chinese prompts
+  ("一个红色的圆"; and varied phrasings with size and position) and for English ones, seen and held-out
+  pairs apart (`bilingual_quality`).
 Everything is seeded: the same settings give the same figures.
 """
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 import torch
 
 from ..data.digits import load_digits_tensor
-from ..data.shapes import ATTRIBUTES, HELDOUT_PAIRS, generate_shapes
+from ..data.shapes import ATTRIBUTES, HELDOUT_PAIRS, TEMPLATES_ZH, caption_for, caption_zh, generate_shapes
 from .clip_score import ClipScorer
 from .fid import model_fid
 
@@ -96,17 +99,63 @@ def digits_quality(model, s: QualitySettings) -> dict:
             "classifier_test_accuracy": test_acc, **fid_figures(model, s), "images": len(labels)}
 
 
-MEASURES = {"shapes": shapes_quality, "digits": digits_quality}
+def language_prompts(pairs, per_pair: int, language: str, seed: int = 0) -> list[str]:
+    """per_pair prompts for each (colour, shape): "en" "a red circle"; "zh" "一个红色的圆"; "zh_varied" every
+    Chinese template and word variant in turn, with sizes and positions drawn from `seed`."""
+    if language not in ("en", "zh", "zh_varied"):
+        raise ValueError(f"unknown language {language!r}; allowed: en, zh, zh_varied")
+    rng = np.random.default_rng(seed)
+    out = []
+    for c, sh in pairs:
+        for i in range(per_pair):
+            attrs = {"colour": c, "shape": sh, "size": ATTRIBUTES["size"][rng.integers(2)],
+                     "position": ATTRIBUTES["position"][rng.integers(5)]}
+            if language == "en":
+                out.append(caption_for(attrs, 0))
+            elif language == "zh":
+                out.append(caption_zh(attrs, 0))
+            else:
+                k = len(out)
+                out.append(caption_zh(attrs, k % len(TEMPLATES_ZH), (k // len(TEMPLATES_ZH)) % 6))
+    return out
+
+
+def prompt_adherence(model, prompts: list[str], pairs, per_pair: int, s: QualitySettings) -> dict:
+    """Share of images whose colour AND shape (domain classifier) are the prompt's, seen and held-out pairs apart."""
+    colours, shapes = ATTRIBUTES["colour"], ATTRIBUTES["shape"]
+    pred = model.classify(generate(model, prompts, s.steps, s.seed))
+    want_c = np.repeat([colours.index(c) for c, _ in pairs], per_pair)
+    want_s = np.repeat([shapes.index(sh) for _, sh in pairs], per_pair)
+    ok = (pred["colour"] == want_c) & (pred["shape"] == want_s)
+    held = np.repeat([(c, sh) in HELDOUT_PAIRS for c, sh in pairs], per_pair)
+    return {"adherence_seen": float(ok[~held].mean()), "adherence_heldout": float(ok[held].mean())}
+
+
+def bilingual_quality(model, s: QualitySettings, languages=("zh", "zh_varied", "en")) -> dict:
+    """Prompt adherence per language for a model with a bilingual text encoder (same seeds and settings as
+    `shapes_quality`'s: DDIM, `s.steps` steps, default guidance, `s.per_pair` images per colour–shape pair)."""
+    pairs = [(c, sh) for c in ATTRIBUTES["colour"] for sh in ATTRIBUTES["shape"]]
+    report = {}
+    t0 = time.time()
+    for lang in languages:
+        prompts = language_prompts(pairs, s.per_pair, lang, s.seed)
+        report.update({f"{lang}_{k}": v for k, v in prompt_adherence(model, prompts, pairs, s.per_pair, s).items()})
+    report.update(images=len(pairs) * s.per_pair * len(languages), steps=s.steps, generation_s=round(time.time() - t0, 1))
+    return report
+
+
+MEASURES = {"shapes": shapes_quality, "digits": digits_quality, "shapes-bilingual": bilingual_quality}
 
 
 def model_quality(name: str, settings: QualitySettings | None = None) -> dict:
-    """The figures a bundled model's card cites, measured now (`name`: "shapes" or "digits")."""
+    """The figures a bundled model's card cites, measured now (`name`: "shapes", "digits", or
+    "shapes-bilingual": shapes with its bilingual text encoder swapped in)."""
     from ..models.registry import load
 
     if name not in MEASURES:
         raise ValueError(f"no quality measures for {name!r}; allowed: {', '.join(MEASURES)}")
     t0 = time.perf_counter()
-    model = load(name, device="cpu")
+    model = load("shapes", device="cpu", text_encoder="bilingual") if name == "shapes-bilingual" else load(name, device="cpu")
     load_s = round(time.perf_counter() - t0, 2)
     return {**MEASURES[name](model, settings or QualitySettings()), "load_s": load_s}
 

@@ -25,6 +25,7 @@ from ..diffusion.trajectory import Trajectory
 from ..errors import InputTypeError, short
 from ..utils import check_finite_number, check_int, check_seed, pick_device
 from . import io
+from .bilingual import BilingualConditioner
 from .conditioning import ClassConditioner, TextConditioner
 from ..errors import DiffvizError
 
@@ -59,7 +60,7 @@ class DiffusionModel:
         self,
         unet: UNet2DModel | UNet2DConditionModel,
         scheduler_config: dict,
-        conditioner: TextConditioner | ClassConditioner | None = None,
+        conditioner: TextConditioner | BilingualConditioner | ClassConditioner | None = None,
         vae: AutoencoderKL | None = None,
         latent_scale: float = 1.0,
         meta: dict | None = None,
@@ -301,12 +302,15 @@ class DiffusionModel:
             _save_diffusers(self.unet, tmp / "unet", dtype)
             if self.vae is not None:
                 _save_diffusers(self.vae, tmp / "vae", dtype)
-            if isinstance(self.conditioner, TextConditioner):
+            english = self.conditioner.english if isinstance(self.conditioner, BilingualConditioner) else self.conditioner
+            if isinstance(english, TextConditioner):
                 (tmp / "text_encoder").mkdir()
                 io.write_json(tmp / "text_encoder" / "config.json", {
-                    "clip": self.meta.get("clip_config", {}), "context_length": self.conditioner.context_length,
-                    "known_words": sorted(self.conditioner.known_words or [])})
-                io.save_weights(self.conditioner.clip, tmp / "text_encoder" / "model.safetensors", dtype)
+                    "clip": self.meta.get("clip_config", {}), "context_length": english.context_length,
+                    "known_words": sorted(english.known_words or [])})
+                io.save_weights(english.clip, tmp / "text_encoder" / "model.safetensors", dtype)
+            if isinstance(self.conditioner, BilingualConditioner):  # the swapped-in encoder, beside the English one
+                self.conditioner.save_pretrained(tmp / f"text_encoder_{self.meta.get('text_encoder', 'bilingual')}", dtype)
             elif isinstance(self.conditioner, ClassConditioner):
                 index.update(num_classes=self.conditioner.num_classes, class_names=self.conditioner.class_names)
             DDPMScheduler.from_config(self.scheduler_config).save_config(tmp / "scheduler")
@@ -315,13 +319,18 @@ class DiffusionModel:
                 io.write_json(tmp / "classifier" / "config.json", self.meta["classifier_config"])
                 io.save_weights(self.classifier, tmp / "classifier" / "model.safetensors", dtype)
             index.pop("clip_config", None)
+            index.pop("text_encoder", None)
             index.pop("classifier_config", None)
             io.write_json(tmp / "model_index.json", index)
         return Path(directory)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, device=None) -> "DiffusionModel":
-        """Load a model folder written by `save_pretrained` (or `diffviz train`)."""
+    def from_pretrained(cls, directory: str | Path, device=None, text_encoder: str | None = None) -> "DiffusionModel":
+        """Load a model folder written by `save_pretrained` (or `diffviz train`).
+
+        text_encoder: None (the model's own, `text_encoder/`) or the name of another text encoder trained
+        for the same generator, in `text_encoder_<name>/` (shapes ships "bilingual": English and Chinese).
+        The UNet and VAE are the same files either way."""
         if not isinstance(directory, (str, Path)):
             raise InputTypeError(f"a model folder path is a str or Path, got {type(directory).__name__}")
         asked = Path(directory)
@@ -341,9 +350,19 @@ class DiffusionModel:
         conditioner = None
         meta = {k: v for k, v in index.items() if k not in ("format", "version")}
         meta.setdefault("name", asked.name)
+        if text_encoder is not None:
+            if not isinstance(text_encoder, str):
+                raise InputTypeError(f"text_encoder must be a name (str) or None, got {type(text_encoder).__name__}")
+            others = sorted(p.name[len("text_encoder_"):] for p in directory.glob("text_encoder_*") if p.is_dir())
+            if kind != "text" or text_encoder not in others:
+                raise DiffvizError(f"model {meta['name']!r} has no text encoder named {short(text_encoder)}; "
+                                   f"allowed: {', '.join(others) if others else 'none (only its own)'}")
         if kind == "text":
             conditioner = load_text_conditioner(directory / "text_encoder")
             meta["clip_config"] = io.read_json(directory / "text_encoder" / "config.json")["clip"]
+            if text_encoder is not None:  # swap the text encoder; the generator and decoder stay as they are
+                conditioner = BilingualConditioner.from_pretrained(directory / f"text_encoder_{text_encoder}", english=conditioner)
+                meta["text_encoder"] = text_encoder
         elif kind == "class":
             conditioner = ClassConditioner(index["num_classes"], index.get("class_names"))
         scheduler_config = io.read_json(directory / "scheduler" / "scheduler_config.json")

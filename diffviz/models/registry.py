@@ -37,24 +37,28 @@ def available() -> list[str]:
 LOAD_LOCK = threading.RLock()
 
 
-def load(name_or_path: str | Path, device=None) -> DiffusionModel:
+def load(name_or_path: str | Path, device=None, text_encoder: str | None = None) -> DiffusionModel:
     """Load a bundled model ("shapes", "digits"), a tiny random one ("tiny-text", …) or a folder.
 
+    text_encoder: swap in another text encoder trained for the same generator, e.g.
+    `load("shapes", text_encoder="bilingual")` reads English and Chinese prompts (same UNet and VAE).
     Thread-safe: loads run one at a time in a process (see LOAD_LOCK).
     """
     with LOAD_LOCK:
-        return _load(name_or_path, device)
+        return _load(name_or_path, device, text_encoder)
 
 
-def _load(name_or_path, device) -> DiffusionModel:
+def _load(name_or_path, device, text_encoder=None) -> DiffusionModel:
     if not isinstance(name_or_path, (str, Path)):
         raise InputTypeError(f"load() takes a model name or a folder path, got {type(name_or_path).__name__}")
     key = str(name_or_path)
     if not key.strip():
         raise DiffvizError(f"load() needs a model name or a folder path, got {key!r}; available models: {', '.join(available())}")
     if key in bundled_names():
-        return DiffusionModel.from_pretrained(BUNDLED_DIR / key, device=device)
+        return DiffusionModel.from_pretrained(BUNDLED_DIR / key, device=device, text_encoder=text_encoder)
     if key in TINY_MODELS:
+        if text_encoder is not None:
+            raise DiffvizError(f"{short(key)} has no other text encoders; text_encoder= works with bundled or saved models")
         return TINY_MODELS[key]().to(device)
     path = Path(name_or_path).expanduser()
     try:
@@ -62,5 +66,5 @@ def _load(name_or_path, device) -> DiffusionModel:
     except OSError:  # e.g. a name too long to be a path
         exists = False
     if exists:
-        return DiffusionModel.from_pretrained(path, device=device)
+        return DiffusionModel.from_pretrained(path, device=device, text_encoder=text_encoder)
     raise DiffvizError(f"no model named {short(key)} and no folder at that path; available models: {', '.join(available())}")

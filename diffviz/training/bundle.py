@@ -14,7 +14,8 @@ from diffusers import DDPMScheduler
 
 from ..data import shapes as shapes_data
 from ..diffusion.schedule import Schedule
-from ..models import builders
+from ..models import bilingual, builders
+from ..models.bilingual import BilingualConditioner, BilingualTextEncoder
 from ..models.conditioning import ClassConditioner, TextConditioner
 from ..models.pipeline import DiffusionModel
 from ..utils import pick_device
@@ -27,11 +28,11 @@ from ..errors import DiffvizError, MissingFileError
 SCHEDULE = "squaredcos_cap_v2"
 
 
-def _train(model, loss_fn, out: Path, part: tuple, seed: int, device, minutes=None, steps=None) -> Trainer:
+def _train(model, loss_fn, out: Path, part: tuple, seed: int, device, minutes=None, steps=None, callbacks=None) -> Trainer:
     n, lr, bs, ema = part
     cfg = TrainConfig(steps=steps or n, lr=lr, batch_size=bs, seed=seed, ema_decay=ema, device=str(device),
                       checkpoint_every=100, max_minutes=minutes)
-    trainer = Trainer(model, loss_fn, cfg, out)
+    trainer = Trainer(model, loss_fn, cfg, out, callbacks=callbacks)
     trainer.run()
     model.load_state_dict(trainer.ema_state_dict())
     return trainer
@@ -55,6 +56,8 @@ def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int
             model, loss_fn = recipes.class_unet_recipe(x, y, builders.DIGITS_UNET_CONFIG, Schedule.from_name(SCHEDULE), spec[2], device)
         _train(model, loss_fn, out, spec, seed, device, minutes, steps)
         return model
+    if part == "text_bilingual":
+        return _train_bilingual(runs, out, spec, seed, device, minutes, steps)
     data = shapes_data.generate_shapes(n_images, seed=seed, split="all" if part == "classifier" else "train")
     if part == "clip":
         model, loss_fn = recipes.clip_recipe(data, builders.SHAPES_CLIP_CONFIG, spec[2], device)
@@ -76,11 +79,59 @@ def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int
     return model
 
 
+def english_teacher(runs: Path) -> TextConditioner:
+    """The English text encoder the bilingual one is distilled from: this run's CLIP when trained, else the bundled one."""
+    cfg = builders.SHAPES_CLIP_CONFIG
+    if (runs / "shapes" / "clip" / "checkpoint.safetensors").is_file():
+        return TextConditioner(load_part(runs, "shapes", "clip"), builders.make_tokenizer(cfg["text_cfg"]["context_length"]),
+                               shapes_data.vocabulary())
+    from ..models.pipeline import load_text_conditioner
+    from ..models.registry import BUNDLED_DIR
+
+    return load_text_conditioner(BUNDLED_DIR / "shapes" / "text_encoder")
+
+
+def build_bilingual() -> BilingualTextEncoder:
+    """The student, its vocabulary = the BPE ids of every caption it learns from (both languages)."""
+    ids = builders.make_tokenizer(bilingual.DEFAULT_CONFIG["context_length"])(
+        [a for a, _ in shapes_data.bilingual_pairs("all")]).unique().tolist()
+    return BilingualTextEncoder(ids, **bilingual.DEFAULT_CONFIG)
+
+
+def _train_bilingual(runs: Path, out: Path, spec: tuple, seed: int, device, minutes, steps):
+    """Distil the English encoder into the bilingual student; every 500 steps log its relative error on the
+    held-out colour–shape pairs (never in its training captions) to eval.jsonl."""
+    teacher = english_teacher(runs)
+    student = build_bilingual().init_from_teacher(teacher.clip)
+    tok, ctx = builders.make_tokenizer(student.context_length), student.context_length
+    data = recipes.distill_data(teacher, tok, ctx, "train", device)
+    held = recipes.distill_data(teacher, tok, ctx, "heldout", device)
+    model, loss_fn = recipes.bilingual_recipe(student, data, spec[2], device)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def evaluate(step, loss):
+        if step % 500 == 0:
+            rec = {"step": step, "loss": loss, "train": recipes.distill_error(model, data), "heldout": recipes.distill_error(model, held)}
+            with open(out / "eval.jsonl", "a") as f:
+                f.write(json.dumps(rec) + "\n")
+
+    _train(model, loss_fn, out, spec, seed, device, minutes, steps, callbacks=[evaluate])
+    return model.eval()
+
+
+def save_bilingual(runs: Path, out_dir: Path) -> Path:
+    """Write the trained bilingual encoder as a part folder beside the model's own: <model>/text_encoder_bilingual/."""
+    cond = BilingualConditioner(load_part(runs, "shapes", "text_bilingual"),
+                                shapes_data.vocabulary() + shapes_data.vocabulary_zh())
+    return cond.save_pretrained(Path(out_dir) / "text_encoder_bilingual")
+
+
 BUILD = {("shapes", "clip"): lambda: builders.build_clip(builders.SHAPES_CLIP_CONFIG),
          ("shapes", "vae"): lambda: builders.build_vae(builders.SHAPES_VAE_CONFIG),
          ("shapes", "decoder"): lambda: builders.build_vae(builders.SHAPES_VAE_CONFIG),
          ("shapes", "classifier"): lambda: builders.build_classifier(builders.SHAPES_CLASSIFIER_CONFIG),
          ("shapes", "unet"): lambda: builders.build_text_unet(builders.SHAPES_UNET_CONFIG),
+         ("shapes", "text_bilingual"): build_bilingual,
          ("digits", "classifier"): lambda: builders.build_classifier(builders.DIGITS_CLASSIFIER_CONFIG),
          ("digits", "unet"): lambda: builders.build_class_unet(builders.DIGITS_UNET_CONFIG)}
 
@@ -154,6 +205,8 @@ def assemble(model_name: str, runs: Path, out_dir: Path) -> DiffusionModel:
         model = DiffusionModel(load_part(runs, "digits", "unet"), sched_cfg, ClassConditioner(10), None, 1.0, meta,
                                load_part(runs, "digits", "classifier"))
     model.save_pretrained(out_dir)
+    if model_name == "shapes" and run_steps(runs, "shapes", "text_bilingual"):
+        save_bilingual(runs, out_dir)
     from .card import write_model_card
 
     write_model_card(model, out_dir)
@@ -166,7 +219,7 @@ def train_model(model_name: str, runs: Path, out_dir: Path, *, device=None, seed
     With a time budget (`minutes`, per part) parts may stop short of their schedule; the folder is still
     written (its model card lists the steps each part ran; `unfinished_parts` names them) and the same
     call again continues the runs."""
-    for part, spec in parts(model_name).items():
+    for part, spec in parts(model_name).items():  # shapes: text_bilingual last, distilled from this run's CLIP
         if run_steps(runs, model_name, part) < spec[0]:
             train_part(model_name, part, runs, device=device, seed=seed, minutes=minutes)
     return assemble(model_name, runs, out_dir)

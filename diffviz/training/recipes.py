@@ -3,8 +3,9 @@
 Like Stable Diffusion, the text-to-image model's three parts are trained separately:
 the text encoder (a tiny CLIP, contrastive loss on image–caption pairs), the decoder (a tiny VAE,
 reconstruction), then the generator (a latent UNet predicting noise, conditioned on the frozen
-CLIP's token states, with 10 % of captions dropped so guidance works). Each recipe returns
-(model, loss_fn) for `Trainer`.
+CLIP's token states, with 10 % of captions dropped so guidance works). Later, apart from all three,
+a bilingual text encoder (`text_bilingual`) is distilled from the frozen English one so Chinese prompts
+reach the same generator (`bilingual_recipe`). Each recipe returns (model, loss_fn) for `Trainer`.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 from open_clip.loss import ClipLoss
 
 from ..data.digits import load_digits_tensor
-from ..data.shapes import ATTRIBUTES, ShapesData
+from ..data.shapes import ATTRIBUTES, ShapesData, bilingual_pairs
 from ..diffusion.guidance import drop_conditions
 from ..diffusion.objective import noise_prediction
 from ..diffusion.schedule import Schedule
@@ -25,7 +26,8 @@ from ..models.conditioning import text_token_states
 # The bundled models' parts, each trained separately: part -> (steps, lr, batch size, ema decay)
 # "decoder" fine-tunes the VAE's decoder with its encoder frozen, so the UNet's latents do not move.
 SHAPES_PARTS = {"clip": (1500, 1e-3, 128, None), "classifier": (1500, 2e-3, 64, None),
-                "vae": (2500, 1e-3, 64, None), "decoder": (1000, 2e-4, 64, None), "unet": (8000, 5e-4, 64, 0.999)}
+                "vae": (2500, 1e-3, 64, None), "decoder": (1000, 2e-4, 64, None), "unet": (8000, 5e-4, 64, 0.999),
+                "text_bilingual": (6000, 1e-3, 128, 0.998)}
 DIGITS_PARTS = {"classifier": (800, 2e-3, 64, None), "unet": (6000, 1e-3, 64, 0.999)}
 
 CAPTION_DROPOUT = 0.1
@@ -158,6 +160,76 @@ def class_unet_recipe(images: torch.Tensor, labels: torch.Tensor, cfg: dict, sch
         return noise_prediction(model, schedule, x0, cond=lab, generator=g).loss
 
     return model, loss_fn
+
+
+@dataclass
+class DistillData:
+    """Caption tokens (for the student) and the frozen English encoder's token states (the targets)."""
+    tokens: torch.Tensor  # (N, student context) BPE ids of every input caption
+    target: torch.Tensor  # (N,) index into states
+    english: torch.Tensor  # (N,) bool: the input caption is English (else Chinese)
+    states: torch.Tensor  # (K + 1, 24, 64) English token states of the target captions; the last is ""
+    captions: list[str]
+
+
+@torch.no_grad()
+def distill_data(teacher, student_tokenizer, context_length: int, split: str = "train", device="cpu") -> DistillData:
+    """`bilingual_pairs(split)` tokenised for the student, with the teacher's token states of their targets."""
+    pairs = bilingual_pairs(split)
+    targets = sorted({t for _, t in pairs})
+    lookup = {c: i for i, c in enumerate(targets)}
+    clip = teacher.clip.eval().to(device)
+    states = torch.cat([text_token_states(clip, teacher.tokenize(targets[i:i + 512]).to(device)).cpu()
+                        for i in range(0, len(targets), 512)] + [text_token_states(clip, teacher.tokenize([""]).to(device)).cpu()])
+    inputs = [a for a, _ in pairs]
+    return DistillData(student_tokenizer(inputs, context_length=context_length), torch.tensor([lookup[t] for _, t in pairs]),
+                       torch.tensor([a.isascii() for a in inputs]), states.float(), inputs)
+
+
+def bilingual_recipe(student, data: DistillData, batch_size: int, device, english_share: float = 0.3, null_share: float = 0.05):
+    """Distil the English encoder into the bilingual student: each batch mixes Chinese captions, English
+    captions (`english_share`, so English keeps working) and the empty prompt (`null_share`, the
+    unconditional input guidance uses); loss = MSE to the English encoder's states over all 24 positions."""
+    zh, en = torch.nonzero(~data.english).flatten(), torch.nonzero(data.english).flatten()
+    null_tokens = student_tokens_for_empty(data)
+    states = data.states.to(device)
+    n_en, n_null = int(round(batch_size * english_share)), max(1, int(round(batch_size * null_share)))
+    n_zh = batch_size - n_en - n_null
+
+    def loss_fn(step, g):
+        pick = torch.cat([zh[torch.randint(0, len(zh), (n_zh,), generator=g, device=g.device).cpu()],
+                          en[torch.randint(0, len(en), (n_en,), generator=g, device=g.device).cpu()]])
+        tokens = torch.cat([data.tokens[pick], null_tokens.expand(n_null, -1)]).to(device)
+        target = torch.cat([states[data.target[pick].to(device)], states[-1:].expand(n_null, -1, -1)])
+        return F.mse_loss(student(tokens), target)
+
+    return student, loss_fn
+
+
+def student_tokens_for_empty(data: DistillData) -> torch.Tensor:
+    """The student's tokens of the empty prompt: start, end, padding."""
+    t = torch.zeros(1, data.tokens.shape[1], dtype=torch.long)
+    t[0, 0], t[0, 1] = 49406, 49407
+    return t
+
+
+@torch.no_grad()
+def distill_error(student, data: DistillData, batch: int = 1024) -> dict[str, float]:
+    """Relative error of the student's states, Chinese and English apart: MSE divided by the variance of the
+    targets across captions (0 = the English encoder's states exactly; 1 = no better than their mean)."""
+    student.eval()
+    var = float(data.states.var(0).mean())
+    out = {}
+    for name, mask in (("zh", ~data.english), ("en", data.english)):
+        idx = torch.nonzero(mask).flatten()
+        if len(idx) == 0:
+            continue
+        dev = next(student.parameters()).device
+        err = sum(float(((student(data.tokens[idx[i:i + batch]].to(dev)).cpu() - data.states[data.target[idx[i:i + batch]]]) ** 2).sum())
+                  for i in range(0, len(idx), batch))
+        out[name] = err / (len(idx) * data.states[0].numel()) / var
+    student.train()
+    return out
 
 
 def shapes_labels(data: ShapesData) -> dict[str, torch.Tensor]:

@@ -1,0 +1,184 @@
+"""The bilingual (English + Chinese) text encoder: trained apart, swapped in, generator and decoder untouched."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import diffviz
+from diffviz.data.shapes import (ATTRIBUTES, COLOURS_ZH, HELDOUT_PAIRS, SHAPES_ZH, bilingual_pairs, canonical_caption,
+                                 captions_zh, generate_shapes, vocabulary, vocabulary_zh)
+from diffviz.models import io
+from diffviz.models.bilingual import BilingualConditioner, BilingualTextEncoder
+from diffviz.models.builders import make_tokenizer
+from diffviz.models.conditioning import UnknownWordsWarning
+from diffviz.training import recipes
+from diffviz.training.trainer import Trainer, TrainConfig
+
+
+def tiny_student(**kw) -> BilingualConditioner:
+    ids = make_tokenizer(48)([a for a, _ in bilingual_pairs("all")]).unique().tolist()
+    cfg = dict(width=32, heads=2, layers=1, resampler_layers=1, **kw)
+    torch.manual_seed(0)
+    return BilingualConditioner(BilingualTextEncoder(ids, **cfg), vocabulary() + vocabulary_zh()).eval()
+
+
+# ---- captions ------------------------------------------------------------------------------------
+def test_chinese_captions_name_the_same_attributes():
+    d = generate_shapes(200, seed=5, split="all")
+    zh = captions_zh(d.labels, seed=1)
+    assert zh == captions_zh(d.labels, seed=1) and zh != captions_zh(d.labels, seed=2)
+    for i, cap in enumerate(zh):
+        colour, shape = ATTRIBUTES["colour"][int(d.labels["colour"][i])], ATTRIBUTES["shape"][int(d.labels["shape"][i])]
+        assert any(w in cap for w in COLOURS_ZH[colour]) and any(w in cap for w in SHAPES_ZH[shape]), cap
+    assert len({len(c) for c in zh}) > 5  # short and full captions, varied
+
+
+def test_pairs_map_chinese_to_the_english_translation_and_hold_out_pairs():
+    pairs = bilingual_pairs("train")
+    assert ("一个红色的圆", "a red circle") in pairs
+    assert ("左上角有一个小的蓝色正方形", "a small blue square at the top left") in pairs
+    assert ("a red circle", "a red circle") in pairs
+    assert canonical_caption({"colour": "orange", "shape": "cross", "size": "big", "position": "centre"}) == \
+        "a big orange cross in the centre"
+    assert canonical_caption({"colour": "orange", "shape": "cross", "size": "big", "position": "centre"}, False, False) == \
+        "an orange cross"
+    targets = {t for _, t in pairs}
+    for c, s in HELDOUT_PAIRS:  # the generator never saw these pairs; the encoder's training captions leave them out too
+        assert not any(f"{c} {s}" in t for t in targets)
+        assert any(f"{c} {s}" in t for _, t in bilingual_pairs("heldout"))
+    tok = make_tokenizer(48)
+    longest = max(len(tok.encode(a)) for a, _ in bilingual_pairs("all"))
+    assert longest <= 46, "every training caption fits the student's context"
+
+
+# ---- the student's interface ---------------------------------------------------------------------
+def test_interface_shape_and_null():
+    cond = tiny_student(output_length=24, output_width=64)
+    with torch.no_grad():
+        states = cond.encode(["一个红色的圆", "a red circle", "左上角有一个小的蓝色正方形", ""])
+        assert states.shape == (4, 24, 64) and torch.isfinite(states).all()
+        assert torch.allclose(cond.null(2), states[3:].expand(2, -1, -1), atol=1e-6)
+        assert not torch.allclose(states[0], states[2])
+        # padding beyond the end token is masked: the same prompt alone or beside a long one gives the same states
+        alone = cond.encode(["一个红色的圆"])
+    assert torch.allclose(alone[0], states[0], atol=1e-5)
+    assert cond.kind == "text" and cond.context_length == 48 and cond.width == 64
+
+
+def test_tokenisation_of_chinese_and_length_check():
+    cond = tiny_student()
+    assert len(cond.tokenizer.encode("一个红色的圆")) == 15  # byte-level BPE: 2–3 tokens per character
+    assert len(cond.tokenizer.encode("左上角有一个小的蓝色正方形")) > 24 - 2  # beyond the English encoder's context
+    with pytest.raises(ValueError, match=r"tokens long .*Chinese character.*at most 46 tokens"):
+        cond.check_prompts(["左上角有一个小的蓝色正方形" * 2])
+    with pytest.raises(TypeError):
+        cond.check_prompts([3])
+    with pytest.raises(ValueError, match="must not be empty"):
+        cond.check_prompts([])
+
+
+def test_unknown_words_in_either_script_warn():
+    cond = tiny_student()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cond.check_prompts(["一个红色的圆", "a small red circle at the top left", "右下角：一个大的紫色十字形"])
+    with pytest.warns(UnknownWordsWarning, match="龙"):
+        cond.check_prompts(["一条紫色的龙"])
+    with pytest.warns(UnknownWordsWarning, match="dragon"):
+        cond.check_prompts(["a purple dragon"])
+
+
+def test_save_load_round_trip(tmp_path):
+    cond = tiny_student()
+    cond.save_pretrained(tmp_path / "enc", dtype=None)
+    assert sorted(p.name for p in (tmp_path / "enc").iterdir()) == ["config.json", "model.safetensors"]
+    back = BilingualConditioner.from_pretrained(tmp_path / "enc").eval()
+    prompts = ["一个红色的圆", "a big blue square at the top left", ""]
+    with torch.no_grad():
+        assert torch.equal(back.encode(prompts), cond.encode(prompts))
+    assert back.known_words == cond.known_words
+    (tmp_path / "enc" / "config.json").write_text('{"clip": {}}')
+    with pytest.raises(io.ModelFolderError, match="bilingual"):
+        BilingualConditioner.from_pretrained(tmp_path / "enc")
+
+
+def test_recipe_distils_a_teacher(text_model):
+    """A few steps of the recipe on the tiny random text model's encoder: the distillation error falls."""
+    teacher = text_model.conditioner
+    student = tiny_student(output_length=teacher.context_length, output_width=teacher.width).encoder
+    student.init_from_teacher(teacher.clip)
+    data = recipes.distill_data(teacher, make_tokenizer(48), 48, "train")
+    assert data.states.shape[1:] == (teacher.context_length, teacher.width)
+    before = recipes.distill_error(student, data)
+    model, loss_fn = recipes.bilingual_recipe(student, data, 32, "cpu")
+    Trainer(model, loss_fn, TrainConfig(steps=40, lr=3e-3, warmup=5, checkpoint_every=1000), "/tmp/bilingual-test-run").run(
+        resume=False, progress=False)
+    after = recipes.distill_error(model, data)
+    assert after["zh"] < 0.7 * before["zh"] and after["en"] < 0.7 * before["en"]
+
+
+# ---- the bundled bilingual encoder, swapped into shapes -------------------------------------------
+@pytest.fixture(scope="module")
+def models():
+    return diffviz.load("shapes"), diffviz.load("shapes", text_encoder="bilingual")
+
+
+def test_swap_keeps_generator_and_decoder(models):
+    english, both = models
+    assert type(english.conditioner).__name__ == "TextConditioner"
+    assert isinstance(both.conditioner, BilingualConditioner)
+    for part in ("unet", "vae"):
+        a, b = getattr(english, part).state_dict(), getattr(both, part).state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), f"{part} changed"
+    assert both.meta["text_encoder"] == "bilingual" and both.name == "shapes"
+    with pytest.raises(ValueError, match="allowed: bilingual"):
+        diffviz.load("shapes", text_encoder="klingon")
+    with pytest.raises(ValueError, match="no text encoder"):
+        diffviz.load("digits", text_encoder="bilingual")
+
+
+def adherence(model, prompts, want, steps=12, n=3):
+    imgs = model.sample([p for p in prompts for _ in range(n)], steps=steps, seed=1, decode_steps=False).final_images()
+    pred = model.classify(imgs)
+    colours, shapes = ATTRIBUTES["colour"], ATTRIBUTES["shape"]
+    wc = np.repeat([colours.index(c) for c, _ in want], n)
+    ws = np.repeat([shapes.index(s) for _, s in want], n)
+    return ((pred["colour"] == wc) & (pred["shape"] == ws)).reshape(len(prompts), n).mean(1)
+
+
+def test_chinese_prompts_draw_the_right_colour_and_shape(models):
+    _, both = models
+    prompts = ["一个红色的圆", "左上角有一个小的蓝色正方形", "一个大的绿色三角形", "右下角有一个橙色的十字"]
+    want = [("red", "circle"), ("blue", "square"), ("green", "triangle"), ("orange", "cross")]
+    ok = adherence(both, prompts, want)
+    assert ok.mean() >= 0.75 and (ok > 0).all(), dict(zip(prompts, ok))
+
+
+def test_english_still_works_with_the_bilingual_encoder(models):
+    _, both = models
+    prompts = ["a red circle", "a small blue square at the top left", "a big green triangle", "an orange cross"]
+    want = [("red", "circle"), ("blue", "square"), ("green", "triangle"), ("orange", "cross")]
+    ok = adherence(both, prompts, want)
+    assert ok.mean() >= 0.75 and (ok > 0).all(), dict(zip(prompts, ok))
+
+
+def test_model_with_swapped_encoder_saves_and_loads(models, tmp_path):
+    _, both = models
+    both.save_pretrained(tmp_path / "m")
+    assert (tmp_path / "m" / "text_encoder" / "model.safetensors").is_file()
+    assert (tmp_path / "m" / "text_encoder_bilingual" / "model.safetensors").is_file()
+    again = diffviz.load(tmp_path / "m", text_encoder="bilingual")
+    with torch.no_grad():
+        assert torch.allclose(again.conditioner.encode(["一个红色的圆"]), both.conditioner.encode(["一个红色的圆"]), atol=1e-6)
+    assert type(diffviz.load(tmp_path / "m").conditioner).__name__ == "TextConditioner"
+
+
+def test_clip_score_still_reads_english(models):
+    from diffviz.metrics.clip_score import ClipScorer
+
+    _, both = models
+    img = generate_shapes(4, seed=3, split="train")
+    scorer = ClipScorer.from_model(both)
+    sim = scorer.similarity(img.images.permute(0, 2, 3, 1).numpy(), img.captions)
+    assert sim.shape == (4, 4) and (np.diag(sim) >= sim.max(1) - 1e-6).mean() >= 0.5
