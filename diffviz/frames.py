@@ -12,7 +12,7 @@ from typing import Mapping
 import numpy as np
 
 from .errors import DiffvizError, InputTypeError
-from .i18n import t
+from .i18n import tr
 
 
 def as_rows(frames, row_labels=None) -> dict[str, np.ndarray]:
@@ -62,7 +62,7 @@ def pack_frames(rows: Mapping[str, np.ndarray]) -> tuple[bytes, dict]:
 def trajectory_rows(traj) -> dict[str, np.ndarray]:
     """The player's rows for a trajectory: what the denoiser sees, predicts, and the clean image."""
     if traj.latent:  # the picture the hall watches appear first, then the latent the generator denoises
-        return {t("reverse.row_decoded"): traj.frames("decoded"), t("reverse.row_latent"): traj.frames("x_t"),
-                t("reverse.row_eps"): traj.frames("eps")}
-    return {t("reverse.row_xt"): traj.frames("x_t"), t("reverse.row_eps"): traj.frames("eps"),
-            t("reverse.row_x0"): traj.frames("x0_pred")}
+        return {tr("reverse.row_decoded"): traj.frames("decoded"), tr("reverse.row_latent"): traj.frames("x_t"),
+                tr("reverse.row_eps"): traj.frames("eps")}
+    return {tr("reverse.row_xt"): traj.frames("x_t"), tr("reverse.row_eps"): traj.frames("eps"),
+            tr("reverse.row_x0"): traj.frames("x0_pred")}

@@ -106,9 +106,9 @@ def test_models_load_once_under_concurrent_requests(monkeypatch):
     loads = []
     real = registry._load
 
-    def counting(name, device):
+    def counting(name, device, text_encoder=None):
         loads.append(name)
-        return real(name, device)
+        return real(name, device, text_encoder)
 
     monkeypatch.setattr(registry, "_load", counting)
     monkeypatch.setattr(base, "_SHARED_MODELS", {})

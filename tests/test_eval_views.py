@@ -8,7 +8,7 @@ import traitlets
 
 from diffviz.metrics import ClassifierFeatures
 from diffviz.models.builders import DIGITS_CLASSIFIER_CONFIG, build_classifier
-from diffviz.widgets import ClipSimilarity, FidExplorer, t
+from diffviz.widgets import ClipSimilarity, FidExplorer, tr
 
 
 def all_widgets(w):
@@ -26,8 +26,8 @@ def digits_extractor():
 def test_fid_explorer_placeholder_grids_and_one_notice(class_model, digits_extractor):
     f = FidExplorer(class_model, extractor=digits_extractor)
     assert not [w for w in all_widgets(f) if isinstance(w, W.Image)], "no empty picture (a broken-image icon)"
-    assert t("fid.placeholder") in f.grids.children[0].value
-    assert any(t("fid.notice") in getattr(w, "value", "") for w in all_widgets(f)), "the what-to-notice line is shown"
+    assert tr("fid.placeholder") in f.grids.children[0].value
+    assert any(tr("fid.notice") in getattr(w, "value", "") for w in all_widgets(f)), "the what-to-notice line is shown"
     assert f.w_go.layout.width == "auto", "the button is as wide as its label"
     f.n, f.batch_size, f.steps = 32, 16, 2
     assert f.run() == f.report.fid >= 0
@@ -38,9 +38,9 @@ def test_fid_explorer_placeholder_grids_and_one_notice(class_model, digits_extra
     real, fake = f.grids.children
     for box, key in ((real, "fid.real_title"), (fake, "fid.generated_title")):
         label, image = box.children
-        assert label.value == f"<b>{t(key, k=32, n=32)}</b>", "each grid has its own label above it"
+        assert label.value == f"<b>{tr(key, k=32, n=32)}</b>", "each grid has its own label above it"
         assert isinstance(image, W.Image) and image.layout.max_width == "100%" and image.layout.height == "auto"
-    assert [d.name for d in f.space.data if d.mode == "markers"] == [t("fid.real"), t("fid.generated")]
+    assert [d.name for d in f.space.data if d.mode == "markers"] == [tr("fid.real"), tr("fid.generated")]
     assert len(f.curve.data) == 4, "generated and real-vs-real curves, each with its band"
     assert all(isinstance(v, float) for d in f.curve.data for v in d.y if v is not None)
 
@@ -56,9 +56,9 @@ def test_fid_explorer_refuses_n_beyond_the_data(class_model, digits_extractor):
 
 def test_clip_numbers_legible_and_caption(text_model):
     c = ClipSimilarity(text_model, prompts=["a red circle", "a blue square"], run=False)
-    assert c.images_view is None and t("clip.placeholder") in c.images_box.children[0].value
-    assert t("clip.per_step_caption") in c.per_step_caption.value
-    assert any(t("clip.notice") in getattr(w, "value", "") for w in all_widgets(c))
+    assert c.images_view is None and tr("clip.placeholder") in c.images_box.children[0].value
+    assert tr("clip.per_step_caption") in c.per_step_caption.value
+    assert any(tr("clip.notice") in getattr(w, "value", "") for w in all_widgets(c))
     c.steps = 2
     c.run()
     heat = c.heatmap.data[0]

@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from diffviz.i18n import I18N_DIR, _table, set_language, t
+from diffviz.i18n import I18N_DIR, _table, set_language, tr
 from diffviz.i18n import _current as current_language
 from diffviz.i18n.fonts import FAMILY, FONT_FILE, is_cjk
 
@@ -41,10 +41,10 @@ def figure_texts(fig) -> list[str]:
     titles = [lay.title] + [getattr(lay, k).title for k in lay if re.match(r"^[xy]axis\d*$", k)]
     out += [ti.text for ti in titles if ti is not None and ti.text]
     out += [a.text for a in lay.annotations or [] if a.text]
-    for tr in fig.data:
-        if tr.name and tr.showlegend is not False:
-            out.append(tr.name)
-        cb = getattr(tr, "colorbar", None)
+    for trace in fig.data:
+        if trace.name and trace.showlegend is not False:
+            out.append(trace.name)
+        cb = getattr(trace, "colorbar", None)
         if cb is not None and cb.title and cb.title.text:
             out.append(cb.title.text)
     return out
@@ -152,7 +152,7 @@ def test_english_labels_unchanged(text_model):
     from diffviz.widgets import ForwardProcess
 
     f = ForwardProcess(schedule="cosine")
-    assert t("options.cosine", lang="en") == "cosine" and f.w_schedule.value == "cosine"
+    assert tr("options.cosine", lang="en") == "cosine" and f.w_schedule.value == "cosine"
     assert list(f.w_schedule._options_labels) == ["linear", "scaled_linear", "cosine"]
 
 

@@ -12,7 +12,7 @@ import traitlets
 from diffviz.metrics import ClassifierFeatures
 from diffviz.models.builders import DIGITS_CLASSIFIER_CONFIG, build_classifier
 from diffviz.widgets import (ClipSimilarity, Explainer, FidExplorer, ForwardProcess, FramePlayer, GuidanceSweep,
-                             NoiseInspector, ReverseProcess, SchedulerCompare, set_language, t)
+                             NoiseInspector, ReverseProcess, SchedulerCompare, set_language, tr)
 from diffviz.frames import pack_frames
 
 
@@ -64,7 +64,7 @@ def test_reverse_process_generates_and_reports_bad_input(text_model, class_model
     assert w.busy and "dv-busy" in w._dom_classes
     assert w.wait() is w and not w.busy and "dv-busy" not in w._dom_classes
     assert w.trajectory.num_steps == 4 and w.player.num_steps == 4 and w.player.frame_layout["batch"] == 3
-    assert w.player.row_labels == [t("reverse.row_decoded"), t("reverse.row_latent"), t("reverse.row_eps")]
+    assert w.player.row_labels == [tr("reverse.row_decoded"), tr("reverse.row_latent"), tr("reverse.row_eps")]
     assert w.progress.value == w.progress.max
     first = w.trajectory.final.clone()
     w.prompt, w.seed = "a blue square", 3
@@ -86,14 +86,14 @@ def test_noise_inspector_and_training_copy(class_model):
     mse_100 = float(w.last.loss)
     assert "MSE" in w.stats.value and len(w.pictures.children[0].children) == 6, "x0, x_t, ε, ε̂, x̂0, error map"
     assert len(w.guided_pictures.children[0].children) == 5
-    original = w.shown[t("noise.eps_pred")]
+    original = w.shown[tr("noise.eps_pred")]
     steps = [w.train_step() for _ in range(5)]
     assert steps[0][0] == pytest.approx(mse_100, rel=1e-6), "loss before the first step = the MSE shown above"
     assert all(after < before for before, after in steps), steps
     assert all(a[1] == pytest.approx(b[0], rel=1e-6) for a, b in zip(steps, steps[1:])), "each step starts where the last ended"
-    trained = w.shown["trained: " + t("noise.eps_pred")]
+    trained = w.shown["trained: " + tr("noise.eps_pred")]
     assert np.abs(trained.astype(int) - original.astype(int)).sum() > 0, "the trained copy's ε̂ picture changed"
-    assert np.array_equal(w.shown["original: " + t("noise.eps_pred")], original)
+    assert np.array_equal(w.shown["original: " + tr("noise.eps_pred")], original)
     assert f"{steps[-1][1]:.4f}" in w.train_pictures.children[1].children[0].value and "Step 5" in w.train_info.value
     for k, v in class_model.unet.state_dict().items():
         assert torch.equal(v, weights[k]), "the shown model is never trained"
@@ -154,12 +154,12 @@ def test_explainer_builds_tabs_lazily(text_model):
 def test_chinese_labels_without_touching_widget_code():
     set_language("zh")
     try:
-        assert t("reverse.generate") == "生成"
+        assert tr("reverse.generate") == "生成"
         w = ForwardProcess()
         assert "前向过程" in w.children[1].value and w.children[0] is w.style_sheet
     finally:
         set_language("en")
-    assert t("reverse.generate") == "Generate"
+    assert tr("reverse.generate") == "Generate"
     with pytest.raises(ValueError, match="allowed: en, zh"):
         set_language("fr")
 

@@ -164,18 +164,18 @@ def _images(box) -> list:
 
 
 def test_noise_inspector_latent_model_shows_images_and_large_latents(text_model):
-    from diffviz.widgets import t
+    from diffviz.widgets import tr
 
     w = NoiseInspector(text_model)
     names = set(w.shown)
-    assert {t("noise.x0"), t("noise.x0_decoded"), t("noise.latent_xt"), t("noise.eps"), t("noise.eps_pred"),
-            t("noise.error")} <= names
-    assert w.shown[t("noise.x0_decoded")].shape == w.shown[t("noise.x0")].shape == (16, 16, 3), "x̂0 decoded to pixels"
+    assert {tr("noise.x0"), tr("noise.x0_decoded"), tr("noise.latent_xt"), tr("noise.eps"), tr("noise.eps_pred"),
+            tr("noise.error")} <= names
+    assert w.shown[tr("noise.x0_decoded")].shape == w.shown[tr("noise.x0")].shape == (16, 16, 3), "x̂0 decoded to pixels"
     assert all(int(im.width) >= 96 for im in _images(w.pictures)), "latent and image pictures are big enough to see"
     w.t = 999
-    blurry = w.shown[t("noise.x0_decoded")]
+    blurry = w.shown[tr("noise.x0_decoded")]
     w.t = 5
-    assert not np.array_equal(w.shown[t("noise.x0_decoded")], blurry)
+    assert not np.array_equal(w.shown[tr("noise.x0_decoded")], blurry)
 
 
 def test_noise_inspector_condition_follows_example_and_edits_are_flagged(text_model, class_model):
@@ -199,13 +199,13 @@ def test_noise_inspector_condition_follows_example_and_edits_are_flagged(text_mo
 
 
 def test_guidance_difference_is_scaled_to_be_seen_and_out_of_range_warns(class_model):
-    from diffviz.widgets import t
+    from diffviz.widgets import tr
     from diffviz.widgets.guidance import guidance_warning
 
     w = NoiseInspector(class_model)
     w.guidance = 2.0
     assert w.guidance_note.layout.display == "none"
-    label = t("noise.scaled_diff", k=w.diff_gain) if w.diff_gain > 1 else t("noise.diff")
+    label = tr("noise.scaled_diff", k=w.diff_gain) if w.diff_gain > 1 else tr("noise.diff")
     diff = w.shown[label].astype(float)
     assert diff.std() > 5, "w·(cond − uncond) is not a flat grey square"
     w.guidance = 9.0

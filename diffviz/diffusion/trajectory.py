@@ -132,7 +132,7 @@ class Trajectory:
 
     def step_labels(self) -> list[str]:
         """One label per step ("step 3/50 · t=959 · ᾱ=0.004"), in the current language (diffviz.i18n)."""
-        from ..i18n import t as label
+        from ..i18n import tr as label
 
         return [label("common.step_label", i=i + 1, n=self.num_steps, t=int(t), a=float(a))
                 for i, (t, a) in enumerate(zip(self.timesteps, self.alpha_bar))]

@@ -37,7 +37,7 @@ def set_language(lang: str) -> None:
     _current[:] = [lang]
 
 
-def t(key: str, lang: str | None = None, **fmt) -> str:
+def tr(key: str, lang: str | None = None, **fmt) -> str:
     """The label `section.name` in the current language (English when missing)."""
     section, _, name = key.partition(".")
     lang = lang or language()

@@ -8,11 +8,11 @@ from .compare import GuidanceSweep, SchedulerCompare
 from .explainer import Explainer
 from .fid import FidExplorer
 from .forward import ForwardProcess
-from .i18n import set_language, t
+from .i18n import set_language, tr
 from .latent import LatentParts
 from .noise import NoiseInspector
 from .player import FramePlayer
 from .reverse import ReverseProcess
 
 __all__ = ["FramePlayer", "ForwardProcess", "ReverseProcess", "NoiseInspector", "GuidanceSweep", "SchedulerCompare",
-           "ClipSimilarity", "FidExplorer", "LatentParts", "Explainer", "set_language", "t"]
+           "ClipSimilarity", "FidExplorer", "LatentParts", "Explainer", "set_language", "tr"]

@@ -22,7 +22,7 @@ from PIL import Image
 from ..errors import DiffvizError
 from ..models.pipeline import GuidanceRangeWarning
 from ..utils import PRESENTER_ENV, release_memory
-from .i18n import t
+from .i18n import tr
 
 
 _SHARED_MODELS: dict[str, object] = {}
@@ -189,7 +189,7 @@ WIDE = {"description_width": "initial"}
 
 def button(key: str, primary: bool = False, icon: str = "", **fmt) -> W.Button:
     """A button whose label is never cut: it is as wide as its text."""
-    return W.Button(description=t(key, **fmt), button_style="primary" if primary else "", icon=icon,
+    return W.Button(description=tr(key, **fmt), button_style="primary" if primary else "", icon=icon,
                     layout=W.Layout(width="auto", min_width="8em"))
 
 
@@ -435,15 +435,15 @@ def heavy(method):
 
 
 def heading(key: str, **fmt) -> W.HTML:
-    return W.HTML(f"<h3 style='margin:4px 0'>{html.escape(t(key, **fmt))}</h3>")
+    return W.HTML(f"<h3 style='margin:4px 0'>{html.escape(tr(key, **fmt))}</h3>")
 
 
 def explain(key: str) -> W.HTML:
-    return W.HTML(f"<p style='max-width:56em;color:#333;margin:2px 0 6px;line-height:1.45'>{t(key)}</p>")
+    return W.HTML(f"<p style='max-width:56em;color:#333;margin:2px 0 6px;line-height:1.45'>{tr(key)}</p>")
 
 
 def notice(key: str) -> W.HTML:
     """The "what to notice" lines of a section (label `key`, HTML allowed), under its explanation."""
     return W.HTML(f"<div class='dv-notice-box' style='max-width:56em;margin:0 0 8px;padding:6px 10px;"
-                  f"border-left:4px solid #3f7ad6;background:#f3f7fd'><b>{html.escape(t('common.notice'))}</b> "
-                  f"{t(key)}</div>")
+                  f"border-left:4px solid #3f7ad6;background:#f3f7fd'><b>{html.escape(tr('common.notice'))}</b> "
+                  f"{tr(key)}</div>")

@@ -49,7 +49,7 @@ class ServedFigureWidget(go.FigureWidget):
 def _figure_widget(fig) -> go.FigureWidget:
     return ServedFigureWidget(fig) if os.environ.get(PLOTLY_BUNDLE_ENV) else go.FigureWidget(fig)
 
-from .i18n import t
+from .i18n import tr
 
 LAYOUT = dict(margin=dict(l=50, r=20, t=40, b=40), height=300, template="plotly_white")
 
@@ -57,14 +57,14 @@ LAYOUT = dict(margin=dict(l=50, r=20, t=40, b=40), height=300, template="plotly_
 def schedule_figure(curves: dict[str, list[float]], t_now: int) -> go.FigureWidget:
     """ᾱ_t, √ᾱ_t, √(1-ᾱ_t) on the left axis, SNR (log) on the right, the current t marked."""
     ts = curves["t"]
-    fig = go.Figure(layout=dict(LAYOUT, title=t("forward.schedule_title"), xaxis_title="t",
-                                      yaxis=dict(title=t("forward.amount"), range=[0, 1.02]),
+    fig = go.Figure(layout=dict(LAYOUT, title=tr("forward.schedule_title"), xaxis_title="t",
+                                      yaxis=dict(title=tr("forward.amount"), range=[0, 1.02]),
                                       yaxis2=dict(title="SNR", type="log", overlaying="y", side="right", showgrid=False,
                                                   exponentformat="power", dtick=2),
                                       legend=dict(orientation="h", y=-0.25)))
     fig.add_scatter(x=ts, y=curves["alpha_bar"], name="ᾱ_t")
-    fig.add_scatter(x=ts, y=curves["sqrt_alpha_bar"], name="√ᾱ_t (" + t("forward.signal") + ")")
-    fig.add_scatter(x=ts, y=curves["sqrt_one_minus_alpha_bar"], name="√(1−ᾱ_t) (" + t("forward.noise") + ")")
+    fig.add_scatter(x=ts, y=curves["sqrt_alpha_bar"], name="√ᾱ_t (" + tr("forward.signal") + ")")
+    fig.add_scatter(x=ts, y=curves["sqrt_one_minus_alpha_bar"], name="√(1−ᾱ_t) (" + tr("forward.noise") + ")")
     fig.add_scatter(x=ts, y=curves["snr"], name="SNR", yaxis="y2", line=dict(dash="dot"))
     fig.add_vline(x=t_now, line_color="crimson", line_width=2)
     return _figure_widget(fig)
@@ -158,7 +158,7 @@ def retire(box: W.Box, widgets) -> None:
 def histogram_figure(values: np.ndarray) -> go.FigureWidget:
     """Pixel histogram of x_t against the N(0, 1) density it tends to."""
     xs = np.linspace(-4, 4, 200)
-    fig = go.Figure(layout=dict(LAYOUT, title=t("forward.histogram_title"), xaxis=dict(range=[-4, 4]), bargap=0.02,
+    fig = go.Figure(layout=dict(LAYOUT, title=tr("forward.histogram_title"), xaxis=dict(range=[-4, 4]), bargap=0.02,
                                       showlegend=True, legend=dict(orientation="h", y=-0.25)))
     fig.add_histogram(x=values, histnorm="probability density", nbinsx=60, name="x_t", xbins=dict(start=-4, end=4, size=0.1))
     fig.add_scatter(x=xs, y=np.exp(-xs**2 / 2) / np.sqrt(2 * np.pi), name="N(0, 1)", line=dict(color="black"))

@@ -15,7 +15,7 @@ from ..errors import DiffvizError
 from .base import Float, Int  # numpy scalars are numbers
 from .charts import line_figure, retire
 from .guidance import guidance_warning
-from .i18n import t
+from .i18n import tr
 from .reverse import condition_control
 
 
@@ -57,7 +57,7 @@ class _Sweep(View):
         self.w_cond = condition_control(self.model)
         if isinstance(self.w_cond, W.Text):
             self.w_cond.continuous_update = False  # sample when the prompt is done, not per key
-        self.w_seed = W.IntText(description=t("common.seed"), style=WIDE, layout=W.Layout(width="170px"))
+        self.w_seed = W.IntText(description=tr("common.seed"), style=WIDE, layout=W.Layout(width="170px"))
         self.w_go = button("compare.run", primary=True, icon="play")
         self.w_go.on_click(lambda _: self.submit(self.run))
         self.bind("seed", self.w_seed)
@@ -79,7 +79,7 @@ class _Sweep(View):
         def from_box(view, change):
             values = parse_list(change["new"], cast)
             if values is None:
-                raise DiffvizError(t(error_key))
+                raise DiffvizError(tr(error_key))
             setattr(view, name, values)
 
         def to_box(change):
@@ -109,10 +109,10 @@ class GuidanceSweep(_Sweep):
 
     def __init__(self, model=None, run: bool = True, zoom: int | None = None, fid_n: int = 0):
         super().__init__(model, "guidance", zoom)
-        self.w_scales = W.Text(value=", ".join(f"{s:g}" for s in self.scales), description=t("compare.scales"),
+        self.w_scales = W.Text(value=", ".join(f"{s:g}" for s in self.scales), description=tr("compare.scales"),
                                continuous_update=False, style=WIDE, layout=W.Layout(width="260px"))
         self.bind_list("scales", self.w_scales, float, "compare.bad_scales", "{:g}")
-        self.w_fid = W.IntText(description=t("compare.fid_n"), style=WIDE, layout=W.Layout(width="230px"),
+        self.w_fid = W.IntText(description=tr("compare.fid_n"), style=WIDE, layout=W.Layout(width="230px"),
                                disabled=self.model.classifier is None)
         self.fid_n = fid_n
         self.bind("fid_n", self.w_fid)
@@ -123,7 +123,7 @@ class GuidanceSweep(_Sweep):
         tuned = W.HTML()
         if self.model.kind != "uncond":
             lo, hi = self.model.guidance_range
-            tuned.value = f"<div style='margin:0 0 6px;color:#333'>{html.escape(t('compare.tuned_range', lo=lo, hi=hi))}</div>"
+            tuned.value = f"<div style='margin:0 0 6px;color:#333'>{html.escape(tr('compare.tuned_range', lo=lo, hi=hi))}</div>"
         controls = W.HBox([c for c in (self.w_cond, self.w_scales, self.w_seed, self.w_fid, self.w_go) if c is not None],
                           layout=W.Layout(flex_flow="row wrap", align_items="center"))
         self.children = [heading("compare.guidance_title"), explain("compare.guidance_explain"),
@@ -136,7 +136,7 @@ class GuidanceSweep(_Sweep):
     def _check_scales(self, proposal):
         scales = proposal["value"]
         if not scales or any(not (0 <= s < float("inf")) for s in scales):
-            raise traitlets.TraitError(f"{t('compare.bad_scales')}; got {scales}")
+            raise traitlets.TraitError(f"{tr('compare.bad_scales')}; got {scales}")
         return scales
 
     @traitlets.validate("fid_n")
@@ -152,7 +152,7 @@ class GuidanceSweep(_Sweep):
     @heavy
     def run(self):
         if self.model.kind == "uncond":
-            raise DiffvizError(t("compare.needs_condition"))
+            raise DiffvizError(tr("compare.needs_condition"))
         cb = self.progress_callback(len(self.scales))
         self.images = []
         for i, w in enumerate(self.scales):
@@ -166,14 +166,14 @@ class GuidanceSweep(_Sweep):
 
             scorer = ClipScorer.from_model(self.model)
             self.clip_scores = scorer.per_image(np.stack(self.images), [self.w_cond.value] * len(self.images)).tolist()
-            self.extra.value = t("compare.clip_scores") + ": " + ", ".join(
+            self.extra.value = tr("compare.clip_scores") + ": " + ", ".join(
                 f"w={w:g}: {s:.1f}" for w, s in zip(self.scales, self.clip_scores))
         self.fids = self._fid_per_scale() if self.fid_n > 0 else []
-        curves = {t("common.clip_score"): self.clip_scores} if self.clip_scores else {}
+        curves = {tr("common.clip_score"): self.clip_scores} if self.clip_scores else {}
         if self.fids:
             curves["FID"] = self.fids
         old = self.chart.children
-        self.chart.children = [line_figure(self.scales, curves, t("compare.per_scale"), "w", "")] if curves else []
+        self.chart.children = [line_figure(self.scales, curves, tr("compare.per_scale"), "w", "")] if curves else []
         retire(self.chart, old)  # closed on the next run: the browser may still be talking to it
         message = guidance_warning(self.model, self.scales)
         if message:  # shown in the banner by @guarded, beside any other notice (unknown prompt words)
@@ -184,9 +184,9 @@ class GuidanceSweep(_Sweep):
         from ..metrics import model_fid
 
         if self.model.classifier is None:
-            raise DiffvizError(t("fid.no_extractor"))
+            raise DiffvizError(tr("fid.no_extractor"))
         if self.fid_n < 4:
-            raise DiffvizError(t("fid.too_few"))
+            raise DiffvizError(tr("fid.too_few"))
         total = len(self.scales)
         cb = self.progress_callback(total)
         out = []
@@ -197,7 +197,7 @@ class GuidanceSweep(_Sweep):
             out.append(report.fid)
         self.done()
         if report.singular:
-            self.show_notice(t("fid.singular", n=report.n, dim=report.dim))
+            self.show_notice(tr("fid.singular", n=report.n, dim=report.dim))
         return out
 
 
@@ -209,7 +209,7 @@ class SchedulerCompare(_Sweep):
 
     def __init__(self, model=None, run: bool = True, zoom: int | None = None):
         super().__init__(model, "schedulers", zoom)
-        self.w_steps = W.Text(value=", ".join(map(str, self.step_counts)), description=t("common.steps"),
+        self.w_steps = W.Text(value=", ".join(map(str, self.step_counts)), description=tr("common.steps"),
                               continuous_update=False, style=WIDE, layout=W.Layout(width="240px"))
         self.bind_list("step_counts", self.w_steps, int, "compare.bad_steps", "{}")
         self.grid: dict[tuple[str, int], np.ndarray] = {}
@@ -224,7 +224,7 @@ class SchedulerCompare(_Sweep):
     def _check_steps(self, proposal):
         counts = proposal["value"]
         if not counts or min(counts) < 1 or max(counts) > self.model.schedule.num_train_timesteps:
-            raise traitlets.TraitError(f"{t('compare.bad_steps')}; got {counts}")
+            raise traitlets.TraitError(f"{tr('compare.bad_steps')}; got {counts}")
         return counts
 
     @traitlets.validate("schedulers")
@@ -244,7 +244,7 @@ class SchedulerCompare(_Sweep):
             items = []
             for n in self.step_counts:
                 self.grid[(name, n)] = self._sample(scheduler=name, steps=n)
-                items.append((f"{name} · {t('compare.steps_caption', n=n)}", self.grid[(name, n)]))
+                items.append((f"{name} · {tr('compare.steps_caption', n=n)}", self.grid[(name, n)]))
                 cb(len(self.grid), total)
             rows.append(picture_grid(items, self.zoom))
         self.done()

@@ -11,7 +11,7 @@ from .forward import ForwardProcess
 from .latent import LatentParts
 from .noise import NoiseInspector
 from .reverse import ReverseProcess
-from .i18n import t
+from .i18n import tr
 from ..errors import DiffvizError
 
 TABS = ["forward", "reverse", "noise", "guidance", "schedulers", "latent", "clip", "fid"]
@@ -30,14 +30,14 @@ class Explainer(W.VBox):
             raise DiffvizError(f"unknown tab(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(TABS)}" if unknown
                                else f"tabs must name at least one tab; allowed: {', '.join(TABS)}")
         self.views: dict[str, W.Widget] = {}
-        self.tabs = W.Tab(children=[W.VBox([W.HTML(t("explainer.loading"))]) for _ in self.tab_names])
+        self.tabs = W.Tab(children=[W.VBox([W.HTML(tr("explainer.loading"))]) for _ in self.tab_names])
         for i, name in enumerate(self.tab_names):
-            self.tabs.set_title(i, t(f"explainer.{name}"))
+            self.tabs.set_title(i, tr(f"explainer.{name}"))
         self.tabs.observe(self._opened, "selected_index")
         self.add_class("diffviz-explainer")
         if presenter():
             self.add_class("dv-presenter")
-        head = [W.HTML(f"<h2 style='margin:4px 0'>{t('explainer.title')}</h2>")] if title else []
+        head = [W.HTML(f"<h2 style='margin:4px 0'>{tr('explainer.title')}</h2>")] if title else []
         self.children = [W.HTML(_style_html(), layout=W.Layout(display="none")), *head, self.tabs]
         self.show_tab(self.tab_names[0])
 
@@ -72,7 +72,7 @@ class Explainer(W.VBox):
             children[i] = self.views[name]
             self.tabs.children = children
             for j, n in enumerate(self.tab_names):
-                self.tabs.set_title(j, t(f"explainer.{n}"))
+                self.tabs.set_title(j, tr(f"explainer.{n}"))
         if self.tabs.selected_index != i:
             self.tabs.selected_index = i
         return self.views[name]

@@ -16,7 +16,7 @@ from .base import WIDE, View, button, default_model, explain, heading, heavy, no
 from ..errors import DiffvizError
 from .base import Int  # numpy scalars are numbers
 from .charts import line_figure, replace_figure, retire, scatter_figure
-from .i18n import t
+from .i18n import tr
 
 GRID_IMAGES, GRID_COLS, GRID_WIDTH = 32, 8, 480  # images shown per set, columns, about this many pixels wide
 CHART_WIDTH = 480  # two charts side by side fit a 1024-pixel-wide page
@@ -47,15 +47,15 @@ class FidExplorer(View):
         self.report = None
         limit = max_n(self.model) or 1024
         self.w_n = self.bind("n", W.IntSlider(min=16, max=min(1024, limit // 16 * 16), step=16, description="N"))
-        self.w_batch = self.bind("batch_size", W.IntSlider(min=4, max=128, step=4, description=t("fid.batch"), style=WIDE))
-        self.w_steps = self.bind("steps", W.IntSlider(min=5, max=100, description=t("common.steps"), style=WIDE))
+        self.w_batch = self.bind("batch_size", W.IntSlider(min=4, max=128, step=4, description=tr("fid.batch"), style=WIDE))
+        self.w_steps = self.bind("steps", W.IntSlider(min=5, max=100, description=tr("common.steps"), style=WIDE))
         self.w_go = button("fid.run", primary=True)
         self.w_go.on_click(lambda _: self.submit(self.run))
         self.result = W.HTML()
-        self.grids = W.HBox([W.HTML(f"<i style='color:#555'>{t('fid.placeholder')}</i>")],
+        self.grids = W.HBox([W.HTML(f"<i style='color:#555'>{tr('fid.placeholder')}</i>")],
                             layout=W.Layout(width="100%", flex_flow="row wrap", grid_gap="12px"))
-        self.curve = line_figure([], {}, t("fid.curve_title"), "N", "FID", width=CHART_WIDTH)
-        self.space = scatter_figure({}, t("fid.space_title"), width=CHART_WIDTH)
+        self.curve = line_figure([], {}, tr("fid.curve_title"), "N", "FID", width=CHART_WIDTH)
+        self.space = scatter_figure({}, tr("fid.space_title"), width=CHART_WIDTH)
         self.curve_box = W.Box([self.curve], layout=W.Layout(flex="0 1 auto", min_width="0"))
         self.space_box = W.Box([self.space], layout=W.Layout(flex="0 1 auto", min_width="0"))
         self.charts = W.HBox([self.curve_box, self.space_box],  # shown with the first result (no empty axes)
@@ -64,7 +64,7 @@ class FidExplorer(View):
                          W.HBox([self.w_n, self.w_batch, self.w_steps, self.w_go], layout=W.Layout(flex_flow="row wrap")),
                          self.progress, self.result, self.grids, self.charts]
         if self.extractor is None:
-            self.show_error(t("fid.no_extractor"))
+            self.show_error(tr("fid.no_extractor"))
             self.w_go.disabled = True
         elif run:  # on the worker thread: the view shows now with its progress bar
             self.submit(self.run)
@@ -73,10 +73,10 @@ class FidExplorer(View):
     def _check_n(self, proposal):
         n = proposal["value"]
         if n < 4:
-            raise traitlets.TraitError(t("fid.too_few"))
+            raise traitlets.TraitError(tr("fid.too_few"))
         limit = max_n(self.model)
         if limit is not None and n > limit:
-            raise traitlets.TraitError(t("fid.too_many", n=n, max=limit))
+            raise traitlets.TraitError(tr("fid.too_many", n=n, max=limit))
         return n
 
     @traitlets.validate("batch_size", "steps")
@@ -106,12 +106,12 @@ class FidExplorer(View):
     @heavy
     def run(self):
         if self.extractor is None:
-            raise DiffvizError(t("fid.no_extractor"))
+            raise DiffvizError(tr("fid.no_extractor"))
         if self.n < 4:
-            raise DiffvizError(t("fid.too_few"))
+            raise DiffvizError(tr("fid.too_few"))
         limit = max_n(self.model)
         if limit is not None and self.n > limit:
-            raise DiffvizError(t("fid.too_many", n=self.n, max=limit))
+            raise DiffvizError(tr("fid.too_many", n=self.n, max=limit))
         batches = -(-self.n // self.batch_size)
         report = model_fid(self.model, self.n, steps=self.steps, batch_size=self.batch_size, seed=self.seed,
                            extractor=self.extractor, progress=self.progress_callback(batches))
@@ -119,9 +119,9 @@ class FidExplorer(View):
         self.report = report
         self.generated = report.generated_images
         if report.singular:
-            self.show_notice(t("fid.singular", n=report.n, dim=report.dim))
-        verdict = t("fid.above_floor" if report.above_floor else "fid.within_floor", n=report.n)
-        self.result.value = (t("fid.result", fid=report.fid, floor=report.floor, floor_std=report.floor_std,
+            self.show_notice(tr("fid.singular", n=report.n, dim=report.dim))
+        verdict = tr("fid.above_floor" if report.above_floor else "fid.within_floor", n=report.n)
+        self.result.value = (tr("fid.result", fid=report.fid, floor=report.floor, floor_std=report.floor_std,
                                sets=report.floor_sets, kid=report.kid.mean * 1000, kid_std=report.kid.std * 1000,
                                n=report.n, extractor=report.extractor) + f"<br>{verdict}")
         self._show_grids(report)
@@ -132,23 +132,23 @@ class FidExplorer(View):
         k = min(GRID_IMAGES, report.n)
         boxes = []
         for key, images in (("fid.real_title", report.real_images), ("fid.generated_title", report.generated_images)):
-            boxes.append(W.VBox([W.HTML(f"<b>{t(key, k=k, n=report.n)}</b>"), fitted_image(tile(images[:k], cols=GRID_COLS))],
+            boxes.append(W.VBox([W.HTML(f"<b>{tr(key, k=k, n=report.n)}</b>"), fitted_image(tile(images[:k], cols=GRID_COLS))],
                                 layout=W.Layout(flex="1 1 300px", min_width="0", max_width=f"{GRID_WIDTH + 20}px")))
         old = self.grids.children
         self.grids.children = boxes
         retire(self.grids, old)
 
     def _show_charts(self, report) -> None:
-        curves = {t("fid.generated_curve"): report.curve.mean, t("fid.floor_curve"): report.floor_curve.mean}
-        bands = {t("fid.generated_curve"): report.curve.std, t("fid.floor_curve"): report.floor_curve.std}
+        curves = {tr("fid.generated_curve"): report.curve.mean, tr("fid.floor_curve"): report.floor_curve.mean}
+        bands = {tr("fid.generated_curve"): report.curve.std, tr("fid.floor_curve"): report.floor_curve.std}
         inf = report.curve.fid_inf
         hline = (inf, f"FID∞ ≈ {inf:.2f}") if inf >= 0 else None  # a negative intercept: the 1/N fit does not hold
         self.curve = replace_figure(self.curve_box, self.curve, line_figure(
-            report.curve.n, curves, t("fid.curve_title"), "N", "FID", bands=bands, hline=hline, width=CHART_WIDTH,
+            report.curve.n, curves, tr("fid.curve_title"), "N", "FID", bands=bands, hline=hline, width=CHART_WIDTH,
             legend_below=True))
         projected = report.projection()
-        names = {"real": t("fid.real"), "generated": t("fid.generated")}
+        names = {"real": tr("fid.real"), "generated": tr("fid.generated")}
         self.charts.layout.display = ""
         self.space = replace_figure(self.space_box, self.space, scatter_figure(
-            {names[k]: pts for k, (pts, _) in projected.items()}, t("fid.space_title"),
+            {names[k]: pts for k, (pts, _) in projected.items()}, tr("fid.space_title"),
             outlines={names[k]: outline for k, (_, outline) in projected.items()}, width=CHART_WIDTH))

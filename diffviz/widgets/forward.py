@@ -13,7 +13,7 @@ from .base import WIDE, View, explain, guarded, heading, image_widget, notice, s
 from ..errors import DiffvizError, check_int
 from .base import Int  # numpy scalars are numbers
 from .charts import histogram_figure, move_marker, replace_figure, schedule_figure, update_trace
-from .i18n import t
+from .i18n import tr
 from .player import FramePlayer
 
 SCHEDULES = ["linear", "scaled_linear", "cosine"]
@@ -126,7 +126,7 @@ class ForwardProcess(View):
                 data = files[0]["content"] if isinstance(files, (list, tuple)) else next(iter(files.values()))["content"]
                 self.set_image(Image.open(io.BytesIO(bytes(data))))
             except Exception as err:  # an unreadable upload is the user's input, shown inline
-                self.show_error(f"{t('forward.bad_upload')}: {err}")
+                self.show_error(f"{tr('forward.bad_upload')}: {err}")
 
     # ---- reactions ------------------------------------------------------------------------
     @traitlets.validate("t")
@@ -194,9 +194,9 @@ class ForwardProcess(View):
 
 
 def t_(name: str) -> str:
-    return t(f"common.{name}")
+    return tr(f"common.{name}")
 
 
 def option_labels(values: list[str]) -> list[tuple[str, str]]:
     """(label in the viewer's language, value) pairs for a Dropdown: the value stays the code name."""
-    return [(t(f"options.{v}"), v) for v in values]
+    return [(tr(f"options.{v}"), v) for v in values]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..diffusion.guidance import outside_range
-from .i18n import t
+from .i18n import tr
 
 
 def guidance_warning(model, w: float | Sequence[float]) -> str | None:
@@ -20,7 +20,7 @@ def guidance_warning(model, w: float | Sequence[float]) -> str | None:
     below, above = outside_range(w, (lo, hi))
     parts = []
     if above:
-        parts.append(t("compare.guidance_above", ws=", ".join(f"{s:g}" for s in above), lo=lo, hi=hi))
+        parts.append(tr("compare.guidance_above", ws=", ".join(f"{s:g}" for s in above), lo=lo, hi=hi))
     if below:
-        parts.append(t("compare.guidance_below", ws=", ".join(f"{s:g}" for s in below), lo=lo, hi=hi))
+        parts.append(tr("compare.guidance_below", ws=", ".join(f"{s:g}" for s in below), lo=lo, hi=hi))
     return " ".join(parts) or None

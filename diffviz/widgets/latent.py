@@ -17,7 +17,7 @@ from .base import WIDE, View, default_model, explain, guarded, heading, image_wi
 from ..errors import DiffvizError
 from .base import Int  # numpy scalars are numbers
 from .charts import heatmap_figure, replace_figure
-from .i18n import t
+from .i18n import tr
 from .noise import check_example, data_image
 
 
@@ -31,10 +31,10 @@ class LatentParts(View):
         super().__init__()
         self.model = default_model(model)
         if not self.model.latent or self.model.kind != "text":
-            raise DiffvizError(t("latent.needs_latent"))
+            raise DiffvizError(tr("latent.needs_latent"))
         self.zoom = zoom or zoom_for(self.model.image_shape[-1])
-        self.w_prompt = W.Text(description=t("common.prompt"), layout=W.Layout(width="420px", max_width="100%"), style=WIDE)
-        self.w_index = W.IntText(description=t("noise.example"), layout=W.Layout(width="180px"), style=WIDE)
+        self.w_prompt = W.Text(description=tr("common.prompt"), layout=W.Layout(width="420px", max_width="100%"), style=WIDE)
+        self.w_index = W.IntText(description=tr("noise.example"), layout=W.Layout(width="180px"), style=WIDE)
         self.bind("prompt", self.w_prompt)
         self.bind("index", self.w_index)
         self.tokens = W.HTML()
@@ -42,7 +42,7 @@ class LatentParts(View):
         self.pictures = W.HBox()
         self.quality = W.HTML()
         unet = self.model.unet.config
-        self.generator = W.HTML(t("latent.generator_text", shape="×".join(map(str, self.model.sample_shape)),
+        self.generator = W.HTML(tr("latent.generator_text", shape="×".join(map(str, self.model.sample_shape)),
                                   cross=unet.cross_attention_dim, params=sum(p.numel() for p in self.model.unet.parameters()) / 1e6))
         self.children = [heading("latent.title"), explain("latent.explain"), notice("latent.notice"), self.banner,
                          heading("latent.text_encoder"), self.w_prompt, self.tokens, self.states_box,
@@ -65,10 +65,10 @@ class LatentParts(View):
         ids = cond.tokenize(prompts)[0]
         n = int((ids != 0).sum())
         words = [cond.tokenizer.decode([int(i)]).strip() or "·" for i in ids[:n]]
-        self.tokens.value = html.escape(t("latent.tokens", n=n, L=cond.context_length) + " " + " | ".join(words))
+        self.tokens.value = html.escape(tr("latent.tokens", n=n, L=cond.context_length) + " " + " | ".join(words))
         self.token_states = cond.encode(prompts)[0, :n].cpu().numpy()
         self.states = replace_figure(self.states_box, getattr(self, "states", None), heatmap_figure(
-            self.token_states, words, list(range(self.token_states.shape[1])), t("latent.states_title"), cosine=False))
+            self.token_states, words, list(range(self.token_states.shape[1])), tr("latent.states_title"), cosine=False))
         x0, _ = data_image(self.model, self.index)
         x = x0[None].to(self.model.device)
         self.latent = self.model.encode_images(x)
@@ -76,9 +76,9 @@ class LatentParts(View):
         mse = float(((recon.cpu() - x0[None]) ** 2).mean())
         psnr = 10 * np.log10(4.0 / max(mse, 1e-12))  # images span [-1, 1]: peak-to-peak 2
         self.psnr = psnr
-        items = [(t("latent.image"), to_uint8_image(x0), self.zoom),
-                 (t("latent.latent", shape="×".join(map(str, self.latent.shape[1:]))), to_uint8_noise(self.latent[0].cpu()),
+        items = [(tr("latent.image"), to_uint8_image(x0), self.zoom),
+                 (tr("latent.latent", shape="×".join(map(str, self.latent.shape[1:]))), to_uint8_noise(self.latent[0].cpu()),
                   self.zoom * self.model.image_shape[-1] // self.latent.shape[-1]),
-                 (t("latent.decoded"), to_uint8_image(recon[0].cpu()), self.zoom)]
+                 (tr("latent.decoded"), to_uint8_image(recon[0].cpu()), self.zoom)]
         self.pictures.children = [W.VBox([W.HTML(f"<b>{name}</b>"), image_widget(img, z)]) for name, img, z in items]
-        self.quality.value = t("latent.psnr", psnr=psnr, ratio=x0.numel() / self.latent[0].numel())
+        self.quality.value = tr("latent.psnr", psnr=psnr, ratio=x0.numel() / self.latent[0].numel())

@@ -27,7 +27,7 @@ from ..errors import DiffvizError
 from .base import Float, Int  # numpy scalars are numbers
 from .compare import picture_grid
 from .guidance import guidance_warning
-from .i18n import t
+from .i18n import tr
 from .reverse import condition_control
 
 SHAPES_EXAMPLES = 500  # examples offered for the text (shapes) model
@@ -101,12 +101,12 @@ class NoiseInspector(View):
         self._pair = None  # (x0, t, noise seed, condition) of the pair shown
         T = self.model.schedule.num_train_timesteps
         self.w_t = W.IntSlider(min=0, max=T - 1, description="t", continuous_update=False, layout=W.Layout(width="340px"))
-        self.w_seed = W.IntText(description=t("noise.noise_seed"), style=WIDE, layout=W.Layout(width="190px"))
-        self.w_index = W.IntText(description=t("noise.example"), style=WIDE, layout=W.Layout(width="160px"))
-        self.w_guidance = W.FloatSlider(min=0, max=10, step=0.5, description=t("common.guidance") + " w", style=WIDE,
+        self.w_seed = W.IntText(description=tr("noise.noise_seed"), style=WIDE, layout=W.Layout(width="190px"))
+        self.w_index = W.IntText(description=tr("noise.example"), style=WIDE, layout=W.Layout(width="160px"))
+        self.w_guidance = W.FloatSlider(min=0, max=10, step=0.5, description=tr("common.guidance") + " w", style=WIDE,
                                         disabled=self.model.kind == "uncond", continuous_update=False,
                                         layout=W.Layout(width="360px"))
-        self.w_lr = W.Dropdown(options=[(f"{v:g}", v) for v in LEARNING_RATES], description=t("noise.lr"), style=WIDE,
+        self.w_lr = W.Dropdown(options=[(f"{v:g}", v) for v in LEARNING_RATES], description=tr("noise.lr"), style=WIDE,
                                layout=W.Layout(width="200px"))
         self.w_cond = condition_control(self.model)
         self.w_train = button("noise.train_step", primary=True, icon="graduation-cap")
@@ -269,15 +269,15 @@ class NoiseInspector(View):
     def _condition_text(self) -> str:
         if self.model.conditioner is None:
             return ""
-        what = t("noise.caption" if self.model.kind == "text" else "noise.class")
+        what = tr("noise.caption" if self.model.kind == "text" else "noise.class")
         cond, own = self._describe(self.condition), self._describe(self.x0_condition)
         if self.x0_generated:
-            text = t("noise.condition_generated", cond=cond) if self.condition == self.x0_condition else \
-                t("noise.generated_other", cond=cond, own=own)
+            text = tr("noise.condition_generated", cond=cond) if self.condition == self.x0_condition else \
+                tr("noise.generated_other", cond=cond, own=own)
         elif self.condition == self.x0_condition:
-            text = t("noise.condition_own", cond=cond, what=what)
+            text = tr("noise.condition_own", cond=cond, what=what)
         else:
-            text = t("noise.condition_edited", cond=cond, what=what, own=own)
+            text = tr("noise.condition_edited", cond=cond, what=what, own=own)
             return f"<div style='color:#8a4b00;font-weight:600;margin:2px 0 6px'>⚠ {text}</div>"
         return f"<div style='color:#333;margin:2px 0 6px'>{text}</div>"
 
@@ -316,18 +316,18 @@ class NoiseInspector(View):
         if self.model.latent:
             h, w = out.x_t.shape[-2:]
             self.pictures.children = [
-                W.HTML(f"<b>{t('noise.image_row')}</b>"),
-                self._grid([(t("noise.x0"), self._image(self.x0[None])), (t("noise.x0_decoded"), x0_hat)]),
-                W.HTML(f"<b>{t('noise.latent_row')}</b>"),
-                self._grid([(t("noise.latent_xt"), self._noise(out.x_t)), (t("noise.eps"), self._noise(out.noise)),
-                            (t("noise.eps_pred"), self._noise(out.eps_pred)), (t("noise.error"), self._error(out.error))]),
-                W.HTML(f"<div style='color:#555;font-size:12px'>{t('noise.latent_note', h=h, w=w)}</div>")]
+                W.HTML(f"<b>{tr('noise.image_row')}</b>"),
+                self._grid([(tr("noise.x0"), self._image(self.x0[None])), (tr("noise.x0_decoded"), x0_hat)]),
+                W.HTML(f"<b>{tr('noise.latent_row')}</b>"),
+                self._grid([(tr("noise.latent_xt"), self._noise(out.x_t)), (tr("noise.eps"), self._noise(out.noise)),
+                            (tr("noise.eps_pred"), self._noise(out.eps_pred)), (tr("noise.error"), self._error(out.error))]),
+                W.HTML(f"<div style='color:#555;font-size:12px'>{tr('noise.latent_note', h=h, w=w)}</div>")]
         else:
             self.pictures.children = [self._grid([
-                (t("noise.x0"), self._image(out.x0)), (t("noise.xt"), self._image(out.x_t)), (t("noise.eps"), self._noise(out.noise)),
-                (t("noise.eps_pred"), self._noise(out.eps_pred)), (t("noise.x0_pred"), x0_hat),
-                (t("noise.error"), self._error(out.error))])]
-        self.stats.value = t("noise.mse", mse=float(out.loss), t=self.t, ab=float(out.alpha_bar[0]))
+                (tr("noise.x0"), self._image(out.x0)), (tr("noise.xt"), self._image(out.x_t)), (tr("noise.eps"), self._noise(out.noise)),
+                (tr("noise.eps_pred"), self._noise(out.eps_pred)), (tr("noise.x0_pred"), x0_hat),
+                (tr("noise.error"), self._error(out.error))])]
+        self.stats.value = tr("noise.mse", mse=float(out.loss), t=self.t, ab=float(out.alpha_bar[0]))
         if self.model.conditioner is not None:
             self._show_guidance(out)
         pair = (self.x0, self.t, self.noise_seed, self.condition)
@@ -337,7 +337,7 @@ class NoiseInspector(View):
             self._show_training()
             if moved:  # a new pair: the copy's losses so far were on another one
                 self.loss_history = []
-                self.train_info.value = t("noise.new_pair", n=self.steps_trained, mse=float(self.student_last.loss),
+                self.train_info.value = tr("noise.new_pair", n=self.steps_trained, mse=float(self.student_last.loss),
                                           orig=float(out.loss))
 
     def _show_guidance(self, out) -> None:
@@ -346,12 +346,12 @@ class NoiseInspector(View):
                                   eps_cond=out.eps_pred)
         k = visibility_gain(g.delta, NOISE_RANGE)
         self.guided_pictures.children = [self._grid([
-            (t("noise.eps_cond"), self._noise(g.eps_cond)), (t("noise.eps_uncond"), self._noise(g.eps_uncond)),
-            (t("noise.scaled_diff", k=k) if k > 1 else t("noise.diff"), self._noise(g.delta * k)),
-            (t("noise.guided"), self._noise(g.eps)),
-            (t("noise.guided_x0"), self._clean_estimate(out.x_t, g.eps, out.alpha_bar))])]
+            (tr("noise.eps_cond"), self._noise(g.eps_cond)), (tr("noise.eps_uncond"), self._noise(g.eps_uncond)),
+            (tr("noise.scaled_diff", k=k) if k > 1 else tr("noise.diff"), self._noise(g.delta * k)),
+            (tr("noise.guided"), self._noise(g.eps)),
+            (tr("noise.guided_x0"), self._clean_estimate(out.x_t, g.eps, out.alpha_bar))])]
         self.diff_gain = k
-        note = t("noise.diff_note" if k > 1 else "noise.diff_note_same", w=self.guidance, peak=float(g.delta.abs().max()), k=k)
+        note = tr("noise.diff_note" if k > 1 else "noise.diff_note_same", w=self.guidance, peak=float(g.delta.abs().max()), k=k)
         self.diff_note.value = f"<div style='color:#555;font-size:12px;max-width:56em'>{note}</div>"
         message = guidance_warning(self.model, self.guidance)
         self.guidance_note.value = "" if message is None else (
@@ -365,12 +365,12 @@ class NoiseInspector(View):
         self.student_last = new
         boxes = []
         for key, pred, extra in [("original", out, {}), ("trained", new, {"n": self.steps_trained})]:
-            items = [(t("noise.eps_pred"), self._noise(pred.eps_pred)),
-                     (t("noise.x0_decoded" if self.model.latent else "noise.x0_pred"),
+            items = [(tr("noise.eps_pred"), self._noise(pred.eps_pred)),
+                     (tr("noise.x0_decoded" if self.model.latent else "noise.x0_pred"),
                       self._clean_estimate(pred.x_t, pred.eps_pred, pred.alpha_bar)),
-                     (t("noise.error"), self._error(pred.error))]
+                     (tr("noise.error"), self._error(pred.error))]
             self.shown.update({f"{key}: {name}": img for name, img in items})
-            boxes.append(W.VBox([W.HTML(f"<b>{t(f'noise.{key}_row', mse=float(pred.loss), **extra)}</b>"),
+            boxes.append(W.VBox([W.HTML(f"<b>{tr(f'noise.{key}_row', mse=float(pred.loss), **extra)}</b>"),
                                  picture_grid(items, self.zoom, columns=len(items))], layout=W.Layout(margin="0 24px 8px 0", max_width="100%")))
         self.train_pictures.children = boxes
 
@@ -401,7 +401,7 @@ class NoiseInspector(View):
         after = float(self.student_last.loss)
         self.loss_history.append((before, after))
         losses = [self.loss_history[0][0]] + [a for _, a in self.loss_history]
-        self.train_info.value = (t("noise.trained", n=self.steps_trained, before=before, after=after, orig=float(out.loss))
+        self.train_info.value = (tr("noise.trained", n=self.steps_trained, before=before, after=after, orig=float(out.loss))
                                  + "<br><span style='color:#555;font-size:12px'>"
-                                 + t("noise.history", losses=" → ".join(f"{v:.4f}" for v in losses)) + "</span>")
+                                 + tr("noise.history", losses=" → ".join(f"{v:.4f}" for v in losses)) + "</span>")
         return before, after

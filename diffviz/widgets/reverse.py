@@ -10,7 +10,7 @@ from ..diffusion.schedulers import SCHEDULER_NAMES
 from .base import WIDE, View, button, default_model, explain, heading, heavy, image_widget, notice, set_png, tile, zoom_for
 from .base import Float, Int  # numpy scalars are numbers
 from .guidance import guidance_warning
-from .i18n import t
+from .i18n import tr
 from ..frames import trajectory_rows  # noqa: F401  (re-exported)
 from .player import FramePlayer
 
@@ -21,11 +21,11 @@ def condition_control(model):
     """A prompt box (text model), a class dropdown (class model) or nothing (unconditional)."""
     if model.kind == "text":
         examples = model.meta.get("prompt_examples") or ["a red circle"]
-        return W.Text(value=examples[0], description=t("common.prompt"), layout=W.Layout(width="420px", max_width="100%"),
-                      placeholder=t("reverse.prompt_hint"), style=WIDE)
+        return W.Text(value=examples[0], description=tr("common.prompt"), layout=W.Layout(width="420px", max_width="100%"),
+                      placeholder=tr("reverse.prompt_hint"), style=WIDE)
     if model.kind == "class":
         names = model.conditioner.class_names
-        return W.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=0, description=t("common.class"), style=WIDE)
+        return W.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=0, description=tr("common.class"), style=WIDE)
     return None
 
 
@@ -45,13 +45,13 @@ class ReverseProcess(View):
         self.model = default_model(model)
         self.trajectory = None
         self.w_cond = condition_control(self.model)
-        self.w_seed = W.IntText(description=t("common.seed"), layout=W.Layout(width="180px"), style=WIDE)
-        self.w_n = W.IntSlider(min=1, max=MAX_IMAGES, description=t("reverse.images"), style=WIDE)
-        self.w_sched = W.Dropdown(options=list(SCHEDULER_NAMES), description=t("common.scheduler"), style=WIDE,
+        self.w_seed = W.IntText(description=tr("common.seed"), layout=W.Layout(width="180px"), style=WIDE)
+        self.w_n = W.IntSlider(min=1, max=MAX_IMAGES, description=tr("reverse.images"), style=WIDE)
+        self.w_sched = W.Dropdown(options=list(SCHEDULER_NAMES), description=tr("common.scheduler"), style=WIDE,
                                   layout=W.Layout(width="220px"))
-        self.w_steps = W.IntSlider(min=1, max=min(200, self.model.schedule.num_train_timesteps), description=t("common.steps"),
+        self.w_steps = W.IntSlider(min=1, max=min(200, self.model.schedule.num_train_timesteps), description=tr("common.steps"),
                                    style=WIDE)
-        self.w_guidance = W.FloatSlider(min=0, max=10, step=0.5, description=t("common.guidance"), style=WIDE,
+        self.w_guidance = W.FloatSlider(min=0, max=10, step=0.5, description=tr("common.guidance"), style=WIDE,
                                         disabled=self.model.kind == "uncond")
         self.w_go = button("reverse.generate", primary=True, icon="play")
         self.w_go.on_click(lambda _: self.submit(self.generate))
@@ -138,6 +138,6 @@ class ReverseProcess(View):
                                column_labels=[f"#{i + 1}" for i in range(traj.batch_size)])
         self.player.step = traj.num_steps - 1
         set_png(self.final, tile(traj.final_images(), cols=min(4, traj.batch_size)), self.player.zoom)  # wraps after 4
-        self.summary.value = t("reverse.summary", n=traj.batch_size, steps=traj.num_steps, scheduler=self.scheduler,
+        self.summary.value = tr("reverse.summary", n=traj.batch_size, steps=traj.num_steps, scheduler=self.scheduler,
                                guidance=traj.meta["guidance"], seed=self.seed)
         return traj
