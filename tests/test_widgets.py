@@ -184,3 +184,15 @@ def test_reverse_process_warns_when_guidance_leaves_the_tuned_range():
     assert w.guidance_note.layout.display == "" and f"{hi + 3:g}" in w.guidance_note.value
     w.w_guidance.value = w.model.default_guidance
     assert w.guidance_note.layout.display == "none"
+
+
+def test_line_figure_puts_a_series_in_other_units_on_its_own_axis():
+    from diffviz.widgets.charts import line_figure
+
+    fig = line_figure([0, 2, 4], {"CLIP score": [25.0, 28.0, 30.0], "FID": [140.0, 90.0, 120.0]}, "per w", "w",
+                      "CLIP score", right="FID")
+    clip, fid = fig.data
+    assert clip.yaxis == "y" and fid.yaxis == "y2", "FID is drawn against the right-hand axis, not the CLIP scale"
+    assert fig.layout.yaxis2.title.text == "FID" and fig.layout.yaxis2.overlaying == "y"
+    alone = line_figure([0, 2], {"FID": [1.0, 2.0]}, "t", "w", "FID")
+    assert alone.data[0].yaxis == "y" and "yaxis2" not in alone.layout.to_plotly_json(), "one series: one axis"

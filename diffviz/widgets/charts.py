@@ -190,9 +190,14 @@ def _floats(values) -> list:
 
 def line_figure(x, ys: dict[str, list[float]], title: str, xaxis: str, yaxis: str, bands: dict | None = None,
                 hline: tuple[float, str] | None = None, width: int | None = None,
-                legend_below: bool = False) -> go.FigureWidget:
-    """Lines with markers; a series' ± band (bands[name]) is drawn in the series' own colour."""
+                legend_below: bool = False, right: str | None = None) -> go.FigureWidget:
+    """Lines with markers; a series' ± band (bands[name]) is drawn in the series' own colour.
+
+    right: the name of a series measured in other units (FID beside a CLIP score), drawn against its own
+    axis on the right, titled with its name, so neither scale flattens the other."""
     layout = dict(LAYOUT, title=title, xaxis_title=xaxis, yaxis_title=yaxis)
+    if right is not None and right in ys:
+        layout["yaxis2"] = dict(title=right, overlaying="y", side="right", showgrid=False)
     if width:
         layout["width"] = width
     if legend_below:
@@ -206,7 +211,8 @@ def line_figure(x, ys: dict[str, list[float]], title: str, xaxis: str, yaxis: st
             hi = np.asarray(y, dtype=np.float64) + np.asarray(bands[name], dtype=np.float64)
             fig.add_scatter(x=x + x[::-1], y=_floats(hi) + _floats(lo)[::-1], mode="lines", fill="toself", opacity=0.2,
                             fillcolor=colour, line=dict(width=0), showlegend=False, hoverinfo="skip")
-        fig.add_scatter(x=x, y=_floats(y), name=name, mode="lines+markers", line=dict(color=colour))
+        fig.add_scatter(x=x, y=_floats(y), name=name, mode="lines+markers", line=dict(color=colour),
+                        yaxis="y2" if name == right and "yaxis2" in layout else "y")
     if hline is not None:
         fig.add_hline(y=float(hline[0]), line_dash="dot", annotation_text=hline[1], annotation_position="top left")
     return _figure_widget(fig)

@@ -173,7 +173,9 @@ class GuidanceSweep(_Sweep):
         if self.fids:
             curves["FID"] = self.fids
         old = self.chart.children
-        self.chart.children = [line_figure(self.scales, curves, tr("compare.per_scale"), "w", "")] if curves else []
+        left = tr("common.clip_score") if self.clip_scores else ("FID" if self.fids else "")
+        self.chart.children = [line_figure(self.scales, curves, tr("compare.per_scale"), "w", left,
+                                           right="FID" if self.clip_scores and self.fids else None)] if curves else []
         retire(self.chart, old)  # closed on the next run: the browser may still be talking to it
         message = guidance_warning(self.model, self.scales)
         if message:  # shown in the banner by @guarded, beside any other notice (unknown prompt words)
