@@ -196,3 +196,32 @@ def test_line_figure_puts_a_series_in_other_units_on_its_own_axis():
     assert fig.layout.yaxis2.title.text == "FID" and fig.layout.yaxis2.overlaying == "y"
     alone = line_figure([0, 2], {"FID": [1.0, 2.0]}, "t", "w", "FID")
     assert alone.data[0].yaxis == "y" and "yaxis2" not in alone.layout.to_plotly_json(), "one series: one axis"
+
+
+def test_redrawn_pictures_are_closed_not_kept(class_model, monkeypatch):
+    """Moving t redraws the noise inspector's pictures; the old picture widgets are closed one redraw
+    later (not kept alive in the kernel for the whole session: a Solara server has many viewers)."""
+    from diffviz.widgets import charts
+
+    monkeypatch.setattr(charts, "RETIRE_AFTER_S", 0.0)
+    w = NoiseInspector(class_model)
+
+    def images(box):
+        out, todo = [], [box]
+        while todo:
+            x = todo.pop()
+            kids = getattr(x, "children", None)
+            if kids:
+                todo += list(kids)
+            elif x is not box and type(x).__name__ == "Image":
+                out.append(x)
+        return out
+
+    first = images(w.pictures)
+    assert first and all(im.comm is not None for im in first)
+    w.t = 300
+    second = images(w.pictures)
+    assert second and not set(map(id, second)) & set(map(id, first)), "new pictures are shown"
+    w.t = 600
+    assert all(im.comm is None for im in first), "pictures two redraws old are closed"
+    assert all(im.comm is not None for im in images(w.pictures)), "what is shown stays open"

@@ -139,6 +139,22 @@ def replace_figure(box: W.Box, old: go.FigureWidget | None, new: go.FigureWidget
 RETIRE_AFTER_S = 10.0
 
 
+def swap(box: W.Box, children) -> None:
+    """Show `children` in `box` instead of what it showed; the old widgets (pictures, grids, charts) are
+    closed one replacement later (see `retire`), so a view redrawn on every slider move does not keep
+    every picture it ever drew alive in the kernel."""
+    old = [c for c in box.children if all(c is not n for n in children)]
+    box.children = list(children)
+    retire(box, old)
+
+
+def _close_tree(w) -> None:
+    """Close a widget and everything inside it (a labelled grid: its boxes, captions and pictures)."""
+    for child in getattr(w, "children", ()) or ():
+        _close_tree(child)
+    w.close()
+
+
 def retire(box: W.Box, widgets) -> None:
     """Keep `widgets` (a widget or several, just taken off the page) for a while, and close the ones
     retired from `box` more than RETIRE_AFTER_S ago (boxes with their children: a labelled grid's pictures)."""
@@ -148,9 +164,7 @@ def retire(box: W.Box, widgets) -> None:
         if now - when < RETIRE_AFTER_S:
             keep.append((when, w))
             continue
-        for child in getattr(w, "children", ()):
-            child.close()
-        w.close()
+        _close_tree(w)
     new = [w for w in (widgets if isinstance(widgets, (list, tuple)) else [widgets]) if w is not None]
     box._dv_retired = keep + [(now, w) for w in new]
 

@@ -13,7 +13,7 @@ from ..metrics.stats import SingularCovarianceWarning
 from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, image_widget, notice
 from ..errors import DiffvizError
 from .base import Float, Int  # numpy scalars are numbers
-from .charts import line_figure, retire
+from .charts import line_figure, swap
 from .guidance import guidance_warning
 from .i18n import tr
 from .reverse import condition_control
@@ -159,7 +159,7 @@ class GuidanceSweep(_Sweep):
             self.images.append(self._sample(guidance=w, steps=self.steps))
             cb(i + 1, len(self.scales))
         self.done()
-        self.results.children = [picture_grid([(self._caption(w), im) for w, im in zip(self.scales, self.images)], self.zoom)]
+        swap(self.results, [picture_grid([(self._caption(w), im) for w, im in zip(self.scales, self.images)], self.zoom)])
         self.clip_scores = []
         if self.model.kind == "text":
             from ..metrics.clip_score import ClipScorer
@@ -172,11 +172,9 @@ class GuidanceSweep(_Sweep):
         curves = {tr("common.clip_score"): self.clip_scores} if self.clip_scores else {}
         if self.fids:
             curves["FID"] = self.fids
-        old = self.chart.children
         left = tr("common.clip_score") if self.clip_scores else ("FID" if self.fids else "")
-        self.chart.children = [line_figure(self.scales, curves, tr("compare.per_scale"), "w", left,
-                                           right="FID" if self.clip_scores and self.fids else None)] if curves else []
-        retire(self.chart, old)  # closed on the next run: the browser may still be talking to it
+        swap(self.chart, [line_figure(self.scales, curves, tr("compare.per_scale"), "w", left,
+                                      right="FID" if self.clip_scores and self.fids else None)] if curves else [])
         message = guidance_warning(self.model, self.scales)
         if message:  # shown in the banner by @guarded, beside any other notice (unknown prompt words)
             warnings.warn(message, UserWarning, stacklevel=2)
@@ -250,4 +248,4 @@ class SchedulerCompare(_Sweep):
                 cb(len(self.grid), total)
             rows.append(picture_grid(items, self.zoom))
         self.done()
-        self.results.children = rows
+        swap(self.results, rows)

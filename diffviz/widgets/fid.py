@@ -15,7 +15,7 @@ from ..metrics.fid import max_n
 from .base import WIDE, View, button, default_model, explain, heading, heavy, notice, png_bytes, tile
 from ..errors import DiffvizError
 from .base import Int  # numpy scalars are numbers
-from .charts import line_figure, replace_figure, retire, scatter_figure
+from .charts import line_figure, replace_figure, scatter_figure, swap
 from .i18n import tr
 
 GRID_IMAGES, GRID_COLS, GRID_WIDTH = 32, 8, 480  # images shown per set, columns, about this many pixels wide
@@ -134,9 +134,7 @@ class FidExplorer(View):
         for key, images in (("fid.real_title", report.real_images), ("fid.generated_title", report.generated_images)):
             boxes.append(W.VBox([W.HTML(f"<b>{tr(key, k=k, n=report.n)}</b>"), fitted_image(tile(images[:k], cols=GRID_COLS))],
                                 layout=W.Layout(flex="1 1 300px", min_width="0", max_width=f"{GRID_WIDTH + 20}px")))
-        old = self.grids.children
-        self.grids.children = boxes
-        retire(self.grids, old)
+        swap(self.grids, boxes)
 
     def _show_charts(self, report) -> None:
         curves = {tr("fid.generated_curve"): report.curve.mean, tr("fid.floor_curve"): report.floor_curve.mean}

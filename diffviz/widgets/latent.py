@@ -16,7 +16,7 @@ from ..diffusion.trajectory import to_uint8_image, to_uint8_noise
 from .base import WIDE, View, default_model, explain, guarded, heading, image_widget, notice, zoom_for
 from ..errors import DiffvizError
 from .base import Int  # numpy scalars are numbers
-from .charts import heatmap_figure, replace_figure
+from .charts import heatmap_figure, replace_figure, swap
 from .i18n import tr
 from .noise import check_example, data_image
 
@@ -80,5 +80,5 @@ class LatentParts(View):
                  (tr("latent.latent", shape="×".join(map(str, self.latent.shape[1:]))), to_uint8_noise(self.latent[0].cpu()),
                   self.zoom * self.model.image_shape[-1] // self.latent.shape[-1]),
                  (tr("latent.decoded"), to_uint8_image(recon[0].cpu()), self.zoom)]
-        self.pictures.children = [W.VBox([W.HTML(f"<b>{name}</b>"), image_widget(img, z)]) for name, img, z in items]
+        swap(self.pictures, [W.VBox([W.HTML(f"<b>{name}</b>"), image_widget(img, z)]) for name, img, z in items])
         self.quality.value = tr("latent.psnr", psnr=psnr, ratio=x0.numel() / self.latent[0].numel())

@@ -26,6 +26,7 @@ from .base import WIDE, View, button, default_model, explain, guarded, heading, 
 from ..errors import DiffvizError
 from .base import Float, Int  # numpy scalars are numbers
 from .compare import picture_grid
+from .charts import swap
 from .guidance import guidance_warning
 from .i18n import tr
 from .reverse import condition_control
@@ -315,18 +316,18 @@ class NoiseInspector(View):
         self.shown = {}
         if self.model.latent:
             h, w = out.x_t.shape[-2:]
-            self.pictures.children = [
+            swap(self.pictures, [
                 W.HTML(f"<b>{tr('noise.image_row')}</b>"),
                 self._grid([(tr("noise.x0"), self._image(self.x0[None])), (tr("noise.x0_decoded"), x0_hat)]),
                 W.HTML(f"<b>{tr('noise.latent_row')}</b>"),
                 self._grid([(tr("noise.latent_xt"), self._noise(out.x_t)), (tr("noise.eps"), self._noise(out.noise)),
                             (tr("noise.eps_pred"), self._noise(out.eps_pred)), (tr("noise.error"), self._error(out.error))]),
-                W.HTML(f"<div style='color:#555;font-size:12px'>{tr('noise.latent_note', h=h, w=w)}</div>")]
+                W.HTML(f"<div style='color:#555;font-size:12px'>{tr('noise.latent_note', h=h, w=w)}</div>")])
         else:
-            self.pictures.children = [self._grid([
+            swap(self.pictures, [self._grid([
                 (tr("noise.x0"), self._image(out.x0)), (tr("noise.xt"), self._image(out.x_t)), (tr("noise.eps"), self._noise(out.noise)),
                 (tr("noise.eps_pred"), self._noise(out.eps_pred)), (tr("noise.x0_pred"), x0_hat),
-                (tr("noise.error"), self._error(out.error))])]
+                (tr("noise.error"), self._error(out.error))])])
         self.stats.value = tr("noise.mse", mse=float(out.loss), t=self.t, ab=float(out.alpha_bar[0]))
         if self.model.conditioner is not None:
             self._show_guidance(out)
@@ -345,11 +346,11 @@ class NoiseInspector(View):
             g = guided_prediction(self.model.unet, out.x_t, out.t, None, self._cond(null=True), self.guidance,
                                   eps_cond=out.eps_pred)
         k = visibility_gain(g.delta, NOISE_RANGE)
-        self.guided_pictures.children = [self._grid([
+        swap(self.guided_pictures, [self._grid([
             (tr("noise.eps_cond"), self._noise(g.eps_cond)), (tr("noise.eps_uncond"), self._noise(g.eps_uncond)),
             (tr("noise.scaled_diff", k=k) if k > 1 else tr("noise.diff"), self._noise(g.delta * k)),
             (tr("noise.guided"), self._noise(g.eps)),
-            (tr("noise.guided_x0"), self._clean_estimate(out.x_t, g.eps, out.alpha_bar))])]
+            (tr("noise.guided_x0"), self._clean_estimate(out.x_t, g.eps, out.alpha_bar))])])
         self.diff_gain = k
         note = tr("noise.diff_note" if k > 1 else "noise.diff_note_same", w=self.guidance, peak=float(g.delta.abs().max()), k=k)
         self.diff_note.value = f"<div style='color:#555;font-size:12px;max-width:56em'>{note}</div>"
@@ -372,7 +373,7 @@ class NoiseInspector(View):
             self.shown.update({f"{key}: {name}": img for name, img in items})
             boxes.append(W.VBox([W.HTML(f"<b>{tr(f'noise.{key}_row', mse=float(pred.loss), **extra)}</b>"),
                                  picture_grid(items, self.zoom, columns=len(items))], layout=W.Layout(margin="0 24px 8px 0", max_width="100%")))
-        self.train_pictures.children = boxes
+        swap(self.train_pictures, boxes)
 
     # ---- training ---------------------------------------------------------------------------
     def reset_student(self) -> None:
@@ -381,7 +382,7 @@ class NoiseInspector(View):
         self.loss_history = []
         self.steps_trained = 0
         self.train_info.value = ""
-        self.train_pictures.children = []
+        swap(self.train_pictures, [])
 
     @guarded
     def train_step(self) -> tuple[float, float]:
