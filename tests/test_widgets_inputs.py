@@ -232,3 +232,12 @@ def test_noise_inspector_trained_copy_on_a_new_pair_says_so(class_model):
     assert f"{copy_mse:.4f}" in w.train_info.value
     before, after = w.train_step()
     assert before == pytest.approx(copy_mse, rel=1e-6) and after < before and "Step 2" in w.train_info.value
+
+
+def test_value_set_from_code_beyond_a_slider_is_kept_not_clamped(class_model):
+    w = ReverseProcess(class_model, generate=False)
+    w.guidance = 25.0
+    assert w.guidance == 25.0 and w.w_guidance.value == 25.0 and w.w_guidance.max >= 25.0
+    assert "25" in w.guidance_note.value, "the note says w is outside the tuned range"
+    w.w_guidance.value = 2.0  # the slider still drives the trait
+    assert w.guidance == 2.0

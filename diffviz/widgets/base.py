@@ -314,7 +314,17 @@ class View(W.VBox):
         A value the browser sends that the trait's validator refuses (seed -5 typed in a box) puts the
         control back to the trait's value and shows why in the banner; no traceback leaves the kernel.
         """
-        setattr(widget, attr, getattr(self, name))
+        def to_control(value):
+            # a value set from code beyond a slider's end widens the slider instead of being clamped to it
+            # (w.guidance = 20 stays 20; the guidance note says it is outside the tuned range)
+            if attr == "value" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                if getattr(widget, "max", None) is not None and value > widget.max:
+                    widget.max = value
+                if getattr(widget, "min", None) is not None and value < widget.min:
+                    widget.min = value
+            setattr(widget, attr, value)
+
+        to_control(getattr(self, name))
 
         def from_control(change):
             try:
@@ -330,7 +340,7 @@ class View(W.VBox):
                 self.clear_error()
 
         widget.observe(from_control, attr)
-        self.observe(lambda change: setattr(widget, attr, change["new"]), name)
+        self.observe(lambda change: to_control(change["new"]), name)
         return widget
 
     def show_error(self, message: str) -> None:
