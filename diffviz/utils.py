@@ -6,6 +6,7 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+import glob
 import os
 import signal
 import tempfile
@@ -76,7 +77,7 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], None], *
     """
     path = Path(path)
     check_output_file(path)
-    fd, name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.{os.getpid()}.", dir=path.parent)
     tmp = Path(name)
     try:
         if callable(data):
@@ -86,13 +87,36 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], None], *
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data.encode(encoding) if isinstance(data, str) else data)
         _fsync(tmp)
+        kill_point("file:written")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
     _fsync(path.parent)
+    _remove_stale_temps(path)
     return path
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Remove temp files a killed earlier write of `path` left beside it (their writer process is gone);
+    a write in progress in a live process keeps its own."""
+    prefix = f"{TMP_PREFIX}{path.name}."
+    for stale in path.parent.glob(f"{glob.escape(prefix)}*"):
+        pid = stale.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: alive
+        return True
+    return True
 
 
 def check_output_file(path: str | Path) -> Path:

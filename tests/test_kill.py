@@ -133,3 +133,23 @@ def test_a_trajectory_killed_between_its_two_files_loads_whole(tmp_path):
     traj = diffviz.Trajectory.load(tmp_path / "t")
     assert traj.meta["conditions"] == [7], "metadata comes with the tensors, not from the older trajectory.json"
     assert json.loads((tmp_path / "t" / "trajectory.json").read_text())["meta"]["conditions"] == [5]
+
+
+WRITE_FILE = """
+import sys
+from diffviz.utils import atomic_write
+atomic_write(sys.argv[1], "new")
+"""
+
+
+def test_the_next_write_cleans_what_a_killed_file_write_left(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("old")
+    killed_at("file:written", WRITE_FILE, target)
+    assert target.read_text() == "old", "a write killed before its rename leaves the old file whole"
+    left = [p.name for p in tmp_path.iterdir() if p.name != "notes.txt"]
+    assert left and all(n.startswith(".diffviz-tmp-notes.txt.") for n in left), left
+    from diffviz.utils import atomic_write
+
+    atomic_write(target, "newer")
+    assert target.read_text() == "newer" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
