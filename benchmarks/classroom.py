@@ -153,6 +153,35 @@ def load_avg() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
+class ProxiedSolara:
+    """`diffviz dashboard NAME --server solara --processes N`: N Solara processes behind the sticky proxy
+    (the memory sampled is the whole process tree: proxy + every Solara process)."""
+
+    def __init__(self, dashboard: str, workers: int, processes: int):
+        import socket
+        import subprocess
+
+        from browser.conftest import wait_for_port
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/"
+        log = Path(os.environ.get("TMPDIR", "/tmp")) / f"solara-proxy-{port}.log"
+        env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+        self.proc = subprocess.Popen([sys.executable, "-m", "diffviz.cli", "dashboard", dashboard, "--server", "solara",
+                                      "--processes", str(processes), "--workers", str(workers), "--port", str(port)],
+                                     env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        for p in [port] + [port + 1 + i for i in range(processes)]:
+            wait_for_port(self.proc, p, log, f"port {p}", 240)
+
+    def stop(self):
+        import signal
+
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--server", nargs="*", default=["solara", "voila"], choices=["solara", "voila"])
@@ -160,12 +189,15 @@ def main():
     p.add_argument("--voila-viewers", nargs="*", type=int, default=None, help="Voila's N (default: --viewers)")
     p.add_argument("--dashboard", default="02_reverse")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--processes", type=int, default=1,
+                   help="Solara processes behind diffviz's sticky proxy (diffviz dashboard --processes N)")
     args = p.parse_args()
     print(f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GB; dashboard {args.dashboard}", flush=True)
     print(HEAD, flush=True)
     seed = 1000
     if "solara" in args.server:
-        server = SolaraServer(args.dashboard, args.workers)
+        server = SolaraServer(args.dashboard, args.workers) if args.processes == 1 else \
+            ProxiedSolara(args.dashboard, args.workers, args.processes)
         try:
             asyncio.run(hall(server.url, 1, 999))  # warm: imports and models in memory
             time.sleep(3)
@@ -173,7 +205,8 @@ def main():
                 idle, load, cpu0 = Sampler(server.proc.pid).total(), load_avg(), Sampler(server.proc.pid).cpu()
                 with Sampler(server.proc.pid) as s:
                     outs = asyncio.run(hall(server.url, n, seed))
-                print(row("solara", n, outs, idle, s.peak, load, s.cpu() - cpu0), flush=True)
+                name = "solara" if args.processes == 1 else f"solara×{args.processes}"
+                print(row(name, n, outs, idle, s.peak, load, s.cpu() - cpu0), flush=True)
                 seed += n
                 time.sleep(5)  # closed pages' virtual kernels go away
         finally:

@@ -314,3 +314,23 @@ def test_voila_refuses_kernels_beyond_the_cap_with_a_clear_page(tmp_path):
         assert "All 1 places of this dashboard are taken" in body and "--server solara" in body and "名额" in body and "&amp;" not in body
     finally:
         server.stop()
+
+
+def test_the_sticky_proxy_spreads_new_viewers_and_keeps_known_ones():
+    from diffviz.servers.proxy import Backends, cookie_index
+
+    b = Backends([9001, 9002, 9003])
+    first = [b.pick() for _ in range(6)]
+    assert sorted(first) == [0, 0, 1, 1, 2, 2], "new viewers go to the process with the fewest"
+    assert b.index_from("2") == 2 and b.index_from("7") is None and b.index_from("x") is None and b.index_from(None) is None
+    assert b.url(1, "/jupyter/api/kernels/a/channels?session_id=s", "ws") == "ws://127.0.0.1:9002/jupyter/api/kernels/a/channels?session_id=s"
+    assert cookie_index("diffviz-worker=1; Path=/; HttpOnly; SameSite=Lax") == 1
+    with pytest.raises(ValueError, match="at least one"):
+        Backends([])
+
+
+def test_processes_are_for_solara(capsys):
+    from diffviz.cli import main
+
+    assert main(["dashboard", "02_reverse", "--processes", "2"]) != 0
+    assert "--processes is for --server solara" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import subprocess
+import sys
 
 from ..content import dashboard_names as available, dashboards_dir  # noqa: F401  (re-exported for callers)
 from ..errors import DiffvizError
@@ -32,6 +33,9 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
                         "lecture hall (pip install 'diffviz[classroom]')")
     p.add_argument("--workers", type=int_in(1, 64, "workers"), default=None,
                    help="--server solara: threads computing for the viewers, 1..64 (default 2)")
+    p.add_argument("--processes", type=int_in(1, 64, "processes"), default=1,
+                   help="--server solara: Solara processes behind one sticky proxy on --port, 1..64 (default 1; "
+                        "~1.1 GB each; more processes use more cores for a big hall)")
     p.add_argument("--max-kernels", type=int_in(1, None, "max-kernels"), default=None,
                    help="Voila: most viewers' kernels alive at once, ~1.3 GB each (default: what this machine's "
                         "memory holds); a page load beyond it gets a 'dashboard full' page")
@@ -82,6 +86,8 @@ def run(args) -> int:
     notebook = dashboards_dir() / f"{args.name}.ipynb"
     if getattr(args, "server", "voila") == "solara":
         return run_solara(args)
+    if (getattr(args, "processes", 1) or 1) > 1:
+        raise DiffvizError("--processes is for --server solara (Voila already gives every viewer a process)")
     if getattr(args, "workers", None) is not None:
         raise ValueError("--workers is for --server solara (a Voila kernel serves one viewer with one worker)")
     cmd = voila_command(notebook.name, port=args.port, host=args.host, preheat=not args.no_preheat,
@@ -106,22 +112,35 @@ def run_solara(args) -> int:
     env = solara_environment(args.name, workers=args.workers or DEFAULT_WORKERS)
     if args.presenter:
         env[PRESENTER_ENV] = "1"
-    print(f"diffviz dashboard {args.name} (Solara, {args.workers or DEFAULT_WORKERS} workers): "
-          f"http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
-    return _serve(solara_command(port=args.port, host=args.host), env, dashboards_dir())
+    if getattr(args, "lang", None):
+        env["DIFFVIZ_LANG"] = args.lang
+    processes = getattr(args, "processes", 1) or 1
+    print(f"diffviz dashboard {args.name} (Solara, {processes} process{'es' if processes > 1 else ''} × "
+          f"{args.workers or DEFAULT_WORKERS} workers): http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
+    if processes == 1:
+        return _serve(solara_command(port=args.port, host=args.host), env, dashboards_dir())
+    ports = [args.port + 1 + i for i in range(processes)]
+    if ports[-1] > 65535:
+        raise DiffvizError(f"--processes {processes} needs ports {ports[0]}..{ports[-1]} after --port; use a lower --port")
+    backends = [(solara_command(port=p, host="127.0.0.1"), env) for p in ports]
+    proxy = [sys.executable, "-m", "diffviz.servers.proxy", args.host, str(args.port), *map(str, ports)]
+    return _serve(proxy, dict(env), dashboards_dir(), backends=backends)
 
 
-def _serve(cmd: list[str], env: dict, cwd) -> int:
+def _serve(cmd: list[str], env: dict, cwd, backends: list[tuple[list[str], dict]] = ()) -> int:
     # The server runs in a session of its own, so Ctrl-C reaches only us; we stop it and its kernels.
+    # `backends`: processes behind it (Solara processes behind the sticky proxy), stopped with it.
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    proc = None
+    procs: list[subprocess.Popen] = []
     try:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True)
-        return proc.wait()
+        for backend_cmd, backend_env in backends:
+            procs.append(subprocess.Popen(backend_cmd, cwd=cwd, env=backend_env, start_new_session=True))
+        procs.append(subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True))
+        return procs[-1].wait()
     except _Stop:
         return 0
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if proc is not None:
+        for proc in reversed(procs):
             stop_server(proc)

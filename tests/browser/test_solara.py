@@ -98,3 +98,86 @@ def test_two_viewers_keep_their_own_state(solara_server, browser):
     finally:
         a_ctx.close()
         b_ctx.close()
+
+
+def free_port_run(n: int) -> int:
+    """A port p with p .. p+n all free on 127.0.0.1 (the proxy and its processes)."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + n > 65535:
+            continue
+        try:
+            for p in range(base + 1, base + n + 1):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no run of free ports")
+
+
+@pytest.mark.slow
+def test_two_processes_behind_the_sticky_proxy(browser, tmp_path):
+    """`diffviz dashboard 02_reverse --server solara --processes 2`: two students land on different
+    processes, each stays on theirs (page, assets and websocket), both render and generate, and a
+    stopped command leaves no process behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    from .conftest import wait_for_port
+
+    port = free_port_run(2)
+    log = tmp_path / "dashboard.log"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "diffviz.cli", "dashboard", "02_reverse", "--server", "solara",
+                             "--processes", "2", "--workers", "1", "--port", str(port)],
+                            env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    contexts = []
+    try:
+        wait_for_port(proc, port, log, "diffviz dashboard", 120)
+        for p in (port + 1, port + 2):
+            wait_for_port(proc, p, log, f"solara on {p}", 180)
+        family = psutil.Process(proc.pid).children(recursive=True)
+        url = f"http://127.0.0.1:{port}/"
+        pages, pinned = [], []
+        for seed in (3, 4):
+            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+            contexts.append(ctx)
+            page = ctx.new_page()
+            sent: list = []
+            page.on("websocket", lambda ws, sent=sent: ws.on("framesent", lambda payload: sent.append(payload)))
+            errors: list = []
+            page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+            page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+            page.goto(url, timeout=180_000)
+            page.wait_for_selector("canvas.dv-cell", timeout=180_000, state="visible")
+            generate(page, seed)
+            assert min(page.evaluate(CANVAS_STATS)) > 0, "pictures drawn, none blank"
+            assert page.locator(".dv-error").count() == 0 and page.get_by_text("Error displaying widget").count() == 0
+            assert sent, "the widgets talk to their process through the proxy's websocket"
+            assert not errors, errors
+            pinned.append([c["value"] for c in ctx.cookies() if c["name"] == "diffviz-worker"])
+            pages.append(page)
+        assert sorted(sum(pinned, [])) == ["0", "1"], f"two students, two processes: {pinned}"
+        pages[0].reload()
+        pages[0].wait_for_selector("canvas.dv-cell", timeout=180_000, state="visible")
+        assert [c["value"] for c in contexts[0].cookies() if c["name"] == "diffviz-worker"] == pinned[0], \
+            "a reload stays on the same process"
+        screenshot(pages[1], "solara_proxy_02_reverse")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        _, alive = psutil.wait_procs(family, timeout=15)
+        assert not alive, f"left running: {[p.cmdline()[:4] for p in alive]}"
+    finally:
+        for ctx in contexts:
+            ctx.close()
+        if proc.poll() is None:
+            proc.kill()
