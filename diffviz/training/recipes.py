@@ -21,7 +21,7 @@ from ..diffusion.guidance import drop_conditions
 from ..diffusion.objective import noise_prediction
 from ..diffusion.schedule import Schedule
 from ..models import builders
-from ..models.conditioning import text_token_states
+from ..models.conditioning import TextConditioner, text_token_states
 
 # The bundled models' parts, each trained separately: part -> (steps, lr, batch size, ema decay)
 # "decoder" fine-tunes the VAE's decoder with its encoder frozen, so the UNet's latents do not move.
@@ -43,14 +43,16 @@ def _shift(x: torch.Tensor, g: torch.Generator, max_shift: int = 1) -> torch.Ten
     return torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
 
 
-def clip_recipe(data: ShapesData, cfg: dict, batch_size: int, device):
-    model = builders.build_clip(cfg)
-    tokens = builders.make_tokenizer(cfg["text_cfg"]["context_length"])(data.captions)
+def clip_recipe(data: ShapesData, cfg: dict, batch_size: int, device, known_words=None):
+    """The text encoder part (a `TextConditioner`, so its checkpoint rebuilds it) trains its whole CLIP
+    contrastively; cfg is the open_clip CLIP config."""
+    model = TextConditioner(cfg, known_words=sorted(known_words) if known_words else None)
+    tokens = model.tokenize(data.captions)
     loss = ClipLoss()
 
     def loss_fn(step, g):
         idx = torch.randint(0, len(tokens), (batch_size,), generator=g, device=g.device).cpu()
-        img_f, txt_f, scale = model(_to_float(data.images[idx]).to(device), tokens[idx].to(device))[:3]
+        img_f, txt_f, scale = model.clip(_to_float(data.images[idx]).to(device), tokens[idx].to(device))[:3]
         return loss(img_f, txt_f, scale)
 
     return model, loss_fn
