@@ -183,3 +183,15 @@ def test_a_checkpoint_written_before_configs_were_stored_still_resumes(tmp_path)
     for k, v in full.ema_state_dict().items():
         assert torch.allclose(v, resumed.ema_state_dict()[k], atol=1e-6), k
     assert checkpoint_spec(file)["class"] == "TextConditioner", "the resumed run's checkpoints name their model"
+
+
+def test_a_resumed_part_keeps_the_config_it_started_with(tmp_path, monkeypatch):
+    """`diffviz train` resumes a part from the config its checkpoint names, even after the constant changed."""
+    from diffviz.models import builders
+    from diffviz.training import bundle
+
+    bundle.train_part("digits", "classifier", tmp_path, device="cpu", steps=2)
+    monkeypatch.setattr(builders, "DIGITS_CLASSIFIER_CONFIG", dict(builders.DIGITS_CLASSIFIER_CONFIG, width=16))
+    model = bundle.train_part("digits", "classifier", tmp_path, device="cpu", steps=3)
+    assert model.config.width == 32 and bundle.run_steps(tmp_path, "digits", "classifier") == 3
+    assert bundle.load_part(tmp_path, "digits", "classifier").config.classes == {"digit": [str(i) for i in range(10)]}

@@ -31,10 +31,10 @@ from ..errors import DiffvizError, MissingFileError
 SCHEDULE = "squaredcos_cap_v2"
 
 
-def _train(model, loss_fn, out: Path, part: tuple, seed: int, device, minutes=None, steps=None, callbacks=None) -> Trainer:
-    n, lr, bs, ema = part
-    cfg = TrainConfig(steps=steps or n, lr=lr, batch_size=bs, seed=seed, ema_decay=ema, device=str(device),
-                      checkpoint_every=100, max_minutes=minutes)
+def _train(model, loss_fn, out: Path, part: recipes.PartSpec, seed: int, device, minutes=None, steps=None,
+           callbacks=None) -> Trainer:
+    cfg = TrainConfig(steps=steps or part.steps, lr=part.lr, batch_size=part.batch_size, seed=seed, ema_decay=part.ema_decay,
+                      device=str(device), checkpoint_every=100, max_minutes=minutes)
     trainer = Trainer(model, loss_fn, cfg, out, callbacks=callbacks)
     trainer.run()
     model.load_state_dict(trainer.ema_state_dict())
@@ -64,10 +64,10 @@ def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int
         x, y = recipes.digits_data(16, "train")
         if part == "classifier":
             cfg = dict(_config(out, dict(builders.DIGITS_CLASSIFIER_CONFIG, classes=CLASS_NAMES["digits"])), augment_shift=1)
-            model, loss_fn = recipes.classifier_recipe(x, {"digit": y}, cfg, spec[2], device)
+            model, loss_fn = recipes.classifier_recipe(x, {"digit": y}, cfg, spec.batch_size, device)
         else:
             model, loss_fn = recipes.class_unet_recipe(x, y, _config(out, builders.DIGITS_UNET_CONFIG),
-                                                       Schedule.from_name(SCHEDULE), spec[2], device)
+                                                       Schedule.from_name(SCHEDULE), spec.batch_size, device)
         _train(model, loss_fn, out, spec, seed, device, minutes, steps)
         return model
     if part == "text_bilingual":
@@ -75,14 +75,14 @@ def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int
     data = shapes_data.generate_shapes(n_images, seed=seed, split="all" if part == "classifier" else "train")
     if part == "clip":
         clip_cfg = _config(out, {"clip_config": builders.SHAPES_CLIP_CONFIG})["clip_config"]
-        model, loss_fn = recipes.clip_recipe(data, clip_cfg, spec[2], device, known_words=shapes_data.vocabulary())
+        model, loss_fn = recipes.clip_recipe(data, clip_cfg, spec.batch_size, device, known_words=shapes_data.vocabulary())
     elif part == "vae":
-        model, loss_fn = recipes.vae_recipe(data, _config(out, builders.SHAPES_VAE_CONFIG), spec[2], device)
+        model, loss_fn = recipes.vae_recipe(data, _config(out, builders.SHAPES_VAE_CONFIG), spec.batch_size, device)
     elif part == "decoder":
-        model, loss_fn = recipes.vae_decoder_recipe(data, load_part(runs, "shapes", "vae"), spec[2], device)
+        model, loss_fn = recipes.vae_decoder_recipe(data, load_part(runs, "shapes", "vae"), spec.batch_size, device)
     elif part == "classifier":
         cfg = dict(_config(out, dict(builders.SHAPES_CLASSIFIER_CONFIG, classes=CLASS_NAMES["shapes"])), augment_shift=0)
-        model, loss_fn = recipes.classifier_recipe(data.images, recipes.shapes_labels(data), cfg, spec[2], device)
+        model, loss_fn = recipes.classifier_recipe(data.images, recipes.shapes_labels(data), cfg, spec.batch_size, device)
     else:
         text = load_part(runs, "shapes", "clip")
         vae = load_part(runs, "shapes", "vae")
@@ -90,7 +90,7 @@ def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int
         out.mkdir(parents=True, exist_ok=True)
         atomic_write(out / "latent_scale.json", json.dumps({"latent_scale": lat.latent_scale}))
         model, loss_fn = recipes.text_unet_recipe(lat, _config(out, builders.SHAPES_UNET_CONFIG), Schedule.from_name(SCHEDULE),
-                                                  spec[2], device)
+                                                  spec.batch_size, device)
     _train(model, loss_fn, out, spec, seed, device, minutes, steps)
     return model
 
@@ -111,7 +111,7 @@ def build_bilingual() -> BilingualTextEncoder:
     return BilingualTextEncoder(ids, **bilingual.DEFAULT_CONFIG)
 
 
-def _train_bilingual(runs: Path, out: Path, spec: tuple, seed: int, device, minutes, steps):
+def _train_bilingual(runs: Path, out: Path, spec: recipes.PartSpec, seed: int, device, minutes, steps):
     """Distil the English encoder into the bilingual student; every 500 steps log its relative error on the
     held-out colour–shape pairs (never in its training captions) to eval.jsonl."""
     teacher = english_teacher(runs)
@@ -121,7 +121,7 @@ def _train_bilingual(runs: Path, out: Path, spec: tuple, seed: int, device, minu
     tok, ctx = builders.make_tokenizer(student.context_length), student.context_length
     data = recipes.distill_data(teacher, tok, ctx, "train", device)
     held = recipes.distill_data(teacher, tok, ctx, "heldout", device)
-    model, loss_fn = recipes.bilingual_recipe(student, data, spec[2], device)
+    model, loss_fn = recipes.bilingual_recipe(student, data, spec.batch_size, device)
     out.mkdir(parents=True, exist_ok=True)
 
     def evaluate(step, loss):
@@ -173,7 +173,7 @@ def run_steps(runs: Path, model_name: str, part: str) -> int:
 
 def part_steps(model_name: str, part: str) -> int:
     """The step count a full training of this part runs."""
-    return parts(model_name)[part][0]
+    return parts(model_name)[part].steps
 
 
 def parts(model_name: str) -> dict:

@@ -10,6 +10,7 @@ reach the same generator (`bilingual_recipe`). Each recipe returns (model, loss_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -23,12 +24,20 @@ from ..diffusion.schedule import Schedule
 from ..models import builders
 from ..models.conditioning import TextConditioner, text_token_states
 
-# The bundled models' parts, each trained separately: part -> (steps, lr, batch size, ema decay)
+class PartSpec(NamedTuple):
+    """How one part trains: steps, AdamW learning rate (after a linear warm-up), batch size, EMA decay (None: no EMA)."""
+    steps: int
+    lr: float
+    batch_size: int
+    ema_decay: float | None
+
+
+# The bundled models' parts, each trained separately, in training order.
 # "decoder" fine-tunes the VAE's decoder with its encoder frozen, so the UNet's latents do not move.
-SHAPES_PARTS = {"clip": (1500, 1e-3, 128, None), "classifier": (1500, 2e-3, 64, None),
-                "vae": (2500, 1e-3, 64, None), "decoder": (1000, 2e-4, 64, None), "unet": (8000, 5e-4, 64, 0.999),
-                "text_bilingual": (6000, 1e-3, 128, 0.998)}
-DIGITS_PARTS = {"classifier": (800, 2e-3, 64, None), "unet": (6000, 1e-3, 64, 0.999)}
+SHAPES_PARTS = {"clip": PartSpec(1500, 1e-3, 128, None), "classifier": PartSpec(1500, 2e-3, 64, None),
+                "vae": PartSpec(2500, 1e-3, 64, None), "decoder": PartSpec(1000, 2e-4, 64, None),
+                "unet": PartSpec(8000, 5e-4, 64, 0.999), "text_bilingual": PartSpec(6000, 1e-3, 128, 0.998)}
+DIGITS_PARTS = {"classifier": PartSpec(800, 2e-3, 64, None), "unet": PartSpec(6000, 1e-3, 64, 0.999)}
 
 CAPTION_DROPOUT = 0.1
 
