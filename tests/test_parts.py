@@ -195,3 +195,13 @@ def test_a_resumed_part_keeps_the_config_it_started_with(tmp_path, monkeypatch):
     model = bundle.train_part("digits", "classifier", tmp_path, device="cpu", steps=3)
     assert model.config.width == 32 and bundle.run_steps(tmp_path, "digits", "classifier") == 3
     assert bundle.load_part(tmp_path, "digits", "classifier").config.classes == {"digit": [str(i) for i in range(10)]}
+
+
+def test_a_part_missing_a_tensor_is_refused_not_filled_with_random_values(tmp_path):
+    build_classifier(TINY_CLS).save_pretrained(tmp_path / "c")
+    file = tmp_path / "c" / "diffusion_pytorch_model.safetensors"
+    state = load_file(str(file))
+    del state["proj.0.weight"]
+    save_file(state, str(file))
+    with pytest.raises(io.ModelFolderError, match="does not fit this DomainClassifier: missing proj.0.weight"):
+        DomainClassifier.from_pretrained(tmp_path / "c")

@@ -112,9 +112,15 @@ def load_part(folder: str | Path, cls: type | None = None) -> torch.nn.Module:
                                   f"({cls.__name__}): it lacks {', '.join(missing)}")
     file = weights if weights.is_file() else legacy
     io.check_safetensors(file)
+    wrong = []
     try:
         if file == weights:
-            model = ModelMixin.from_pretrained.__func__(cls, folder, use_safetensors=True, torch_dtype=torch.float32)
+            model, info = ModelMixin.from_pretrained.__func__(cls, folder, use_safetensors=True, torch_dtype=torch.float32,
+                                                             output_loading_info=True)
+            wrong = [f"{what} {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}"
+                     for what, keys in (("missing", info.get("missing_keys", [])), ("unexpected", info.get("unexpected_keys", [])),
+                                        ("wrong-shaped", [k[0] if isinstance(k, tuple) else k for k in info.get("mismatched_keys", [])]))
+                     if keys]
         else:
             model = cls.from_config(init)
             state = io.load_weights(file)
@@ -122,6 +128,8 @@ def load_part(folder: str | Path, cls: type | None = None) -> torch.nn.Module:
             model.load_state_dict(state, strict=True)
     except (OSError, ValueError, RuntimeError, TypeError, KeyError) as err:
         raise io.ModelFolderError(f"could not load {folder} as {cls.__name__}: {str(err)[:400]}") from err
+    if wrong:  # diffusers would start missing tensors from random values: a folder must hold them all
+        raise io.ModelFolderError(f"{file} does not fit this {cls.__name__}: {'; '.join(wrong)}")
     return model.float().eval()
 
 
