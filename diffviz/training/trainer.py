@@ -5,10 +5,10 @@ an exponential moving average of the weights (diffusers' `EMAModel`, the one dif
 scripts use). A run lives in one folder: `checkpoint.safetensors` (model, EMA and optimiser tensors, and
 in its header the step, optimiser hyper-parameters, seed and — for a diffusers part — the model's
 class and config, so the checkpoint alone rebuilds its model, `model_from_checkpoint`: one file, so
-tensors and metadata can never disagree), `checkpoint.json` (a readable copy of that metadata, not used to resume) and `loss.jsonl`
-(one line per logged step, cut back to the checkpoint's step on resume). Every file is written to a
-temp file and renamed into place, so a kill -9 at any instant leaves the previous good checkpoint.
-Re-running the same command resumes where it stopped.
+tensors and metadata can never disagree), `checkpoint.json` (a readable copy of that metadata, not used
+to resume) and `loss.jsonl` (one line per logged step, cut back to the checkpoint's step on resume).
+Every file is written to a temp file and renamed into place, so a kill -9 at any instant leaves the
+previous good checkpoint. Re-running the same command resumes where it stopped.
 """
 from __future__ import annotations
 
