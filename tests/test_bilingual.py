@@ -20,7 +20,7 @@ def tiny_student(**kw) -> BilingualConditioner:
     ids = make_tokenizer(48)([a for a, _ in bilingual_pairs("all")]).unique().tolist()
     cfg = dict(width=32, heads=2, layers=1, resampler_layers=1, **kw)
     torch.manual_seed(0)
-    return BilingualConditioner(BilingualTextEncoder(ids, **cfg), vocabulary() + vocabulary_zh()).eval()
+    return BilingualConditioner.wrap(BilingualTextEncoder(ids, **cfg), vocabulary() + vocabulary_zh()).eval()
 
 
 # ---- captions ------------------------------------------------------------------------------------
@@ -91,8 +91,8 @@ def test_unknown_words_in_either_script_warn():
 
 def test_save_load_round_trip(tmp_path):
     cond = tiny_student()
-    cond.save_pretrained(tmp_path / "enc", dtype=None)
-    assert sorted(p.name for p in (tmp_path / "enc").iterdir()) == ["config.json", "model.safetensors"]
+    cond.save_pretrained(tmp_path / "enc")  # diffusers' ModelMixin.save_pretrained: config + safetensors
+    assert sorted(p.name for p in (tmp_path / "enc").iterdir()) == ["config.json", "diffusion_pytorch_model.safetensors"]
     back = BilingualConditioner.from_pretrained(tmp_path / "enc").eval()
     prompts = ["一个红色的圆", "a big blue square at the top left", ""]
     with torch.no_grad():
@@ -131,7 +131,7 @@ def test_swap_keeps_generator_and_decoder(models):
     for part in ("unet", "vae"):
         a, b = getattr(english, part).state_dict(), getattr(both, part).state_dict()
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), f"{part} changed"
-    assert both.meta["text_encoder"] == "bilingual" and both.name == "shapes"
+    assert both.info.text_encoder == "bilingual" and both.name == "shapes"
     with pytest.raises(ValueError, match="allowed: bilingual"):
         diffviz.load("shapes", text_encoder="klingon")
     with pytest.raises(ValueError, match="no text encoder"):
@@ -166,8 +166,8 @@ def test_english_still_works_with_the_bilingual_encoder(models):
 def test_model_with_swapped_encoder_saves_and_loads(models, tmp_path):
     _, both = models
     both.save_pretrained(tmp_path / "m")
-    assert (tmp_path / "m" / "text_encoder" / "model.safetensors").is_file()
-    assert (tmp_path / "m" / "text_encoder_bilingual" / "model.safetensors").is_file()
+    assert (tmp_path / "m" / "text_encoder" / "diffusion_pytorch_model.safetensors").is_file()
+    assert (tmp_path / "m" / "text_encoder_bilingual" / "diffusion_pytorch_model.safetensors").is_file()
     again = diffviz.load(tmp_path / "m", text_encoder="bilingual")
     with torch.no_grad():
         assert torch.allclose(again.conditioner.encode(["一个红色的圆"]), both.conditioner.encode(["一个红色的圆"]), atol=1e-6)

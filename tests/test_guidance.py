@@ -66,6 +66,6 @@ def test_guidance_range_from_model_info(class_model, uncond_model):
     assert class_model.guidance_range == (1.0, 4.0), "no guidance_range: 1 to twice the default guidance (2)"
     assert uncond_model.guidance_range == (1.0, 1.0)
     m = copy.copy(class_model)
-    m.meta = dict(class_model.meta, guidance_range=[3, 1])
+    m.info = class_model.info.replace(guidance_range=[3, 1])
     with pytest.raises(ValueError, match="lo <= hi"):
         m.guidance_range

@@ -61,7 +61,7 @@ def run(args) -> int:
     if model.kind == "class" and conds:
         conds = [int(c) if c.isdigit() else c for c in conds]
     if conds is None and model.kind != "uncond":
-        conds = (model.meta.get("prompt_examples") or ["a red circle"])[:1] if model.kind == "text" else [0]
+        conds = (model.info.prompt_examples or ["a red circle"])[:1] if model.kind == "text" else [0]
     traj = model.sample(conds, num_images=None if conds else 1, steps=args.steps, guidance=args.guidance,
                         scheduler=args.scheduler, seed=args.seed, progress=True)
     idx = np.unique(np.linspace(0, traj.num_steps - 1, max(1, min(args.frames, traj.num_steps))).round().astype(int))

@@ -24,7 +24,7 @@ def schedule_chart() -> go.Figure:
 def lecture_sections(model, prompts: list | None = None, steps: int = 50, seed: int = 0) -> list[Section]:
     """Forward process, schedules, and one reverse trajectory per condition, ready for `export_html`."""
     if model.kind == "text":
-        conds = prompts or (model.meta.get("prompt_examples") or ["a red circle"])[:4]
+        conds = prompts or (model.info.prompt_examples or ["a red circle"])[:4]
     elif model.kind == "class":
         conds = model.conditioner.check_labels([int(p) if str(p).isdigit() else p for p in prompts]) if prompts \
             else list(range(min(5, model.conditioner.num_classes)))

@@ -41,11 +41,13 @@ from typing import Sequence
 
 
 import torch
+from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from ..errors import DiffvizError, InputTypeError
 from . import io
 from .conditioning import UnknownWordsWarning
+from .part import Part, plain_config
 
 VOCAB_SIZE = 49408  # open_clip's tokenizer
 SOT, EOT = 49406, 49407
@@ -53,9 +55,13 @@ DEFAULT_CONFIG = dict(context_length=48, output_length=24, output_width=64, widt
                       resampler_layers=2, mlp_ratio=2.0)
 
 
-class BilingualTextEncoder(nn.Module):
-    """BPE token ids (B, context_length) → token states (B, output_length, output_width)."""
+class BilingualTextEncoder(Part):
+    """BPE token ids (B, context_length) → token states (B, output_length, output_width). A diffusers part
+    (its constructor's arguments are its config), so a training checkpoint rebuilds it."""
 
+    describes = "a bilingual token encoder"
+
+    @register_to_config
     def __init__(self, token_ids: Sequence[int], context_length: int = 48, output_length: int = 24,
                  output_width: int = 64, width: int = 96, heads: int = 4, layers: int = 2,
                  resampler_layers: int = 2, mlp_ratio: float = 2.0):
@@ -80,14 +86,6 @@ class BilingualTextEncoder(nn.Module):
         self.resampler = nn.TransformerDecoder(dec_layer(), resampler_layers)
         self.ln_out = nn.LayerNorm(width)
         self.proj = nn.Linear(width, output_width)
-
-    def config(self) -> dict:
-        d = self.token_embedding.embedding_dim
-        enc = self.encoder.layers[0]
-        return dict(context_length=self.context_length, output_length=self.output_length, output_width=self.output_width,
-                    width=d, heads=enc.self_attn.num_heads, layers=len(self.encoder.layers),
-                    resampler_layers=len(self.resampler.layers), mlp_ratio=enc.linear1.out_features / d,
-                    token_ids=self.token_ids)
 
     @torch.no_grad()
     def init_from_teacher(self, clip: nn.Module) -> "BilingualTextEncoder":
@@ -118,24 +116,51 @@ def _words(prompt: str) -> list[str]:
     return out
 
 
-class BilingualConditioner(nn.Module):
+class BilingualConditioner(Part):
     """The `TextConditioner` interface (check_prompts / tokenize / encode / null) over a `BilingualTextEncoder`.
+
+    A diffusers part: config = the encoder's config (`encoder_config`), the words and characters seen in
+    training (`known_words`) and `languages`. Build one around a trained encoder with `wrap`.
 
     `english`, when set, is the English `TextConditioner` the student was distilled from (and `clip` its
     CLIP): kept so CLIP score, which reads English, still works on a model with this encoder, and so the
-    model folder can be saved whole. It is not part of this module's weights.
+    model folder can be saved whole. It is not part of this module's weights nor of its config.
     """
 
     kind = "text"
+    describes = "a bilingual text encoder"
+    legacy_prefix = "encoder."  # older folders saved the encoder's own state dict
+    ignore_for_config = ["english"]
 
-    def __init__(self, encoder: BilingualTextEncoder, known_words: Sequence[str] | None = None, english=None):
+    @register_to_config
+    def __init__(self, encoder_config: dict, known_words: Sequence[str] | None = None,
+                 languages: Sequence[str] = ("en", "zh"), english=None):
         super().__init__()
         from .builders import make_tokenizer
 
-        self.encoder = encoder
-        self.tokenizer = make_tokenizer(encoder.context_length)
+        self.encoder = BilingualTextEncoder(**{k: v for k, v in encoder_config.items() if not k.startswith("_")})
+        self.tokenizer = make_tokenizer(self.encoder.context_length)
         self.known_words = frozenset(w.lower() for w in known_words) if known_words else None
         self.__dict__["english"] = english  # not a submodule: not saved with this module's weights
+
+    @classmethod
+    def wrap(cls, encoder: BilingualTextEncoder, known_words: Sequence[str] | None = None, english=None) -> "BilingualConditioner":
+        """The conditioner around a trained encoder (its weights, not copies)."""
+        cond = cls(plain_config(encoder), sorted(set(known_words)) if known_words else None, english=english)
+        cond.encoder = encoder
+        return cond
+
+    def attach_english(self, english) -> "BilingualConditioner":
+        """Keep the English encoder beside this one (not as a submodule: not in this part's weights)."""
+        self.__dict__["english"] = english
+        return self
+
+    @classmethod
+    def legacy_config(cls, cfg: dict) -> dict:
+        if cfg.get("type") != "bilingual" or "encoder" not in cfg:
+            return cfg  # not an older bilingual folder either: the missing-arguments check says so
+        return {"encoder_config": cfg["encoder"], "known_words": cfg.get("known_words"),
+                "languages": cfg.get("languages", ["en", "zh"])}
 
     @property
     def clip(self):
@@ -201,26 +226,10 @@ class BilingualConditioner(nn.Module):
         """Unconditional input: the empty prompt, repeated."""
         return self.encode([""] * batch_size)
 
-    # ---- persistence: config.json + model.safetensors, never pickle ------------------------
-    def save_pretrained(self, folder: str | Path, dtype: torch.dtype = torch.float16) -> Path:
-        folder = Path(folder)
-        with io.atomic_folder(folder) as tmp:
-            io.write_json(tmp / "config.json", {"type": "bilingual", "languages": ["en", "zh"],
-                                                "encoder": self.encoder.config(),
-                                                "known_words": sorted(self.known_words or [])})
-            io.save_weights(self.encoder, tmp / "model.safetensors", dtype)
-        return folder
-
-    @classmethod
-    def from_pretrained(cls, folder: str | Path, english=None) -> "BilingualConditioner":
-        folder = Path(folder)
-        cfg = io.read_json(folder / "config.json")
-        if cfg.get("type") != "bilingual" or "encoder" not in cfg:
-            raise io.ModelFolderError(f"{folder}/config.json does not describe a bilingual text encoder")
-        encoder = io.load_state_into(BilingualTextEncoder(**cfg["encoder"]), folder / "model.safetensors")
-        return cls(encoder, cfg.get("known_words") or None, english=english)
-
 
 def is_bilingual_folder(folder: str | Path) -> bool:
     cfg = Path(folder) / "config.json"
-    return cfg.is_file() and io.read_json(cfg).get("type") == "bilingual"
+    if not cfg.is_file():
+        return False
+    data = io.read_json(cfg)
+    return data.get("_class_name") == "BilingualConditioner" or data.get("type") == "bilingual"

@@ -13,7 +13,10 @@ import copy
 import open_clip
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
+from diffusers.configuration_utils import register_to_config
 from torch import nn
+
+from .part import Part
 
 SHAPES_CLIP_CONFIG = dict(
     embed_dim=64,
@@ -38,8 +41,8 @@ DIGITS_UNET_CONFIG = dict(
     norm_num_groups=16, num_class_embeds=11,
 )
 SHAPES_CLASSIFIER_CONFIG = dict(in_channels=3, image_size=32, width=32, feature_dim=128,
-                                heads={"colour": 6, "shape": 4, "size": 2, "position": 5})
-DIGITS_CLASSIFIER_CONFIG = dict(in_channels=1, image_size=16, width=32, feature_dim=64, heads={"digit": 10})
+                                head_sizes={"colour": 6, "shape": 4, "size": 2, "position": 5})
+DIGITS_CLASSIFIER_CONFIG = dict(in_channels=1, image_size=16, width=32, feature_dim=64, head_sizes={"digit": 10})
 
 
 CLIP_PREPROCESS = {"size": 32, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5),
@@ -69,12 +72,19 @@ def build_class_unet(cfg: dict) -> UNet2DModel:
     return UNet2DModel(**cfg)
 
 
-class DomainClassifier(nn.Module):
-    """Small CNN with one head per attribute; `features(x)` is its penultimate embedding (FID features)."""
+class DomainClassifier(Part):
+    """Small CNN with one head per attribute; `features(x)` is its penultimate embedding (FID features).
 
-    def __init__(self, in_channels: int, image_size: int, width: int, feature_dim: int, heads: dict[str, int]):
+    A diffusers part: config = sizes, `head_sizes` {attribute: number of classes} and, optionally, `classes`
+    {attribute: class names}; `save_pretrained` / `from_pretrained` round-trip it."""
+
+    describes = "a domain classifier"
+
+    @register_to_config
+    def __init__(self, in_channels: int, image_size: int, width: int, feature_dim: int, head_sizes: dict[str, int],
+                 classes: dict[str, list[str]] | None = None):
         super().__init__()
-        w = width
+        w, heads = width, head_sizes
 
         def block(cin, cout):
             return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.GroupNorm(8, cout), nn.SiLU(),
@@ -86,6 +96,11 @@ class DomainClassifier(nn.Module):
         self.heads = nn.ModuleDict({k: nn.Linear(feature_dim, n) for k, n in heads.items()})
         self.image_size = image_size
         self.in_channels = in_channels
+        self.classes = {k: list(v) for k, v in classes.items()} if classes else None
+
+    @classmethod
+    def legacy_config(cls, cfg: dict) -> dict:
+        return classifier_config(cfg)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) in [-1, 1] → (B, feature_dim)."""
@@ -96,9 +111,17 @@ class DomainClassifier(nn.Module):
         return {k: head(f) for k, head in self.heads.items()}
 
 
+def classifier_config(cfg: dict) -> dict:
+    """A classifier config as `DomainClassifier` takes it, from one that may name the heads `heads` (the
+    constants above, older folders) and carry training options (`augment_shift`)."""
+    out = {k: v for k, v in cfg.items() if k in ("in_channels", "image_size", "width", "feature_dim", "head_sizes", "classes")}
+    if "heads" in cfg:
+        out["head_sizes"] = cfg["heads"]
+    return out
+
+
 def build_classifier(cfg: dict) -> DomainClassifier:
-    cfg = {k: v for k, v in cfg.items() if k in ("in_channels", "image_size", "width", "feature_dim", "heads")}
-    return DomainClassifier(**cfg)
+    return DomainClassifier(**classifier_config(cfg))
 
 
 def count_parameters(module: nn.Module) -> int:

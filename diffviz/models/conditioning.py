@@ -14,28 +14,45 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from diffusers.configuration_utils import register_to_config
 from torch import nn
 from ..errors import DiffvizError, InputTypeError, short
+from .part import Part
 
 
 class UnknownWordsWarning(UserWarning):
     """A prompt used words the text encoder never saw in training."""
 
 
-class TextConditioner(nn.Module):
+class TextConditioner(Part):
     """Text encoder (open_clip text tower) producing per-token states for cross-attention.
 
     `encode(prompts)` returns (B, L, D) token states: the `encoder_hidden_states` of a diffusers
     `UNet2DConditionModel`. The empty prompt "" is the unconditional input.
+
+    A diffusers part: its config is the open_clip CLIP config (`clip_config`; the whole CLIP, image tower
+    too, which CLIP score uses), the tokenizer's `context_length` and the words seen in training
+    (`known_words`, for the unknown-word warning); `save_pretrained` / `from_pretrained` round-trip it.
     """
 
     kind = "text"
+    describes = "an open_clip text encoder"
+    legacy_prefix = "clip."  # older folders saved the CLIP's own state dict
 
-    def __init__(self, clip: nn.Module, tokenizer, known_words: Sequence[str] | None = None):
+    @register_to_config
+    def __init__(self, clip_config: dict, context_length: int | None = None, known_words: Sequence[str] | None = None):
         super().__init__()
-        self.clip = clip
-        self.tokenizer = tokenizer
+        from .builders import build_clip, make_tokenizer
+
+        self.clip = build_clip(clip_config)
+        self.tokenizer = make_tokenizer(int(context_length or clip_config["text_cfg"]["context_length"]))
         self.known_words = frozenset(w.lower() for w in known_words) if known_words else None
+
+    @classmethod
+    def legacy_config(cls, cfg: dict) -> dict:
+        if "clip" not in cfg:
+            return cfg
+        return {"clip_config": cfg["clip"], "context_length": cfg.get("context_length"), "known_words": cfg.get("known_words")}
 
     @property
     def context_length(self) -> int:

@@ -77,6 +77,19 @@ def load_weights(file: str | Path, device: str | torch.device = "cpu") -> dict[s
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
+def check_safetensors(file: str | Path) -> None:
+    """Open a safetensors file and read its last tensor: a truncated or corrupt file fails here, with a short message."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(file), framework="pt") as f:
+            keys = list(f.keys())
+            if keys:
+                f.get_slice(keys[-1])[:]  # reading the last tensor catches truncation
+    except Exception as err:
+        raise ModelFolderError(f"{file} is not a readable safetensors file (truncated or corrupted?): {err}") from err
+
+
 def save_weights(module: torch.nn.Module, file: str | Path, dtype: torch.dtype | None = torch.float16) -> None:
     """Save a module's state dict as safetensors (floating tensors cast to `dtype`), atomically."""
     state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()

@@ -7,7 +7,6 @@ noise schedule — and samples from them with a fresh diffusers scheduler each t
 """
 from __future__ import annotations
 
-import copy
 import warnings
 import json
 from pathlib import Path
@@ -26,7 +25,10 @@ from ..errors import InputTypeError, short
 from ..utils import check_finite_number, check_int, check_seed, pick_device
 from . import io
 from .bilingual import BilingualConditioner
+from .builders import DomainClassifier
 from .conditioning import ClassConditioner, TextConditioner
+from .info import ModelInfo
+from .part import load_part, part_class, save_part
 from ..errors import DiffvizError
 
 UNET_CLASSES = {"UNet2DModel": UNet2DModel, "UNet2DConditionModel": UNet2DConditionModel}
@@ -63,16 +65,22 @@ class DiffusionModel:
         conditioner: TextConditioner | BilingualConditioner | ClassConditioner | None = None,
         vae: AutoencoderKL | None = None,
         latent_scale: float = 1.0,
+        info: ModelInfo | dict | None = None,
+        classifier: DomainClassifier | None = None,
+        *,
         meta: dict | None = None,
-        classifier: torch.nn.Module | None = None,
     ):
+        """info: a `ModelInfo`, or a dict of its fields (`meta=` is the older name of the same argument)."""
+        if info is not None and meta is not None:
+            raise DiffvizError("give info= or meta= (its older name), not both")
+        info = meta if info is None else info
+        self.info = info if isinstance(info, ModelInfo) else ModelInfo.from_dict(info)
         self.unet = unet.eval()
         self.scheduler_config = dict(scheduler_config)
         self.schedule = Schedule.from_scheduler_config(self.scheduler_config)
         self.conditioner = conditioner.eval() if conditioner is not None else None
         self.vae = vae.eval() if vae is not None else None
         self.latent_scale = float(latent_scale)
-        self.meta = dict(meta or {})
         self.classifier = classifier.eval() if classifier is not None else None
         self.device = next(unet.parameters()).device
         self._cache_token = object()  # this model in the trajectory cache's keys (a copy gets its own)
@@ -104,13 +112,28 @@ class DiffusionModel:
         return (int(self.vae.config.out_channels), h * f, w * f)
 
     @property
+    def class_names(self) -> list[str] | None:
+        """The class names of a class model (index i is class i), else None."""
+        return list(self.conditioner.class_names) if isinstance(self.conditioner, ClassConditioner) else None
+
+    @property
+    def meta(self) -> dict:
+        """A read-only dict view of `info` with kind and latent (for older code; use `info`'s fields)."""
+        view = {**self.info.to_dict(), "kind": self.kind, "latent": self.latent}
+        if self.class_names is not None:
+            view.update(num_classes=len(self.class_names), class_names=self.class_names)
+        return view
+
+    @property
     def sample_range(self) -> float:
         """Range the predicted clean sample is clipped to: [-1, 1] pixels, or ±3 σ of the scaled latents."""
-        return float(self.meta.get("sample_range", 3.0 if self.latent else 1.0))
+        given = self.info.sample_range
+        return float(given if given is not None else 3.0 if self.latent else 1.0)
 
     @property
     def default_guidance(self) -> float:
-        return float(self.meta.get("default_guidance", 1.0 if self.kind == "uncond" else 3.0))
+        given = self.info.default_guidance
+        return float(given if given is not None else 1.0 if self.kind == "uncond" else 3.0)
 
     @property
     def guidance_range(self) -> tuple[float, float]:
@@ -123,7 +146,7 @@ class DiffusionModel:
         """
         if self.kind == "uncond":
             return (1.0, 1.0)
-        given = self.meta.get("guidance_range")
+        given = self.info.guidance_range
         if given is not None:
             try:
                 lo, hi = (float(v) for v in given)
@@ -136,7 +159,7 @@ class DiffusionModel:
 
     @property
     def name(self) -> str:
-        return str(self.meta.get("name", "model"))
+        return str(self.info.name)
 
     def __repr__(self) -> str:
         parts = [f"kind={self.kind!r}", f"latent={self.latent}", f"sample_shape={self.sample_shape}", f"device={self.device}"]
@@ -294,39 +317,43 @@ class DiffusionModel:
         return key
 
     # ---- persistence -----------------------------------------------------------------------
+    def parts(self) -> dict[str, torch.nn.Module]:
+        """The parts a model folder holds, by folder name (as a diffusers pipeline's components): unet, vae,
+        text_encoder (the English one under a swapped-in encoder), classifier."""
+        cond = self.conditioner
+        if isinstance(cond, BilingualConditioner):
+            if cond.english is None:
+                raise DiffvizError("this bilingual text encoder was loaded without the English one the folder needs; "
+                                   "load the model folder with text_encoder='bilingual' to save it")
+            cond = cond.english
+        parts = {"unet": self.unet, "vae": self.vae, "text_encoder": cond if self.kind == "text" else None,
+                 "classifier": self.classifier}
+        return {k: v for k, v in parts.items() if v is not None}
+
     def save_pretrained(self, directory: str | Path, dtype: torch.dtype = torch.float16) -> Path:
-        """Write the model folder (safetensors + JSON), atomically: a failure leaves the old one intact."""
+        """Write the model folder, atomically (a failure leaves the old one intact): one folder per part, each
+        written by the part's own `save_pretrained` (config.json + safetensors), and `model_index.json`
+        naming each part's class (as `DiffusionPipeline` does) beside the model's `info`."""
         with io.atomic_folder(directory) as tmp:
-            index = {**self.meta, "format": io.FORMAT, "version": 1, "kind": self.kind, "latent": self.latent,
+            index = {**self.info.to_dict(), "format": io.FORMAT, "version": 2, "kind": self.kind, "latent": self.latent,
                      "latent_scale": self.latent_scale}
-            _save_diffusers(self.unet, tmp / "unet", dtype)
-            if self.vae is not None:
-                _save_diffusers(self.vae, tmp / "vae", dtype)
-            english = self.conditioner.english if isinstance(self.conditioner, BilingualConditioner) else self.conditioner
-            if isinstance(english, TextConditioner):
-                (tmp / "text_encoder").mkdir()
-                io.write_json(tmp / "text_encoder" / "config.json", {
-                    "clip": self.meta.get("clip_config", {}), "context_length": english.context_length,
-                    "known_words": sorted(english.known_words or [])})
-                io.save_weights(english.clip, tmp / "text_encoder" / "model.safetensors", dtype)
+            index.pop("text_encoder", None)  # a swapped-in encoder is saved beside the own one, not instead of it
+            for name, module in self.parts().items():
+                save_part(module, tmp / name, dtype)
+                index[name] = [_library(module), type(module).__name__]
             if isinstance(self.conditioner, BilingualConditioner):  # the swapped-in encoder, beside the English one
-                self.conditioner.save_pretrained(tmp / f"text_encoder_{self.meta.get('text_encoder', 'bilingual')}", dtype)
+                save_part(self.conditioner, tmp / f"text_encoder_{self.info.text_encoder or 'bilingual'}", dtype)
             elif isinstance(self.conditioner, ClassConditioner):
                 index.update(num_classes=self.conditioner.num_classes, class_names=self.conditioner.class_names)
             DDPMScheduler.from_config(self.scheduler_config).save_config(tmp / "scheduler")
-            if self.classifier is not None and "classifier_config" in self.meta:
-                (tmp / "classifier").mkdir()
-                io.write_json(tmp / "classifier" / "config.json", self.meta["classifier_config"])
-                io.save_weights(self.classifier, tmp / "classifier" / "model.safetensors", dtype)
-            index.pop("clip_config", None)
-            index.pop("text_encoder", None)
-            index.pop("classifier_config", None)
+            index["scheduler"] = ["diffusers", "DDPMScheduler"]
             io.write_json(tmp / "model_index.json", index)
         return Path(directory)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device=None, text_encoder: str | None = None) -> "DiffusionModel":
-        """Load a model folder written by `save_pretrained` (or `diffviz train`).
+        """Load a model folder written by `save_pretrained` (or `diffviz train`): each part by its own
+        `from_pretrained`, of the class model_index.json names (older folders: the class each part had).
 
         text_encoder: None (the model's own, `text_encoder/`) or the name of another text encoder trained
         for the same generator, in `text_encoder_<name>/` (shapes ships "bilingual": English and Chinese).
@@ -345,70 +372,48 @@ class DiffusionModel:
         unet_cls = UNET_CLASSES.get(unet_cfg.get("_class_name"))
         if unet_cls is None:
             raise io.ModelFolderError(f"{directory}/unet is a {unet_cfg.get('_class_name')!r}; allowed: {', '.join(UNET_CLASSES)}")
-        unet = _load_diffusers(unet_cls, directory / "unet")
-        vae = _load_diffusers(AutoencoderKL, directory / "vae") if latent else None
+
+        def part(name: str, fallback: type):
+            entry = index.get(name)
+            named = part_class(entry[1]) if isinstance(entry, list) and len(entry) == 2 else fallback
+            return load_part(directory / name, named)
+
+        unet = part("unet", unet_cls)
+        vae = part("vae", AutoencoderKL) if latent else None
+        info = ModelInfo.from_dict(index)
+        if info.name == "model" and "name" not in index:
+            info.name = asked.name
         conditioner = None
-        meta = {k: v for k, v in index.items() if k not in ("format", "version")}
-        meta.setdefault("name", asked.name)
         if text_encoder is not None:
             if not isinstance(text_encoder, str):
                 raise InputTypeError(f"text_encoder must be a name (str) or None, got {type(text_encoder).__name__}")
             others = sorted(p.name[len("text_encoder_"):] for p in directory.glob("text_encoder_*") if p.is_dir())
             if kind != "text" or text_encoder not in others:
-                raise DiffvizError(f"model {meta['name']!r} has no text encoder named {short(text_encoder)}; "
+                raise DiffvizError(f"model {info.name!r} has no text encoder named {short(text_encoder)}; "
                                    f"allowed: {', '.join(others) if others else 'none (only its own)'}")
         if kind == "text":
-            conditioner = load_text_conditioner(directory / "text_encoder")
-            meta["clip_config"] = io.read_json(directory / "text_encoder" / "config.json")["clip"]
+            conditioner = part("text_encoder", TextConditioner)
             if text_encoder is not None:  # swap the text encoder; the generator and decoder stay as they are
-                conditioner = BilingualConditioner.from_pretrained(directory / f"text_encoder_{text_encoder}", english=conditioner)
-                meta["text_encoder"] = text_encoder
+                folder = directory / f"text_encoder_{text_encoder}"
+                named = io.read_json(folder / "config.json").get("_class_name")
+                swapped = load_part(folder, None if named else BilingualConditioner)  # older folders: bilingual
+                if hasattr(swapped, "attach_english"):
+                    swapped.attach_english(conditioner)
+                conditioner = swapped
+                info.text_encoder = text_encoder
         elif kind == "class":
             conditioner = ClassConditioner(index["num_classes"], index.get("class_names"))
         scheduler_config = io.read_json(directory / "scheduler" / "scheduler_config.json")
-        classifier = None
-        if (directory / "classifier" / "model.safetensors").is_file():
-            from .builders import build_classifier  # bundled domain classifier (optional part)
-
-            ccfg = io.read_json(directory / "classifier" / "config.json")
-            classifier = io.load_state_into(build_classifier(ccfg), directory / "classifier" / "model.safetensors")
-            meta["classifier_config"] = ccfg
-        model = cls(unet, scheduler_config, conditioner, vae, index.get("latent_scale", 1.0), meta, classifier)
+        classifier = part("classifier", DomainClassifier) if (directory / "classifier").is_dir() else None
+        model = cls(unet, scheduler_config, conditioner, vae, index.get("latent_scale", 1.0), info, classifier)
         return model.to(device)
 
 
-def _save_diffusers(model, folder: Path, dtype: torch.dtype) -> None:
-    """save_pretrained on a cast copy, so the live model keeps its dtype even if saving fails."""
-    copy.deepcopy(model).to("cpu", dtype).save_pretrained(folder, safe_serialization=True)
-
-
-def _load_diffusers(model_cls, folder: Path):
-    weights = list(folder.glob("*.safetensors"))
-    for w in weights:  # diffusers' own error for a corrupt file is obscure; check the file first
-        _check_safetensors_header(w)
-    try:
-        return model_cls.from_pretrained(folder, use_safetensors=True, torch_dtype=torch.float32).float()
-    except (OSError, ValueError, RuntimeError, EnvironmentError) as err:
-        raise io.ModelFolderError(f"could not load {folder} as {model_cls.__name__}: {str(err)[:400]}") from err
-
-
-def _check_safetensors_header(file: Path) -> None:
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(file), framework="pt") as f:
-            keys = list(f.keys())
-            if keys:
-                f.get_slice(keys[-1])[:]  # reading the last tensor catches truncation
-    except Exception as err:
-        raise io.ModelFolderError(f"{file} is not a readable safetensors file (truncated or corrupted?): {err}") from err
+def _library(module) -> str:
+    """'diffusers' for diffusers' own classes, else 'diffviz' (model_index.json's [library, class] entries)."""
+    return "diffusers" if type(module).__module__.startswith("diffusers.") else "diffviz"
 
 
 def load_text_conditioner(folder: Path) -> TextConditioner:
-    """Rebuild the open_clip text encoder from `config.json` + `model.safetensors`."""
-    from .builders import build_clip, make_tokenizer
-
-    cfg = io.read_json(folder / "config.json")
-    clip = io.load_state_into(build_clip(cfg["clip"]), folder / "model.safetensors")
-    tokenizer = make_tokenizer(cfg["context_length"])
-    return TextConditioner(clip, tokenizer, known_words=cfg.get("known_words") or None)
+    """The open_clip text encoder of a model folder's `text_encoder/` (`TextConditioner.from_pretrained`)."""
+    return load_part(folder, TextConditioner)

@@ -5,11 +5,11 @@ tower) at toy size, so every code path runs in well under a second on a laptop C
 """
 from __future__ import annotations
 
-import open_clip
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet2DModel
 
 from .conditioning import ClassConditioner, TextConditioner
+from .info import ModelInfo
 from .pipeline import DiffusionModel
 
 TINY_CLIP_CONFIG = dict(
@@ -27,9 +27,7 @@ def tiny_scheduler_config(num_train_timesteps: int = 1000, beta_schedule: str = 
 def tiny_text_model(seed: int = 0, latent: bool = True) -> DiffusionModel:
     """Text-conditional latent model: tiny CLIP text tower + tiny VAE (16×16×3 ↔ 8×8×4) + cond UNet."""
     torch.manual_seed(seed)
-    clip = open_clip.CLIP(**TINY_CLIP_CONFIG)
-    tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=16)
-    cond = TextConditioner(clip, tokenizer, known_words=TINY_WORDS)
+    cond = TextConditioner(TINY_CLIP_CONFIG, context_length=16, known_words=TINY_WORDS)
     vae = None
     if latent:
         vae = AutoencoderKL(
@@ -44,8 +42,8 @@ def tiny_text_model(seed: int = 0, latent: bool = True) -> DiffusionModel:
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
         cross_attention_dim=32, attention_head_dim=8,
     )
-    meta = {"name": "tiny-text", "image_size": 16, "default_guidance": 3.0, "clip_config": TINY_CLIP_CONFIG}
-    return DiffusionModel(unet, tiny_scheduler_config(), cond, vae, latent_scale=1.0, meta=meta)
+    info = ModelInfo(name="tiny-text", image_size=16, default_guidance=3.0)
+    return DiffusionModel(unet, tiny_scheduler_config(), cond, vae, latent_scale=1.0, info=info)
 
 
 def tiny_class_model(seed: int = 0, num_classes: int = 10) -> DiffusionModel:
@@ -56,8 +54,8 @@ def tiny_class_model(seed: int = 0, num_classes: int = 10) -> DiffusionModel:
         norm_num_groups=8, down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
         num_class_embeds=num_classes + 1,
     )
-    meta = {"name": "tiny-class", "image_size": 16, "default_guidance": 2.0}
-    return DiffusionModel(unet, tiny_scheduler_config(), ClassConditioner(num_classes), meta=meta)
+    info = ModelInfo(name="tiny-class", image_size=16, default_guidance=2.0)
+    return DiffusionModel(unet, tiny_scheduler_config(), ClassConditioner(num_classes), info=info)
 
 
 def tiny_uncond_model(seed: int = 0) -> DiffusionModel:
@@ -66,7 +64,7 @@ def tiny_uncond_model(seed: int = 0) -> DiffusionModel:
         sample_size=16, in_channels=3, out_channels=3, block_out_channels=(16, 32), layers_per_block=1,
         norm_num_groups=8, down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
     )
-    return DiffusionModel(unet, tiny_scheduler_config(), meta={"name": "tiny-uncond", "image_size": 16})
+    return DiffusionModel(unet, tiny_scheduler_config(), info=ModelInfo(name="tiny-uncond", image_size=16))
 
 
 TINY_MODELS = {"tiny-text": tiny_text_model, "tiny-class": tiny_class_model, "tiny-uncond": tiny_uncond_model}

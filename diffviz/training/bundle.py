@@ -14,28 +14,41 @@ from diffusers import DDPMScheduler
 
 from ..data import shapes as shapes_data
 from ..diffusion.schedule import Schedule
-from ..models import bilingual, builders
+from ..models import bilingual, builders, io
 from ..models.bilingual import BilingualConditioner, BilingualTextEncoder
 from ..models.conditioning import ClassConditioner, TextConditioner
+from ..models.info import ModelInfo
+from ..models.part import load_part as load_part_folder, save_part
 from ..models.pipeline import DiffusionModel
 from ..utils import pick_device
 from . import recipes
+from .card import write_model_card
 from .recipes import DIGITS_PARTS, SHAPES_PARTS
 from ..utils import atomic_write
-from .trainer import Trainer, TrainConfig, read_checkpoint_meta
+from .trainer import Trainer, TrainConfig, checkpoint_spec, model_from_checkpoint, read_checkpoint_meta
 from ..errors import DiffvizError, MissingFileError
 
 SCHEDULE = "squaredcos_cap_v2"
 
 
-def _train(model, loss_fn, out: Path, part: tuple, seed: int, device, minutes=None, steps=None, callbacks=None) -> Trainer:
-    n, lr, bs, ema = part
-    cfg = TrainConfig(steps=steps or n, lr=lr, batch_size=bs, seed=seed, ema_decay=ema, device=str(device),
-                      checkpoint_every=100, max_minutes=minutes)
+def _train(model, loss_fn, out: Path, part: recipes.PartSpec, seed: int, device, minutes=None, steps=None,
+           callbacks=None) -> Trainer:
+    cfg = TrainConfig(steps=steps or part.steps, lr=part.lr, batch_size=part.batch_size, seed=seed, ema_decay=part.ema_decay,
+                      device=str(device), checkpoint_every=100, max_minutes=minutes)
     trainer = Trainer(model, loss_fn, cfg, out, callbacks=callbacks)
     trainer.run()
     model.load_state_dict(trainer.ema_state_dict())
     return trainer
+
+
+def _config(out: Path, default: dict) -> dict:
+    """The config a part's run was started with (its checkpoint names it), else `default` (a fresh run, or an
+    older checkpoint that names none): a resumed run keeps its model even when the constants change."""
+    spec = checkpoint_spec(out / "checkpoint.safetensors")
+    return dict(spec["config"]) if spec is not None else dict(default)
+
+
+CLASS_NAMES = {"digits": {"digit": [str(i) for i in range(10)]}, "shapes": dict(shapes_data.ATTRIBUTES)}
 
 
 def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int = 0, steps: int | None = None,
@@ -50,45 +63,45 @@ def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int
     if model_name == "digits":
         x, y = recipes.digits_data(16, "train")
         if part == "classifier":
-            cfg = dict(builders.DIGITS_CLASSIFIER_CONFIG, augment_shift=1)
-            model, loss_fn = recipes.classifier_recipe(x, {"digit": y}, cfg, spec[2], device)
+            cfg = dict(_config(out, dict(builders.DIGITS_CLASSIFIER_CONFIG, classes=CLASS_NAMES["digits"])), augment_shift=1)
+            model, loss_fn = recipes.classifier_recipe(x, {"digit": y}, cfg, spec.batch_size, device)
         else:
-            model, loss_fn = recipes.class_unet_recipe(x, y, builders.DIGITS_UNET_CONFIG, Schedule.from_name(SCHEDULE), spec[2], device)
+            model, loss_fn = recipes.class_unet_recipe(x, y, _config(out, builders.DIGITS_UNET_CONFIG),
+                                                       Schedule.from_name(SCHEDULE), spec.batch_size, device)
         _train(model, loss_fn, out, spec, seed, device, minutes, steps)
         return model
     if part == "text_bilingual":
         return _train_bilingual(runs, out, spec, seed, device, minutes, steps)
     data = shapes_data.generate_shapes(n_images, seed=seed, split="all" if part == "classifier" else "train")
     if part == "clip":
-        model, loss_fn = recipes.clip_recipe(data, builders.SHAPES_CLIP_CONFIG, spec[2], device)
+        clip_cfg = _config(out, {"clip_config": builders.SHAPES_CLIP_CONFIG})["clip_config"]
+        model, loss_fn = recipes.clip_recipe(data, clip_cfg, spec.batch_size, device, known_words=shapes_data.vocabulary())
     elif part == "vae":
-        model, loss_fn = recipes.vae_recipe(data, builders.SHAPES_VAE_CONFIG, spec[2], device)
+        model, loss_fn = recipes.vae_recipe(data, _config(out, builders.SHAPES_VAE_CONFIG), spec.batch_size, device)
     elif part == "decoder":
-        model, loss_fn = recipes.vae_decoder_recipe(data, load_part(runs, "shapes", "vae"), spec[2], device)
+        model, loss_fn = recipes.vae_decoder_recipe(data, load_part(runs, "shapes", "vae"), spec.batch_size, device)
     elif part == "classifier":
-        cfg = dict(builders.SHAPES_CLASSIFIER_CONFIG, augment_shift=0)
-        model, loss_fn = recipes.classifier_recipe(data.images, recipes.shapes_labels(data), cfg, spec[2], device)
+        cfg = dict(_config(out, dict(builders.SHAPES_CLASSIFIER_CONFIG, classes=CLASS_NAMES["shapes"])), augment_shift=0)
+        model, loss_fn = recipes.classifier_recipe(data.images, recipes.shapes_labels(data), cfg, spec.batch_size, device)
     else:
-        clip = load_part(runs, "shapes", "clip")
+        text = load_part(runs, "shapes", "clip")
         vae = load_part(runs, "shapes", "vae")
-        lat = recipes.encode_latents(data, vae, clip, builders.make_tokenizer(builders.SHAPES_CLIP_CONFIG["text_cfg"]["context_length"]), device)
+        lat = recipes.encode_latents(data, vae, text.clip, text.tokenizer, device)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write(out / "latent_scale.json", json.dumps({"latent_scale": lat.latent_scale}))
-        model, loss_fn = recipes.text_unet_recipe(lat, builders.SHAPES_UNET_CONFIG, Schedule.from_name(SCHEDULE), spec[2], device)
+        model, loss_fn = recipes.text_unet_recipe(lat, _config(out, builders.SHAPES_UNET_CONFIG), Schedule.from_name(SCHEDULE),
+                                                  spec.batch_size, device)
     _train(model, loss_fn, out, spec, seed, device, minutes, steps)
     return model
 
 
 def english_teacher(runs: Path) -> TextConditioner:
     """The English text encoder the bilingual one is distilled from: this run's CLIP when trained, else the bundled one."""
-    cfg = builders.SHAPES_CLIP_CONFIG
     if (runs / "shapes" / "clip" / "checkpoint.safetensors").is_file():
-        return TextConditioner(load_part(runs, "shapes", "clip"), builders.make_tokenizer(cfg["text_cfg"]["context_length"]),
-                               shapes_data.vocabulary())
-    from ..models.pipeline import load_text_conditioner
+        return load_part(runs, "shapes", "clip")
     from ..models.registry import BUNDLED_DIR
 
-    return load_text_conditioner(BUNDLED_DIR / "shapes" / "text_encoder")
+    return load_part_folder(BUNDLED_DIR / "shapes" / "text_encoder", TextConditioner)
 
 
 def build_bilingual() -> BilingualTextEncoder:
@@ -98,15 +111,17 @@ def build_bilingual() -> BilingualTextEncoder:
     return BilingualTextEncoder(ids, **bilingual.DEFAULT_CONFIG)
 
 
-def _train_bilingual(runs: Path, out: Path, spec: tuple, seed: int, device, minutes, steps):
+def _train_bilingual(runs: Path, out: Path, spec: recipes.PartSpec, seed: int, device, minutes, steps):
     """Distil the English encoder into the bilingual student; every 500 steps log its relative error on the
     held-out colour–shape pairs (never in its training captions) to eval.jsonl."""
     teacher = english_teacher(runs)
-    student = build_bilingual().init_from_teacher(teacher.clip)
+    saved = checkpoint_spec(out / "checkpoint.safetensors")
+    student = BilingualTextEncoder.from_config(saved["config"]) if saved is not None else build_bilingual()
+    student.init_from_teacher(teacher.clip)  # a resumed run's checkpoint then overwrites these weights
     tok, ctx = builders.make_tokenizer(student.context_length), student.context_length
     data = recipes.distill_data(teacher, tok, ctx, "train", device)
     held = recipes.distill_data(teacher, tok, ctx, "heldout", device)
-    model, loss_fn = recipes.bilingual_recipe(student, data, spec[2], device)
+    model, loss_fn = recipes.bilingual_recipe(student, data, spec.batch_size, device)
     out.mkdir(parents=True, exist_ok=True)
 
     def evaluate(step, loss):
@@ -121,34 +136,33 @@ def _train_bilingual(runs: Path, out: Path, spec: tuple, seed: int, device, minu
 
 def save_bilingual(runs: Path, out_dir: Path) -> Path:
     """Write the trained bilingual encoder as a part folder beside the model's own: <model>/text_encoder_bilingual/."""
-    cond = BilingualConditioner(load_part(runs, "shapes", "text_bilingual"),
-                                shapes_data.vocabulary() + shapes_data.vocabulary_zh())
-    return cond.save_pretrained(Path(out_dir) / "text_encoder_bilingual")
+    cond = BilingualConditioner.wrap(load_part(runs, "shapes", "text_bilingual"),
+                                     shapes_data.vocabulary() + shapes_data.vocabulary_zh())
+    target = Path(out_dir) / "text_encoder_bilingual"
+    with io.atomic_folder(target) as tmp:
+        save_part(cond, tmp)
+    return target
 
 
-BUILD = {("shapes", "clip"): lambda: builders.build_clip(builders.SHAPES_CLIP_CONFIG),
-         ("shapes", "vae"): lambda: builders.build_vae(builders.SHAPES_VAE_CONFIG),
-         ("shapes", "decoder"): lambda: builders.build_vae(builders.SHAPES_VAE_CONFIG),
-         ("shapes", "classifier"): lambda: builders.build_classifier(builders.SHAPES_CLASSIFIER_CONFIG),
-         ("shapes", "unet"): lambda: builders.build_text_unet(builders.SHAPES_UNET_CONFIG),
-         ("shapes", "text_bilingual"): build_bilingual,
-         ("digits", "classifier"): lambda: builders.build_classifier(builders.DIGITS_CLASSIFIER_CONFIG),
-         ("digits", "unet"): lambda: builders.build_class_unet(builders.DIGITS_UNET_CONFIG)}
+# How to build a part for a checkpoint written before checkpoints named their model's config (newer ones
+# rebuild their model themselves: `model_from_checkpoint`).
+OLDER_CHECKPOINTS = {
+    ("shapes", "clip"): lambda: TextConditioner(builders.SHAPES_CLIP_CONFIG, known_words=shapes_data.vocabulary()),
+    ("shapes", "vae"): lambda: builders.build_vae(builders.SHAPES_VAE_CONFIG),
+    ("shapes", "decoder"): lambda: builders.build_vae(builders.SHAPES_VAE_CONFIG),
+    ("shapes", "classifier"): lambda: builders.build_classifier(dict(builders.SHAPES_CLASSIFIER_CONFIG, classes=CLASS_NAMES["shapes"])),
+    ("shapes", "unet"): lambda: builders.build_text_unet(builders.SHAPES_UNET_CONFIG),
+    ("shapes", "text_bilingual"): build_bilingual,
+    ("digits", "classifier"): lambda: builders.build_classifier(dict(builders.DIGITS_CLASSIFIER_CONFIG, classes=CLASS_NAMES["digits"])),
+    ("digits", "unet"): lambda: builders.build_class_unet(builders.DIGITS_UNET_CONFIG)}
 
 
 def load_part(runs: Path, model_name: str, part: str) -> torch.nn.Module:
-    """A part's weights from its run checkpoint (EMA weights when the run kept them)."""
-    from safetensors.torch import load_file
-
+    """A part rebuilt from its run checkpoint (EMA weights when the run kept them)."""
     file = runs / model_name / part / "checkpoint.safetensors"
     if not file.is_file():
         raise MissingFileError(f"{model_name}/{part} has not been trained yet: {file} is missing")
-    tensors = load_file(str(file))
-    model = BUILD[(model_name, part)]()
-    state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-    state.update({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-    model.load_state_dict(state)
-    return model.eval()
+    return model_from_checkpoint(file, build=OLDER_CHECKPOINTS[(model_name, part)])
 
 
 def run_steps(runs: Path, model_name: str, part: str) -> int:
@@ -159,7 +173,7 @@ def run_steps(runs: Path, model_name: str, part: str) -> int:
 
 def part_steps(model_name: str, part: str) -> int:
     """The step count a full training of this part runs."""
-    return parts(model_name)[part][0]
+    return parts(model_name)[part].steps
 
 
 def parts(model_name: str) -> dict:
@@ -179,36 +193,28 @@ def assemble(model_name: str, runs: Path, out_dir: Path) -> DiffusionModel:
     sched_cfg = dict(DDPMScheduler(num_train_timesteps=1000, beta_schedule=SCHEDULE).config)
     steps = {p: run_steps(runs, model_name, p) for p in (SHAPES_PARTS if model_name == "shapes" else DIGITS_PARTS)}
     if model_name == "shapes":
-        cfg = builders.SHAPES_CLIP_CONFIG
-        clip = load_part(runs, "shapes", "clip")
-        cond = TextConditioner(clip, builders.make_tokenizer(cfg["text_cfg"]["context_length"]), shapes_data.vocabulary())
+        cond = load_part(runs, "shapes", "clip")
         scale = json.loads((runs / "shapes" / "unet" / "latent_scale.json").read_text())["latent_scale"]
         # guidance_range: on 48 prompts (DDIM, 50 steps) colour+shape adherence was 0.90 / 0.98 / 0.96 / 0.90 / 0.85 /
         # 0.69 and CLIP score 75 / 81 / 81 / 78 / 66 / 61 at w = 1 / 2 / 3 / 4 / 5 / 8: tuned for 1–4.
-        meta = {"name": "shapes", "image_size": 32, "channels": 3, "default_guidance": 3.0, "guidance_range": [1.0, 4.0],
-                "default_steps": 50,
-                "prompt_examples": ["a red circle", "a big blue square at the top left", "a small yellow triangle",
-                                    "a green cross in the centre", "an orange circle at the bottom right"],
-                "heldout_pairs": [list(p) for p in shapes_data.HELDOUT_PAIRS], "training_steps": steps,
-                "clip_config": cfg, "classifier_config": dict(builders.SHAPES_CLASSIFIER_CONFIG,
-                                                              classes={k: v for k, v in shapes_data.ATTRIBUTES.items()})}
+        info = ModelInfo(name="shapes", image_size=32, channels=3, default_guidance=3.0, guidance_range=(1.0, 4.0),
+                         default_steps=50,
+                         prompt_examples=["a red circle", "a big blue square at the top left", "a small yellow triangle",
+                                          "a green cross in the centre", "an orange circle at the bottom right"],
+                         heldout_pairs=[list(p) for p in shapes_data.HELDOUT_PAIRS], training_steps=steps)
         model = DiffusionModel(load_part(runs, "shapes", "unet"), sched_cfg, cond, load_part(runs, "shapes", "decoder"),
-                               scale, meta, load_part(runs, "shapes", "classifier"))
+                               scale, info, load_part(runs, "shapes", "classifier"))
     else:
         # Guidance 1.5 was chosen on seeds apart from the benchmark's: class accuracy peaks near 1.25–1.5 and
         # falls fast above 2 (washed-out strokes), which the guidance sweep shows students; the model card
         # measures 0.13 / 0.935 / 0.98 / 0.425 at w = 0 / 1 / 1.5 / 3: tuned for 1–2.
-        meta = {"name": "digits", "image_size": 16, "channels": 1, "default_guidance": 1.5, "guidance_range": [1.0, 2.0],
-                "default_steps": 50,
-                "training_steps": steps, "classifier_config": dict(builders.DIGITS_CLASSIFIER_CONFIG,
-                                                                   classes={"digit": [str(i) for i in range(10)]})}
-        model = DiffusionModel(load_part(runs, "digits", "unet"), sched_cfg, ClassConditioner(10), None, 1.0, meta,
+        info = ModelInfo(name="digits", image_size=16, channels=1, default_guidance=1.5, guidance_range=(1.0, 2.0),
+                         default_steps=50, training_steps=steps)
+        model = DiffusionModel(load_part(runs, "digits", "unet"), sched_cfg, ClassConditioner(10), None, 1.0, info,
                                load_part(runs, "digits", "classifier"))
     model.save_pretrained(out_dir)
     if model_name == "shapes" and run_steps(runs, "shapes", "text_bilingual"):
         save_bilingual(runs, out_dir)
-    from .card import write_model_card
-
     write_model_card(model, out_dir)
     return model
 

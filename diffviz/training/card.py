@@ -30,13 +30,13 @@ def _guidance_lines(model) -> list[str]:
 def write_model_card(model, folder: str | Path, quality: dict | None = None) -> Path:
     folder = Path(folder)
     name = model.name
-    heldout = ", ".join(f"{c} {s}" for c, s in model.meta.get("heldout_pairs", []))
+    heldout = ", ".join(f"{c} {s}" for c, s in model.info.heldout_pairs)
     lines = [f"# diffviz bundled model: `{name}`", "",
              f"Load with `diffviz.load(\"{name}\")`. Kind: {model.kind} · "
              f"{'latent' if model.latent else 'pixel'} space · sample shape {model.sample_shape}.", "",
              "## Data", "", DATA.get(name, "").format(heldout=heldout), "", "## Parts (trained separately)", "",
              "| part | class | parameters | training steps |", "| --- | --- | --- | --- |"]
-    steps = model.meta.get("training_steps", {})
+    steps = model.info.training_steps
     vae_steps = steps.get("vae")
     if vae_steps and steps.get("decoder"):
         vae_steps = f"{vae_steps} + {steps['decoder']} decoder-only fine-tune"

@@ -10,6 +10,7 @@ reach the same generator (`bilingual_recipe`). Each recipe returns (model, loss_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -21,14 +22,22 @@ from ..diffusion.guidance import drop_conditions
 from ..diffusion.objective import noise_prediction
 from ..diffusion.schedule import Schedule
 from ..models import builders
-from ..models.conditioning import text_token_states
+from ..models.conditioning import TextConditioner, text_token_states
 
-# The bundled models' parts, each trained separately: part -> (steps, lr, batch size, ema decay)
+class PartSpec(NamedTuple):
+    """How one part trains: steps, AdamW learning rate (after a linear warm-up), batch size, EMA decay (None: no EMA)."""
+    steps: int
+    lr: float
+    batch_size: int
+    ema_decay: float | None
+
+
+# The bundled models' parts, each trained separately, in training order.
 # "decoder" fine-tunes the VAE's decoder with its encoder frozen, so the UNet's latents do not move.
-SHAPES_PARTS = {"clip": (1500, 1e-3, 128, None), "classifier": (1500, 2e-3, 64, None),
-                "vae": (2500, 1e-3, 64, None), "decoder": (1000, 2e-4, 64, None), "unet": (8000, 5e-4, 64, 0.999),
-                "text_bilingual": (6000, 1e-3, 128, 0.998)}
-DIGITS_PARTS = {"classifier": (800, 2e-3, 64, None), "unet": (6000, 1e-3, 64, 0.999)}
+SHAPES_PARTS = {"clip": PartSpec(1500, 1e-3, 128, None), "classifier": PartSpec(1500, 2e-3, 64, None),
+                "vae": PartSpec(2500, 1e-3, 64, None), "decoder": PartSpec(1000, 2e-4, 64, None),
+                "unet": PartSpec(8000, 5e-4, 64, 0.999), "text_bilingual": PartSpec(6000, 1e-3, 128, 0.998)}
+DIGITS_PARTS = {"classifier": PartSpec(800, 2e-3, 64, None), "unet": PartSpec(6000, 1e-3, 64, 0.999)}
 
 CAPTION_DROPOUT = 0.1
 
@@ -43,14 +52,16 @@ def _shift(x: torch.Tensor, g: torch.Generator, max_shift: int = 1) -> torch.Ten
     return torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
 
 
-def clip_recipe(data: ShapesData, cfg: dict, batch_size: int, device):
-    model = builders.build_clip(cfg)
-    tokens = builders.make_tokenizer(cfg["text_cfg"]["context_length"])(data.captions)
+def clip_recipe(data: ShapesData, cfg: dict, batch_size: int, device, known_words=None):
+    """The text encoder part (a `TextConditioner`, so its checkpoint rebuilds it) trains its whole CLIP
+    contrastively; cfg is the open_clip CLIP config."""
+    model = TextConditioner(cfg, known_words=sorted(known_words) if known_words else None)
+    tokens = model.tokenize(data.captions)
     loss = ClipLoss()
 
     def loss_fn(step, g):
         idx = torch.randint(0, len(tokens), (batch_size,), generator=g, device=g.device).cpu()
-        img_f, txt_f, scale = model(_to_float(data.images[idx]).to(device), tokens[idx].to(device))[:3]
+        img_f, txt_f, scale = model.clip(_to_float(data.images[idx]).to(device), tokens[idx].to(device))[:3]
         return loss(img_f, txt_f, scale)
 
     return model, loss_fn

@@ -25,7 +25,7 @@ class ClipSimilarity(View):
         super().__init__()
         self.model = default_model(model)
         self.scorer = ClipScorer.from_model(self.model)
-        self.prompts = list(prompts or (self.model.meta.get("prompt_examples") or ["a red circle", "a blue square"])[:4])
+        self.prompts = list(prompts or (self.model.info.prompt_examples or ["a red circle", "a blue square"])[:4])
         self.w_prompts = W.Textarea(value="\n".join(self.prompts), description=tr("clip.prompts"), style=WIDE,
                                     layout=W.Layout(width="420px", max_width="100%", height="100px"))
         self.observe(lambda c: setattr(self.w_prompts, "value", "\n".join(c["new"])), "prompts")  # set from code: shown, and run

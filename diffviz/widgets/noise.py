@@ -55,7 +55,7 @@ def example_count(model) -> int:
     if model.kind == "class":
         from ..data.digits import load_digits_tensor
 
-        return len(load_digits_tensor(model.meta.get("image_size", 16))[0])
+        return len(load_digits_tensor((model.info.image_size or 16))[0])
     return SHAPES_EXAMPLES
 
 
@@ -64,14 +64,14 @@ def data_image(model, index: int) -> tuple[torch.Tensor, object]:
     if model.kind == "class":
         from ..data.digits import load_digits_tensor
 
-        x, y = load_digits_tensor(model.meta.get("image_size", 16))
+        x, y = load_digits_tensor((model.info.image_size or 16))
         x = x[index % len(x)]
         if x.shape[0] != model.unet.config.in_channels:
             x = x.expand(model.unet.config.in_channels, -1, -1)
         return x, int(y[index % len(y)])
     d = _shapes_examples()
     index %= len(d.captions)
-    size = model.meta.get("image_size", 32)
+    size = model.info.image_size or 32
     img = torch.nn.functional.interpolate(d.images[index:index + 1].float() / 127.5 - 1, size=(size, size), mode="bilinear")[0]
     return img.clamp(-1, 1), d.captions[index]
 

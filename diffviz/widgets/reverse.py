@@ -20,7 +20,7 @@ MAX_IMAGES = 8  # per generate: the player shows one column per image
 def condition_control(model):
     """A prompt box (text model), a class dropdown (class model) or nothing (unconditional)."""
     if model.kind == "text":
-        examples = model.meta.get("prompt_examples") or ["a red circle"]
+        examples = model.info.prompt_examples or ["a red circle"]
         return W.Text(value=examples[0], description=tr("common.prompt"), layout=W.Layout(width="420px", max_width="100%"),
                       placeholder=tr("reverse.prompt_hint"), style=WIDE)
     if model.kind == "class":
