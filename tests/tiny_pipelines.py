@@ -16,7 +16,7 @@ SCHEDULERS = ("DDIMScheduler", "DDPMScheduler", "EulerDiscreteScheduler", "DPMSo
 WORDS = ["a", "red", "blue", "green", "circle", "square", "photograph", "of", "an", "astronaut", "riding", "horse"]
 
 
-def write_clip_tokenizer(folder: Path, max_length: int = 16) -> Path:
+def write_clip_tokenizer(folder: Path, max_length: int = 77) -> Path:
     """vocab.json + merges.txt of a small CLIP byte-level BPE: single characters, and whole WORDS by merges."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -47,11 +47,12 @@ def scheduler(name: str = "DDIMScheduler", **extra):
     """Stable Diffusion's training schedule in the scheduler `name`, configured as SD ships it."""
     import diffusers
 
-    cfg = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000)
+    cfg = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
+               steps_offset=1)  # StableDiffusionPipeline sets steps_offset=1 on any scheduler it is built with
     if name in ("DDIMScheduler", "DDPMScheduler"):
         cfg.update(clip_sample=False)
     if name == "DDIMScheduler":
-        cfg.update(set_alpha_to_one=False, steps_offset=1)
+        cfg.update(set_alpha_to_one=False)
     cfg.update(extra)
     return getattr(diffusers, name)(**cfg)
 

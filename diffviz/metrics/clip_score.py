@@ -28,10 +28,24 @@ class ClipScorer:
 
     @classmethod
     def from_model(cls, model) -> "ClipScorer":
-        """The CLIP inside a text-conditional diffviz model (its text encoder's full CLIP)."""
+        """The CLIP inside a text-conditional diffviz model (its text encoder's full CLIP), or the full CLIP
+        given to `diffviz.load(..., clip=folder)` for a model whose text encoder is CLIP's text half only
+        (Stable Diffusion: see `hf_clip.load_transformers_clip`)."""
         cond = getattr(model, "conditioner", None)
         if cond is None or getattr(cond, "kind", None) != "text":
             raise DiffvizError("CLIP score needs a text model (e.g. diffviz.load('shapes')) or an open_clip model")
+        given = getattr(model, "meta", {}).get("clip")
+        if given is not None:
+            from .hf_clip import load_transformers_clip
+
+            scorer = model.__dict__.get("_clip_scorer")
+            if scorer is None:
+                scorer = model._clip_scorer = load_transformers_clip(given, device=model.device)
+            return scorer
+        if not hasattr(getattr(cond, "english", None) or cond, "clip"):
+            from ..i18n import tr
+
+            raise DiffvizError(tr("clip.needs_full_clip"))
         cond = getattr(cond, "english", None) or cond  # a swapped-in bilingual encoder: its English CLIP scores
         return cls(cond.clip, cond.tokenizer, cond.context_length)
 
@@ -66,6 +80,14 @@ class ClipScorer:
         if len(img) != len(txt):
             raise DiffvizError(f"CLIP score pairs images with texts: got {len(img)} images and {len(txt)} texts")
         return float((100 * (img * txt).sum(1).clamp(min=0)).mean())
+
+    def score_torchmetrics(self, images, texts) -> float:
+        """torchmetrics' CLIPScore definition: max(mean over pairs of 100·cos, 0) (the clamp after averaging;
+        `score` clamps each pair). The two agree whenever no pair has a negative cosine."""
+        img, txt = self.embed_images(images), self.embed_texts(texts)
+        if len(img) != len(txt):
+            raise DiffvizError(f"CLIP score pairs images with texts: got {len(img)} images and {len(txt)} texts")
+        return max(float((100 * (img * txt).sum(1)).mean()), 0.0)
 
     def per_image(self, images, texts) -> np.ndarray:
         img, txt = self.embed_images(images), self.embed_texts(texts)

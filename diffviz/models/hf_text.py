@@ -54,7 +54,7 @@ class HFTextConditioner(nn.Module):
             raise DiffvizError("prompts must not be empty: give at least one prompt ('' means unconditional)")
         limit = self.context_length - 2  # start and end tokens
         for p in prompts:
-            n = len(self.tokenizer(p, add_special_tokens=False).input_ids)
+            n = len(self.tokenizer.tokenize(p))
             if n > limit:
                 raise DiffvizError(f"prompt {short(p)} is {n} tokens long; this text encoder takes at most {limit} tokens "
                                    "(diffusers would cut the rest off silently)")
