@@ -195,7 +195,7 @@ def tiny_clip_folder(folder, tokenizer_dir):
 
 
 def test_every_widget_on_a_stable_diffusion_folder(sd_dir, sd_model, tmp_path):
-    from diffviz.metrics.hf_clip import TransformersClipImages, load_transformers_clip
+    from diffviz.metrics.clip_score import TransformersClipImages, load_transformers_clip
     from diffviz.widgets import (ClipSimilarity, Explainer, FidExplorer, GuidanceSweep, LatentParts, NoiseInspector,
                                  ReverseProcess, SchedulerCompare)
 

@@ -25,6 +25,7 @@ import torch
 from ..errors import DiffvizError, InputTypeError, short
 from ..utils import pick_device
 from . import io
+from .pipeline import DiffusionModel
 
 TEXT_PIPELINE_DEFAULT_GUIDANCE = 7.5  # StableDiffusionPipeline's guidance_scale default
 EXTRA = "pip install 'diffviz[diffusers-models]'"
@@ -123,8 +124,6 @@ def from_pipeline(pipe, name: str | None = None, device=None, attention_slicing=
     from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
     from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
-    from .pipeline import DiffusionModel
-
     comps = getattr(pipe, "components", None)
     if not isinstance(comps, dict):
         raise InputTypeError(f"from_pipeline takes a diffusers pipeline, got {type(pipe).__name__}")
@@ -172,13 +171,21 @@ def from_pipeline(pipe, name: str | None = None, device=None, attention_slicing=
     if conditioner is not None:
         meta.update(default_guidance=TEXT_PIPELINE_DEFAULT_GUIDANCE, guidance_range=[1.0, 15.0],
                     prompt_examples=["a photograph of an astronaut riding a horse", "a red circle"])
-    model = DiffusionModel(unet, scheduler_config, conditioner, vae, latent_scale, meta)
+    model = DiffusersModel(unet, scheduler_config, conditioner, vae, latent_scale, meta)
     size = model.image_shape[-1]
     model.meta["image_size"] = size
     model.pipeline = pipe  # kept for save_pretrained (same module objects as the model's)
     if device is not None:
         model.to(device)
     return model
+
+
+class DiffusersModel(DiffusionModel):
+    """A `DiffusionModel` over a diffusers pipeline's parts; `save_pretrained` writes a diffusers pipeline folder."""
+
+    def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = torch.float16) -> Path:
+        """A standard diffusers pipeline folder (safetensors; `dtype=None` keeps the weights' dtype), atomically."""
+        return save_pipeline_folder(self, directory, dtype)
 
 
 def save_pipeline_folder(model, directory: str | Path, dtype: torch.dtype | None) -> Path:

@@ -309,13 +309,7 @@ class DiffusionModel:
 
     # ---- persistence -----------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path, dtype: torch.dtype = torch.float16) -> Path:
-        """Write the model folder (safetensors + JSON), atomically: a failure leaves the old one intact.
-
-        A model imported from diffusers is written back as a standard diffusers pipeline folder."""
-        if self.meta.get("source") == "diffusers":
-            from .diffusers_import import save_pipeline_folder
-
-            return save_pipeline_folder(self, directory, dtype)
+        """Write the model folder (safetensors + JSON), atomically: a failure leaves the old one intact."""
         with io.atomic_folder(directory) as tmp:
             index = {**self.meta, "format": io.FORMAT, "version": 1, "kind": self.kind, "latent": self.latent,
                      "latent_scale": self.latent_scale}

@@ -31,7 +31,7 @@ class ClipSimilarity(View):
         elif isinstance(clip, ClipScorer):
             self.scorer = clip
         else:
-            from ..metrics.hf_clip import load_transformers_clip
+            from ..metrics.clip_score import load_transformers_clip
 
             self.scorer = load_transformers_clip(clip, device=self.model.device)
         self.prompts = list(prompts or (self.model.meta.get("prompt_examples") or ["a red circle", "a blue square"])[:4])
