@@ -162,6 +162,9 @@ def test_bfloat16_weights(sd_dir):
                                   generator=torch.Generator().manual_seed(2), output_type="latent").images
     pipe.to(torch.float32)
     assert torch.equal(traj.final, ref.float())
+    from diffviz.widgets import LatentParts, NoiseInspector  # float32 views on a half-precision model
+
+    assert not NoiseInspector(model).banner.value and not LatentParts(model).banner.value
 
 
 def test_save_roundtrip(sd_model, tmp_path):

@@ -96,7 +96,15 @@ def load_pipeline_folder(path: str | Path, device=None, dtype=None, attention_sl
 
 
 def _check_parts(path: Path, index: dict) -> None:
-    """Clear errors before diffusers' own: a transformers part without transformers, weights only as pickles."""
+    """Clear errors before diffusers' own: a missing part, a transformers part without transformers, weights
+    only as pickles."""
+    parts = [k for k, v in index.items() if not k.startswith("_") and isinstance(v, list) and len(v) == 2 and v[0] is not None]
+    if not parts:
+        raise io.ModelFolderError(f"{path}/model_index.json names a {index.get('_class_name')} but none of its parts "
+                                  "(unet, scheduler, …); a diffusers pipeline folder lists each part and has a folder for it")
+    missing = [p for p in parts if p not in ("safety_checker", "feature_extractor") and not (path / p).is_dir()]
+    if missing:
+        raise io.ModelFolderError(f"{path} is missing the {', '.join(p + '/' for p in missing)} folder(s) its model_index.json names")
     for part, spec in index.items():
         if part.startswith("_") or not isinstance(spec, list) or len(spec) != 2 or spec[0] is None:
             continue
