@@ -242,7 +242,8 @@ def test_every_widget_on_a_stable_diffusion_folder(sd_dir, sd_model, tmp_path):
     loaded = diffviz.load(sd_dir[0], clip=clip_dir)  # or once for the whole handle
     ClipSimilarity(loaded, run=False)
     tabs = Explainer(m)
-    assert tabs is not None
+    assert "text half" in tabs.show_tab("clip").value  # the tab says why, the others work
+    assert isinstance(tabs.show_tab("latent"), LatentParts)
 
 
 def test_widgets_on_a_ddpm_folder(tmp_path):
