@@ -14,12 +14,12 @@ from __future__ import annotations
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["load", "available", "DiffusionModel", "Trajectory", "Schedule", "forward_process", "forward_strip", "ForwardSample"]
+__all__ = ["load", "from_pipeline", "available", "DiffusionModel", "Trajectory", "Schedule", "forward_process", "forward_strip", "ForwardSample"]
 
 _NAMES = {
     "ForwardSample": ".diffusion.forward", "forward_process": ".diffusion.forward", "forward_strip": ".diffusion.forward",
     "Schedule": ".diffusion.schedule", "Trajectory": ".diffusion.trajectory", "DiffusionModel": ".models.pipeline",
-    "available": ".models.registry", "load": ".models.registry",
+    "available": ".models.registry", "load": ".models.registry", "from_pipeline": ".models.registry",
 }
 
 

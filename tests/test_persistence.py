@@ -73,9 +73,14 @@ def test_missing_and_corrupt_files(class_model, tmp_path):
 
 
 def test_other_model_type_folder(tmp_path):
+    """A diffusers pipeline folder loads (tests/test_byo_diffusers.py); a broken one says what is missing."""
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
-    with pytest.raises(ModelFolderError, match="not a diffviz model folder"):
+    with pytest.raises(ModelFolderError, match="none of its parts"):
+        diffviz.load(tmp_path / "m")
+    (tmp_path / "m" / "model_index.json").write_text(json.dumps({"_class_name": "DDPMPipeline", "unet": ["diffusers", "UNet2DModel"],
+                                                                 "scheduler": ["diffusers", "DDPMScheduler"]}))
+    with pytest.raises(ModelFolderError, match="missing the unet/, scheduler/ folder"):
         diffviz.load(tmp_path / "m")
 
 

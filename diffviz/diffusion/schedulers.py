@@ -47,3 +47,18 @@ def make_scheduler(name: str, schedule: Schedule | dict, *, sample_range: float 
     if key == "euler" or (key == "dpm" and sample_range > 1.0):
         overrides.update(timestep_spacing="leading", steps_offset=1)
     return SCHEDULER_NAMES[key].from_config(config, **overrides)
+
+
+def model_scheduler(config: dict):
+    """The scheduler a model ships (its class, `_class_name`, and its config untouched): `scheduler="model"`.
+
+    With it a diffusers pipeline's model samples exactly as `pipe(...)` does; the names above are diffviz's
+    teaching variants of the same schedule."""
+    import diffusers
+
+    name = config.get("_class_name") or "DDPMScheduler"
+    cls = getattr(diffusers, str(name), None)
+    if cls is None or not hasattr(cls, "from_config") or not name.endswith("Scheduler"):
+        raise DiffvizError(f"the model's scheduler {name!r} is not a diffusers scheduler diffviz knows; "
+                           f"use one of {', '.join(SCHEDULER_NAMES)}")
+    return cls.from_config(config)

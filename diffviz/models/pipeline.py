@@ -19,7 +19,7 @@ from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet2D
 from ..diffusion.cache import shared_cache, weights_version
 from ..diffusion.sampling import sample_loop
 from ..diffusion.schedule import Schedule
-from ..diffusion.schedulers import make_scheduler
+from ..diffusion.schedulers import make_scheduler, model_scheduler
 from ..diffusion.trajectory import Trajectory
 from ..errors import InputTypeError, short
 from ..utils import check_finite_number, check_int, check_seed, pick_device
@@ -195,14 +195,14 @@ class DiffusionModel:
         """Pixels in [-1, 1] → the denoiser's space (VAE latent mean × latent_scale, or identity)."""
         if self.vae is None:
             return x
-        return self.vae.encode(x.to(self.device)).latent_dist.mean * self.latent_scale
+        return (self.vae.encode(x.to(self.device, self.vae.dtype)).latent_dist.mean * self.latent_scale).float()
 
     @torch.no_grad()
     def decode_latents(self, z: torch.Tensor) -> torch.Tensor:
         """The denoiser's space → pixels in [-1, 1] (the lecture's decoder)."""
         if self.vae is None:
             return z
-        return self.vae.decode(z.to(self.device) / self.latent_scale).sample.clamp(-1, 1)
+        return self.vae.decode(z.to(self.device, self.vae.dtype) / self.latent_scale).sample.float().clamp(-1, 1)
 
     # ---- conditions ----------------------------------------------------------------------
     def encode_conditions(self, conditions, num_images: int | None):
@@ -238,7 +238,7 @@ class DiffusionModel:
         num_images: int | None = None,
         steps: int = 50,
         guidance: float | None = None,
-        scheduler: str = "ddim",
+        scheduler: str | None = None,
         seed: int = 0,
         generator: torch.Generator | None = None,
         decode_steps: bool = True,
@@ -255,7 +255,14 @@ class DiffusionModel:
         seed, steps, scheduler, guidance) from the process's bounded trajectory cache, and let
         identical requests made at the same time share one computation (`diffviz.diffusion.cache`).
         The trajectory's tensors are then shared: do not change them in place.
+        scheduler: "ddim", "ddpm", "dpm", "euler" (diffviz's teaching variants: trailing spacing, clipped x̂0) or
+        "model" (the scheduler the model ships, config untouched: a diffusers pipeline's model then gives
+        bitwise `pipe(...)`'s result); default: "model" for models imported from diffusers, else "ddim".
+        seed: the initial noise (and DDPM's per-step noise) come from a CPU `torch.Generator().manual_seed(seed)`
+        on every device, as diffusers' docs recommend: one seed means the same noise on the CPU and on CUDA.
         """
+        if scheduler is None:
+            scheduler = self.meta.get("default_scheduler", "ddim")
         if cache and generator is None:
             key = self._cache_key(conditions, num_images, steps, guidance, scheduler, seed, decode_steps)
             if key is not None:
@@ -285,16 +292,23 @@ class DiffusionModel:
         seed = check_seed(seed)
         if not isinstance(scheduler, str):
             raise InputTypeError(f"scheduler must be a name (ddpm, ddim, dpm or euler), got {short(scheduler)}")
-        sched = make_scheduler(scheduler, self.scheduler_config, sample_range=self.sample_range)
+        if scheduler == "model":
+            sched = model_scheduler(self.scheduler_config)
+        else:
+            sched = make_scheduler(scheduler, self.scheduler_config, sample_range=self.sample_range)
         cond, uncond, labels = self.encode_conditions(conditions, num_images)
-        if generator is None:
-            generator = torch.Generator(device=self.device).manual_seed(seed)
+        if generator is None:  # on the CPU on every device: a seed is the same noise everywhere (see above)
+            generator = torch.Generator().manual_seed(seed)
         traj = sample_loop(
             self.unet, sched, self.schedule, (len(labels), *self.sample_shape),
             cond=cond, uncond=uncond, guidance=guidance, steps=steps, generator=generator,
-            device=self.device, decode=self.decode_latents if self.latent else None,
+            device=self.device, dtype=self.unet.dtype, decode=self.decode_latents if self.latent else None,
             decode_steps=decode_steps, progress=progress, callback=callback,
         )
+        if self.unet.dtype != torch.float32:  # half-precision runs: the record in float32 (exact) for the views
+            for k, v in vars(traj).items():
+                if torch.is_tensor(v) and v.is_floating_point():
+                    setattr(traj, k, v.float())
         traj.meta.update(model=self.name, kind=self.kind, latent=self.latent, conditions=labels,
                          steps=steps, guidance=guidance, scheduler=scheduler, seed=seed)
         return traj

@@ -37,15 +37,51 @@ def available() -> list[str]:
 LOAD_LOCK = threading.RLock()
 
 
-def load(name_or_path: str | Path, device=None, text_encoder: str | None = None) -> DiffusionModel:
+def load(name_or_path: str | Path, device=None, text_encoder: str | None = None, *, dtype=None,
+         attention_slicing=None, vae_tiling: bool = False, clip: str | Path | None = None) -> DiffusionModel:
     """Load a bundled model ("shapes", "digits"), a tiny random one ("tiny-text", …) or a folder.
 
     text_encoder: swap in another text encoder trained for the same generator, e.g.
     `load("shapes", text_encoder="bilingual")` reads English and Chinese prompts (same UNet and VAE).
+    A standard diffusers pipeline folder (Stable Diffusion 1.x/2.x, DDPM, DDIM) or a Hugging Face repo id
+    already in the local cache loads too (`diffviz.models.diffusers_import`; never a download), with
+    dtype (default float32 on the CPU, float16 on a GPU) and diffusers' memory savers
+    attention_slicing ("auto", "max" or a slice size) and vae_tiling; clip: a local transformers CLIP folder
+    (e.g. openai/clip-vit-large-patch14) for CLIP scores, since such a model carries only CLIP's text half.
     Thread-safe: loads run one at a time in a process (see LOAD_LOCK).
     """
     with LOAD_LOCK:
-        return _load(name_or_path, device, text_encoder)
+        if not isinstance(name_or_path, (str, Path)) or not str(name_or_path).strip():
+            return _load(name_or_path, device, text_encoder)
+        from . import diffusers_import
+
+        if str(name_or_path) not in bundled_names() and str(name_or_path) not in TINY_MODELS:
+            folder = diffusers_import.resolve(name_or_path)
+            if folder is not None:
+                if text_encoder is not None:
+                    raise DiffvizError("text_encoder= swaps a bundled model's text encoder; a diffusers pipeline uses its own")
+                model = diffusers_import.load_pipeline_folder(folder, device=device, dtype=dtype,
+                                                              attention_slicing=attention_slicing, vae_tiling=vae_tiling)
+                if clip is not None:
+                    model.info.extra["clip"] = str(Path(clip).expanduser())
+                return model
+        if dtype is not None or attention_slicing is not None or vae_tiling or clip is not None:
+            raise DiffvizError("dtype=, attention_slicing=, vae_tiling= and clip= apply to diffusers pipeline folders; "
+                               "diffviz's own models run in float32 and carry their own CLIP")
+        try:
+            return _load(name_or_path, device, text_encoder)
+        except DiffvizError as err:
+            hint = diffusers_import.missing_repo_message(name_or_path)
+            if hint is None or "no model named" not in str(err):
+                raise
+            raise DiffvizError(hint) from None
+
+
+def from_pipeline(pipe, name: str | None = None, device=None, attention_slicing=None, vae_tiling: bool = False) -> DiffusionModel:
+    """Wrap a live diffusers pipeline (`DDPMPipeline`, `StableDiffusionPipeline`, …) without copying its weights."""
+    from .diffusers_import import from_pipeline as wrap
+
+    return wrap(pipe, name=name, device=device, attention_slicing=attention_slicing, vae_tiling=vae_tiling)
 
 
 def _load(name_or_path, device, text_encoder=None) -> DiffusionModel:

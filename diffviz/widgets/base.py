@@ -452,8 +452,8 @@ def explain(key: str) -> W.HTML:
     return W.HTML(f"<p style='max-width:56em;color:#333;margin:2px 0 6px;line-height:1.45'>{tr(key)}</p>")
 
 
-def notice(key: str) -> W.HTML:
+def notice(key: str, **fmt) -> W.HTML:
     """The "what to notice" lines of a section (label `key`, HTML allowed), under its explanation."""
     return W.HTML(f"<div class='dv-notice-box' style='max-width:56em;margin:0 0 8px;padding:6px 10px;"
                   f"border-left:4px solid #3f7ad6;background:#f3f7fd'><b>{html.escape(tr('common.notice'))}</b> "
-                  f"{tr(key)}</div>")
+                  f"{tr(key, **fmt)}</div>")

@@ -21,10 +21,19 @@ class ClipSimilarity(View):
     seed = Int(0)
     steps = Int(30)
 
-    def __init__(self, model=None, prompts=None, run: bool = True):
+    def __init__(self, model=None, prompts=None, run: bool = True, clip=None):
+        """clip: the CLIP that scores, for a model whose text encoder is CLIP's text half only (Stable Diffusion):
+        a local transformers CLIP folder, a (CLIPModel, CLIPTokenizer) pair or a ClipScorer."""
         super().__init__()
         self.model = default_model(model)
-        self.scorer = ClipScorer.from_model(self.model)
+        if clip is None:
+            self.scorer = ClipScorer.from_model(self.model)
+        elif isinstance(clip, ClipScorer):
+            self.scorer = clip
+        else:
+            from ..metrics.clip_score import load_transformers_clip
+
+            self.scorer = load_transformers_clip(clip, device=self.model.device)
         self.prompts = list(prompts or (self.model.info.prompt_examples or ["a red circle", "a blue square"])[:4])
         self.w_prompts = W.Textarea(value="\n".join(self.prompts), description=tr("clip.prompts"), style=WIDE,
                                     layout=W.Layout(width="420px", max_width="100%", height="100px"))

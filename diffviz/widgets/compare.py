@@ -161,10 +161,16 @@ class GuidanceSweep(_Sweep):
         self.done()
         swap(self.results, [picture_grid([(self._caption(w), im) for w, im in zip(self.scales, self.images)], self.zoom)])
         self.clip_scores = []
+        scorer = None
         if self.model.kind == "text":
             from ..metrics.clip_score import ClipScorer
 
-            scorer = ClipScorer.from_model(self.model)
+            try:
+                scorer = ClipScorer.from_model(self.model)
+            except DiffvizError as err:  # Stable Diffusion's text half cannot score images: say so, keep the pictures
+                scorer = None
+                self.extra.value = html.escape(str(err))
+        if scorer is not None:
             self.clip_scores = scorer.per_image(np.stack(self.images), [self.w_cond.value] * len(self.images)).tolist()
             self.extra.value = tr("compare.clip_scores") + ": " + ", ".join(
                 f"w={w:g}: {s:.1f}" for w, s in zip(self.scales, self.clip_scores))

@@ -10,7 +10,10 @@ import ipywidgets as W
 import numpy as np
 import traitlets
 
+import os
+
 from ..metrics import ClassifierFeatures, SingularCovarianceWarning, model_fid
+from ..metrics.features import INCEPTION_ENV, InceptionFeatures
 from ..metrics.fid import max_n
 from .base import WIDE, View, button, default_model, explain, heading, heavy, notice, png_bytes, tile
 from ..errors import DiffvizError
@@ -43,6 +46,8 @@ class FidExplorer(View):
         self.model = default_model(model)
         if extractor is None and self.model.classifier is not None:
             extractor = ClassifierFeatures(self.model.classifier, name=self.model.name)
+        if extractor is None and os.environ.get(INCEPTION_ENV):  # e.g. a Stable Diffusion model: standard FID features
+            extractor = InceptionFeatures(device=self.model.device)
         self.extractor = extractor
         self.report = None
         limit = max_n(self.model) or 1024

@@ -44,7 +44,13 @@ class LatentParts(View):
         unet = self.model.unet.config
         self.generator = W.HTML(tr("latent.generator_text", shape="×".join(map(str, self.model.sample_shape)),
                                   cross=unet.cross_attention_dim, params=sum(p.numel() for p in self.model.unet.parameters()) / 1e6))
-        self.children = [heading("latent.title"), explain("latent.explain"), notice("latent.notice"), self.banner,
+        if self.model.meta.get("source") == "diffusers":  # the bundled model's notice quotes its own sizes
+            c, h, w = self.model.sample_shape
+            about = notice("latent.notice_any", latent=f"{c}×{h}×{w}", image="×".join(map(str, self.model.image_shape)),
+                           ratio=np.prod(self.model.image_shape) / (c * h * w))
+        else:
+            about = notice("latent.notice")
+        self.children = [heading("latent.title"), explain("latent.explain"), about, self.banner,
                          heading("latent.text_encoder"), self.w_prompt, self.tokens, self.states_box,
                          heading("latent.generator"), self.generator, heading("latent.decoder"), self.w_index, self.pictures, self.quality]
         self._ready = True
@@ -62,11 +68,15 @@ class LatentParts(View):
     def refresh(self):
         cond = self.model.conditioner
         prompts = cond.check_prompts([self.prompt])
-        ids = cond.tokenize(prompts)[0]
-        n = int((ids != 0).sum())
-        words = [cond.tokenizer.decode([int(i)]).strip() or "·" for i in ids[:n]]
+        if hasattr(cond, "token_labels"):  # a transformers CLIP tokenizer: its own pieces (padding is the end token)
+            words = [w or "·" for w in cond.token_labels(prompts[0])]
+            n = len(words)
+        else:
+            ids = cond.tokenize(prompts)[0]
+            n = int((ids != 0).sum())
+            words = [cond.tokenizer.decode([int(i)]).strip() or "·" for i in ids[:n]]
         self.tokens.value = html.escape(tr("latent.tokens", n=n, L=cond.context_length) + " " + " | ".join(words))
-        self.token_states = cond.encode(prompts)[0, :n].cpu().numpy()
+        self.token_states = cond.encode(prompts)[0, :n].float().cpu().numpy()
         self.states = replace_figure(self.states_box, getattr(self, "states", None), heatmap_figure(
             self.token_states, words, list(range(self.token_states.shape[1])), tr("latent.states_title"), cosine=False))
         x0, _ = data_image(self.model, self.index)

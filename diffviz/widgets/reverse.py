@@ -29,6 +29,12 @@ def condition_control(model):
     return None
 
 
+def scheduler_options(model) -> list[str]:
+    """diffviz's teaching schedulers, and first "model" (the scheduler it ships) for a model imported from diffusers."""
+    own = ["model"] if model.meta.get("default_scheduler") == "model" else []
+    return own + list(SCHEDULER_NAMES)
+
+
 class ReverseProcess(View):
     """Generate with a recorded trajectory and scrub through x_t, ε̂ and x̂0 at every step."""
 
@@ -47,7 +53,7 @@ class ReverseProcess(View):
         self.w_cond = condition_control(self.model)
         self.w_seed = W.IntText(description=tr("common.seed"), layout=W.Layout(width="180px"), style=WIDE)
         self.w_n = W.IntSlider(min=1, max=MAX_IMAGES, description=tr("reverse.images"), style=WIDE)
-        self.w_sched = W.Dropdown(options=list(SCHEDULER_NAMES), description=tr("common.scheduler"), style=WIDE,
+        self.w_sched = W.Dropdown(options=scheduler_options(self.model), description=tr("common.scheduler"), style=WIDE,
                                   layout=W.Layout(width="220px"))
         self.w_steps = W.IntSlider(min=1, max=min(200, self.model.schedule.num_train_timesteps), description=tr("common.steps"),
                                    style=WIDE)
@@ -62,6 +68,7 @@ class ReverseProcess(View):
         elif self.model.kind == "class":
             pairs.append((self.w_cond, "class_label"))
         defaults = dict(guidance=self.model.default_guidance if self.model.kind != "uncond" else 1.0,
+                        scheduler=scheduler_options(self.model)[0],
                         prompt=getattr(self.w_cond, "value", "") if self.model.kind == "text" else "")
         for k, v in {**defaults, **state}.items():
             setattr(self, k, v)
@@ -97,8 +104,9 @@ class ReverseProcess(View):
 
     @traitlets.validate("scheduler")
     def _check_scheduler(self, proposal):
-        if proposal["value"] not in SCHEDULER_NAMES:
-            raise traitlets.TraitError(f"unknown scheduler {proposal['value']!r}; allowed: {', '.join(SCHEDULER_NAMES)}")
+        allowed = scheduler_options(self.model)
+        if proposal["value"] not in allowed:
+            raise traitlets.TraitError(f"unknown scheduler {proposal['value']!r}; allowed: {', '.join(allowed)}")
         return proposal["value"]
 
     @traitlets.validate("steps", "num_images", "seed", "class_label")

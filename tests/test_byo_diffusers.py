@@ -1,0 +1,260 @@
+"""Bring your own diffusers model (issue #17): tiny random pipelines built here, saved as standard folders.
+
+diffviz must load them, sample bitwise like `pipe(...)` with the scheduler the pipeline ships, drive every
+widget (or say why not) and save them back.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("transformers")
+
+import diffviz  # noqa: E402
+from diffviz.errors import DiffvizError, InputTypeError  # noqa: E402
+from diffviz.models.io import ModelFolderError  # noqa: E402
+
+from tiny_pipelines import SCHEDULERS, save, scheduler, tiny_sd_pipeline, tiny_uncond_pipeline  # noqa: E402
+
+PROMPTS = ["a red circle", "a photograph of an astronaut riding a horse"]
+
+
+@pytest.fixture(scope="module")
+def sd_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("byo")
+    pipe = tiny_sd_pipeline(tmp)
+    return save(pipe, tmp / "tiny-sd"), pipe
+
+
+@pytest.fixture(scope="module")
+def sd_model(sd_dir):
+    return diffviz.load(sd_dir[0])
+
+
+def pipe_latents(pipe, prompts, steps, w, seed):
+    return pipe(prompts, num_inference_steps=steps, guidance_scale=w, generator=torch.Generator().manual_seed(seed),
+                output_type="latent").images
+
+
+@pytest.mark.parametrize("name", SCHEDULERS)
+def test_sd_folder_samples_bitwise_like_pipe(sd_dir, tmp_path, name):
+    """The scheduler the folder ships, untouched: model.sample == pipe(..., output_type='latent'), bit for bit."""
+    pipe = sd_dir[1]
+    pipe.scheduler = scheduler(name)
+    folder = save(pipe, tmp_path / name)
+    model = diffviz.load(folder)
+    assert model.kind == "text" and model.latent and model.meta["pipeline_class"] == "StableDiffusionPipeline"
+    assert model.scheduler_config["_class_name"] == name
+    traj = model.sample(PROMPTS, steps=6, guidance=7.5, seed=11)
+    ref = pipe_latents(pipe, PROMPTS, 6, 7.5, 11)
+    from diffusers import StableDiffusionPipeline  # the user's own pipe, from the same folder
+
+    theirs = StableDiffusionPipeline.from_pretrained(folder, local_files_only=True)
+    assert torch.equal(pipe_latents(theirs, PROMPTS, 6, 7.5, 11), ref)
+    assert traj.meta["scheduler"] == "model"
+    assert float((traj.final - ref).abs().max()) == 0.0
+    assert torch.equal(traj.final, ref)
+    # the record is consistent with the result: the last x_t is what the final step started from
+    assert traj.x_t.shape[:2] == (6, 2) and traj.eps_cond is not None
+    # a different seed is different noise
+    assert not torch.equal(model.sample(PROMPTS, steps=6, guidance=7.5, seed=12).final, ref)
+
+
+@pytest.mark.parametrize("kind", ["DDPMPipeline", "DDIMPipeline"])
+def test_pixel_pipelines_bitwise(tmp_path, kind):
+    pipe = tiny_uncond_pipeline(kind)
+    model = diffviz.load(save(pipe, tmp_path / kind))
+    assert model.kind == "uncond" and not model.latent
+    ref = pipe(batch_size=3, num_inference_steps=7, generator=torch.Generator().manual_seed(5), output_type="np").images
+    traj = model.sample(num_images=3, steps=7, seed=5)
+    mine = (traj.final / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy()
+    assert np.array_equal(mine, ref)
+
+
+def test_teaching_schedulers_stay_for_bundled_and_by_name(text_model, sd_model):
+    """Bundled models keep diffviz's teaching default; an imported one can still use them by name."""
+    assert text_model.sample("a red circle", steps=2, seed=0).meta["scheduler"] == "ddim"
+    faithful = sd_model.sample("a red circle", steps=4, guidance=2.0, seed=0)
+    teaching = sd_model.sample("a red circle", steps=4, guidance=2.0, seed=0, scheduler="ddim")
+    assert teaching.meta["scheduler"] == "ddim" and not torch.equal(faithful.final, teaching.final)
+
+
+def test_from_pipeline_shares_weights(sd_dir):
+    pipe = sd_dir[1]
+    model = diffviz.from_pipeline(pipe)
+    assert model.unet is pipe.unet and model.vae is pipe.vae and model.conditioner.text_encoder is pipe.text_encoder
+    assert model.latent_scale == pipe.vae.config.scaling_factor
+    with pytest.raises(InputTypeError, match="diffusers pipeline"):
+        diffviz.from_pipeline(object())
+
+
+def test_text_conditioner_is_encode_prompt(sd_model, sd_dir):
+    """Token states are exactly what StableDiffusionPipeline.encode_prompt gives the UNet."""
+    pipe = sd_dir[1]
+    cond = sd_model.conditioner
+    states = cond.encode(PROMPTS)
+    ref, neg = pipe.encode_prompt(PROMPTS, "cpu", 1, True)
+    assert torch.equal(states, ref) and torch.equal(cond.null(2), neg)
+    assert cond.context_length == 77 and cond.width == 32 and states.shape == (2, 77, 32)
+    assert cond.pooled(PROMPTS).shape == (2, 32)
+    assert cond.token_labels("a red circle") == ["<|startoftext|>", "a", "red", "circle", "<|endoftext|>"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # byte-level BPE: no unknown-word warning, any text has tokens
+        cond.check_prompts(["a zyzzyva"])
+    with pytest.raises(DiffvizError, match="at most 75 tokens"):
+        cond.check_prompts(["circle " * 80])
+    with pytest.raises(InputTypeError, match="prompts must be"):
+        cond.check_prompts([3])
+
+
+def test_hf_cache_snapshot_offline(sd_dir, tmp_path, monkeypatch):
+    """A repo id already in the Hugging Face cache loads (local_files_only); a missing one says how to get it."""
+    import huggingface_hub.constants as hc
+
+    cache = tmp_path / "hub"
+    repo = cache / "models--someone--tiny-sd"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(sd_dir[0], repo / "snapshots" / commit)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = diffviz.load("someone/tiny-sd")
+    assert model.kind == "text" and model.meta["source_folder"].endswith(commit)
+    with pytest.raises(DiffvizError, match="never downloads"):
+        diffviz.load("someone/not-here")
+
+
+def test_load_options_and_errors(sd_dir, tmp_path):
+    model = diffviz.load(sd_dir[0], attention_slicing="max", vae_tiling=True)
+    assert model.vae.use_tiling
+    plain = diffviz.load(sd_dir[0])
+    a = model.sample("a red circle", steps=3, guidance=3.0, seed=1).final
+    b = plain.sample("a red circle", steps=3, guidance=3.0, seed=1).final
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    with pytest.raises(DiffvizError, match="diffusers pipeline folders"):
+        diffviz.load("shapes", dtype=torch.float16)
+    with pytest.raises(InputTypeError, match="dtype"):
+        diffviz.load(sd_dir[0], dtype="half")
+    pickled = tmp_path / "pickled"
+    shutil.copytree(sd_dir[0], pickled)
+    for f in (pickled / "unet").glob("*.safetensors"):
+        f.rename(f.with_name("diffusion_pytorch_model.bin"))
+    with pytest.raises(ModelFolderError, match="only .safetensors"):
+        diffviz.load(pickled)
+
+
+def test_bfloat16_weights(sd_dir):
+    """Half-precision weights: noise and latents in the UNet's dtype as in diffusers; the record in float32."""
+    model = diffviz.load(sd_dir[0], dtype=torch.bfloat16)
+    assert model.unet.dtype == torch.bfloat16 and model.conditioner.text_encoder.dtype == torch.bfloat16
+    traj = model.sample("a red circle", steps=3, guidance=7.5, seed=2)
+    assert traj.final.dtype == torch.float32 and traj.x_t.dtype == torch.float32
+    assert torch.isfinite(traj.final).all() and traj.final_images().dtype == np.uint8
+    pipe = sd_dir[1]
+    pipe.scheduler = scheduler("DDIMScheduler")
+    ref = pipe.to(torch.bfloat16)(["a red circle"], num_inference_steps=3, guidance_scale=7.5,
+                                  generator=torch.Generator().manual_seed(2), output_type="latent").images
+    pipe.to(torch.float32)
+    assert torch.equal(traj.final, ref.float())
+    from diffviz.widgets import LatentParts, NoiseInspector  # float32 views on a half-precision model
+
+    assert not NoiseInspector(model).banner.value and not LatentParts(model).banner.value
+
+
+def test_save_roundtrip(sd_model, tmp_path):
+    from diffusers import DiffusionPipeline
+
+    out = sd_model.save_pretrained(tmp_path / "saved", dtype=torch.float32)
+    index = json.loads((out / "model_index.json").read_text())
+    assert index["_class_name"] == "StableDiffusionPipeline" and (out / "text_encoder" / "model.safetensors").is_file()
+    again = diffviz.load(out)
+    a = sd_model.sample("a red circle", steps=3, seed=4).final
+    assert torch.equal(again.sample("a red circle", steps=3, seed=4).final, a)
+    assert DiffusionPipeline.from_pretrained(out, local_files_only=True).text_encoder is not None
+    half = diffviz.load(sd_model.save_pretrained(tmp_path / "half"))  # default: float16 weights, loaded as float32
+    w = sd_model.unet.conv_in.weight
+    assert torch.equal(half.unet.conv_in.weight, w.half().float())
+    assert sd_model.unet.dtype == torch.float32  # saving cast a copy, not the live model
+
+
+def tiny_clip_folder(folder, tokenizer_dir):
+    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
+
+    torch.manual_seed(0)
+    clip = CLIPModel(CLIPConfig(
+        text_config=dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+                         vocab_size=300, max_position_embeddings=77),
+        vision_config=dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+                           image_size=32, patch_size=8), projection_dim=16))
+    clip.save_pretrained(folder)
+    CLIPTokenizer.from_pretrained(tokenizer_dir).save_pretrained(folder)
+    return folder
+
+
+def test_every_widget_on_a_stable_diffusion_folder(sd_dir, sd_model, tmp_path):
+    from diffviz.metrics.clip_score import TransformersClipImages, load_transformers_clip
+    from diffviz.widgets import (ClipSimilarity, Explainer, FidExplorer, GuidanceSweep, LatentParts, NoiseInspector,
+                                 ReverseProcess, SchedulerCompare)
+
+    m = sd_model
+    rev = ReverseProcess(m, steps=4, num_images=2).wait()
+    assert rev.scheduler == "model" and "model" in rev.w_sched.options and rev.trajectory.batch_size == 2
+    assert not rev.banner.value
+    rev.scheduler = "euler"
+    rev.generate()
+    assert rev.trajectory.meta["scheduler"] == "euler"
+    noise = NoiseInspector(m)
+    assert not noise.banner.value
+    sweep = GuidanceSweep(m, run=False)
+    sweep.steps, sweep.scales = 3, [1.0, 7.5]
+    sweep.run()
+    assert len(sweep.images) == 2 and "CLIP&#x27;s text half" in sweep.extra.value  # pictures, and why no CLIP score
+    comp = SchedulerCompare(m, run=False)
+    comp.schedulers, comp.step_counts = ["ddim", "euler"], [2]
+    comp.run()
+    assert len(comp.grid) == 2
+    parts = LatentParts(m)
+    assert "a | red | circle" in parts.tokens.value and parts.token_states.shape == (5, 32)
+    assert parts.latent.shape[1:] == (4, 8, 8) and np.isfinite(parts.psnr)
+    with pytest.raises(DiffvizError, match="text half"):
+        ClipSimilarity(m)
+    clip_dir = tiny_clip_folder(tmp_path / "clip", sd_dir[0] / "tokenizer")
+    sim = ClipSimilarity(m, prompts=["a red circle", "a blue square"], run=False, clip=clip_dir)
+    sim.steps = 3
+    sim.run()
+    assert sim.matrix.shape == (2, 2) and sim.scores.shape == (3, 2) and not sim.banner.value
+    scorer = load_transformers_clip(clip_dir)
+    images = sim.trajectory.final_images()
+    per_pair, tm = scorer.score(images, sim.prompts), scorer.score_torchmetrics(images, sim.prompts)
+    assert 0 <= per_pair <= 100 and 0 <= tm <= per_pair + 1e-4
+    fid = FidExplorer(m)
+    assert "DIFFVIZ_INCEPTION_WEIGHTS" in fid.banner.value and fid.w_go.disabled
+    fid = FidExplorer(m, extractor=TransformersClipImages(scorer.clip))
+    fid.n, fid.batch_size, fid.steps = 16, 16, 2
+    fid.run()
+    assert fid.report is not None and np.isfinite(fid.report.fid)
+    loaded = diffviz.load(sd_dir[0], clip=clip_dir)  # or once for the whole handle
+    ClipSimilarity(loaded, run=False)
+    tabs = Explainer(m)
+    assert "text half" in tabs.show_tab("clip").value  # the tab says why, the others work
+    assert isinstance(tabs.show_tab("latent"), LatentParts)
+
+
+def test_widgets_on_a_ddpm_folder(tmp_path):
+    from diffviz.widgets import GuidanceSweep, LatentParts, NoiseInspector, ReverseProcess
+
+    model = diffviz.load(save(tiny_uncond_pipeline("DDPMPipeline"), tmp_path / "ddpm"))
+    rev = ReverseProcess(model, steps=3, num_images=1).wait()
+    assert rev.trajectory.meta["scheduler"] == "model" and not rev.banner.value
+    assert not NoiseInspector(model).banner.value
+    sweep = GuidanceSweep(model, run=False)
+    sweep.run()
+    assert "conditional" in sweep.banner.value
+    with pytest.raises(DiffvizError, match="latent text-to-image"):
+        LatentParts(model)
