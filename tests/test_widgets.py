@@ -11,6 +11,7 @@ import traitlets
 
 from diffviz.metrics import ClassifierFeatures
 from diffviz.models.builders import DIGITS_CLASSIFIER_CONFIG, build_classifier
+from diffviz.models.tiny import tiny_class_model
 from diffviz.widgets import (ClipSimilarity, Explainer, FidExplorer, ForwardProcess, FramePlayer, GuidanceSweep,
                              NoiseInspector, ReverseProcess, SchedulerCompare, set_language, tr)
 from diffviz.frames import pack_frames
@@ -111,12 +112,12 @@ def test_sweeps(text_model, class_model):
     g.run()
     assert len(g.images) == 3 and len(g.clip_scores) == 3 and not np.array_equal(g.images[0], g.images[2])
     assert len(g.chart.children) == 1 and g.fids == []
-    d = GuidanceSweep(class_model, run=False)
-    d.model.classifier = build_classifier(DIGITS_CLASSIFIER_CONFIG).eval()
+    d = GuidanceSweep(tiny_class_model(classifier=True), run=False)  # its own model: the fixture is never changed
     d.steps, d.scales, d.fid_n = 2, [0.0, 2.0], 8
     d.run()
-    assert len(d.fids) == 2 and all(f >= 0 for f in d.fids)
-    d.model.classifier = None
+    assert len(d.fids) == 2 and all(np.isfinite(f) and f >= 0 for f in d.fids) and d.fids[0] != d.fids[1]
+    assert [t.name for t in d.chart.children[0].data] == ["FID"], "the FID-per-scale curve is drawn"
+    assert class_model.classifier is None
     g.w_scales.value = "1, -2"
     assert "comma-separated" in g.banner.value and g.scales == [0.0, 1.0, 4.0]
     s = SchedulerCompare(class_model, run=False)

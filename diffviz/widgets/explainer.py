@@ -7,7 +7,8 @@ from .base import _style_html, default_model, presenter
 from .clip import ClipSimilarity
 from .compare import GuidanceSweep, SchedulerCompare
 from .fid import FidExplorer
-from .forward import ForwardProcess
+from ..data.domain import recorded_dataset
+from .forward import SOURCES, ForwardProcess
 from .latent import LatentParts
 from .noise import NoiseInspector
 from .reverse import ReverseProcess
@@ -15,6 +16,12 @@ from .i18n import tr
 from ..errors import DiffvizError
 
 TABS = ["forward", "reverse", "noise", "guidance", "schedulers", "latent", "clip", "fid"]
+
+
+def forward_source(model) -> str:
+    """The forward process's picture: from the model's own data set where it records one, else the shapes."""
+    name = recorded_dataset(model)
+    return name if name in SOURCES else "shapes"
 
 
 class Explainer(W.VBox):
@@ -48,7 +55,7 @@ class Explainer(W.VBox):
     def build(self, name: str) -> W.Widget:
         m = self.model
         return {
-            "forward": lambda: ForwardProcess(source="shapes" if m.kind == "text" else "digits"),
+            "forward": lambda: ForwardProcess(source=forward_source(m)),
             "reverse": lambda: ReverseProcess(m),
             "noise": lambda: NoiseInspector(m),
             "guidance": lambda: GuidanceSweep(m),

@@ -18,7 +18,8 @@ from ..errors import DiffvizError
 from .base import Int  # numpy scalars are numbers
 from .charts import heatmap_figure, replace_figure
 from .i18n import tr
-from .noise import check_example, data_image
+from ..data.domain import data_image
+from .noise import check_example
 
 
 class LatentParts(View):
