@@ -46,7 +46,8 @@ def tiny_text_model(seed: int = 0, latent: bool = True) -> DiffusionModel:
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
         cross_attention_dim=32, attention_head_dim=8,
     )
-    meta = {"name": "tiny-text", "dataset": "shapes", "image_size": 16, "default_guidance": 3.0, "clip_config": TINY_CLIP_CONFIG}
+    meta = {"name": "tiny-text", "dataset": "shapes", "image_size": 16, "default_guidance": 3.0, "clip_config": TINY_CLIP_CONFIG,
+            "prompt_examples": ["a red circle", "a blue square"]}  # in its few words
     return DiffusionModel(unet, tiny_scheduler_config(), cond, vae, latent_scale=1.0, meta=meta)
 
 

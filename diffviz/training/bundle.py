@@ -16,6 +16,7 @@ from ..data import shapes as shapes_data
 from ..diffusion.schedule import Schedule
 from ..models import bilingual, builders
 from ..models.bilingual import BilingualConditioner, BilingualTextEncoder
+from ..models.defaults import EXAMPLE_PROMPTS
 from ..models.conditioning import ClassConditioner, TextConditioner
 from ..models.pipeline import DiffusionModel
 from ..utils import pick_device
@@ -187,8 +188,7 @@ def assemble(model_name: str, runs: Path, out_dir: Path) -> DiffusionModel:
         # 0.69 and CLIP score 75 / 81 / 81 / 78 / 66 / 61 at w = 1 / 2 / 3 / 4 / 5 / 8: tuned for 1–4.
         meta = {"name": "shapes", "dataset": "shapes", "image_size": 32, "channels": 3, "default_guidance": 3.0, "guidance_range": [1.0, 4.0],
                 "default_steps": 50,
-                "prompt_examples": ["a red circle", "a big blue square at the top left", "a small yellow triangle",
-                                    "a green cross in the centre", "an orange circle at the bottom right"],
+                "prompt_examples": list(EXAMPLE_PROMPTS),
                 "heldout_pairs": [list(p) for p in shapes_data.HELDOUT_PAIRS], "training_steps": steps,
                 "clip_config": cfg, "classifier_config": dict(builders.SHAPES_CLASSIFIER_CONFIG,
                                                               classes={k: v for k, v in shapes_data.ATTRIBUTES.items()})}

@@ -29,7 +29,7 @@ class Explainer(W.VBox):
 
     def __init__(self, model=None, digits_model=None, tabs=None, title: bool = True):
         super().__init__()
-        self.model = default_model(model, prefer="shapes")
+        self.model = default_model(model)
         self._digits = digits_model
         self.tab_names = list(TABS if tabs is None else tabs)
         unknown = [n for n in self.tab_names if n not in TABS]
