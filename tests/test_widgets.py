@@ -5,15 +5,12 @@ import numpy as np
 import time
 
 import pytest
-import traitlets
 import torch
 import traitlets
 
-from diffviz.metrics import ClassifierFeatures
-from diffviz.models.builders import DIGITS_CLASSIFIER_CONFIG, build_classifier
 from diffviz.models.tiny import tiny_class_model
-from diffviz.widgets import (ClipSimilarity, Explainer, FidExplorer, ForwardProcess, FramePlayer, GuidanceSweep,
-                             NoiseInspector, ReverseProcess, SchedulerCompare, set_language, tr)
+from diffviz.widgets import (Explainer, ForwardProcess, FramePlayer, GuidanceSweep, NoiseInspector, ReverseProcess,
+                             SchedulerCompare, set_language, tr)
 from diffviz.frames import pack_frames
 
 
@@ -124,25 +121,6 @@ def test_sweeps(text_model, class_model):
     s.schedulers, s.step_counts = ["ddim", "euler"], [2, 4]
     s.run()
     assert set(s.grid) == {("ddim", 2), ("ddim", 4), ("euler", 2), ("euler", 4)}
-
-
-def test_clip_similarity_and_fid_explorer(text_model, class_model):
-    c = ClipSimilarity(text_model, prompts=["a red circle", "a blue square"], run=False)
-    c.steps = 3
-    c.run()
-    assert c.matrix.shape == (2, 2) and c.scores.shape == (3, 2) and len(c.per_step.data) == 2
-    c.w_prompts.value = "  \n "
-    c.run()
-    assert "at least one prompt" in c.banner.value
-    torch.manual_seed(0)
-    ext = ClassifierFeatures(build_classifier(DIGITS_CLASSIFIER_CONFIG))
-    f = FidExplorer(class_model, extractor=ext)
-    f.n, f.batch_size, f.steps = 32, 16, 2
-    fid = f.run()
-    assert fid > 0 and f.kid.subsets == 20 and f.fid_curve.n[-1] == 32 and len(f.space.data) >= 2
-    with pytest.raises(traitlets.TraitError, match="at least 4"):
-        f.n = 2
-    assert f.n == 32 and f.w_n.value == 32
 
 
 def test_explainer_builds_tabs_lazily(text_model):
