@@ -18,7 +18,7 @@ def without_dataset(model, dataset=None):
     """The model's own copy, recording `dataset` (None: no data set) — the session fixtures stay as they are."""
     import copy
 
-    other = copy.copy(model)
+    other = copy.copy(model)  # the same parts; only what the model states about itself differs
     other.meta = {k: v for k, v in model.meta.items() if k != "dataset"}
     if dataset is not None:
         other.meta["dataset"] = dataset
@@ -85,8 +85,7 @@ def test_evaluate_and_fid_views_refuse_a_model_without_data_set(tmp_path):
     from diffviz.metrics.quality import model_quality
     from diffviz.widgets import FidExplorer, GuidanceSweep
 
-    bare = tiny_class_model(classifier=True)
-    del bare.meta["dataset"]
+    bare = without_dataset(tiny_class_model(classifier=True))
     with pytest.raises(DiffvizError, match="records no data set; evaluate measures"):
         model_quality(bare)
     f = FidExplorer(bare)

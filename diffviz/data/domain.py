@@ -22,8 +22,11 @@ NO_DATASET_HINT = {
 
 def recorded_dataset(model) -> str | None:
     """The data set name the model records (model_index.json's "dataset"), or None."""
-    meta = getattr(model, "meta", None) or {}
-    name = meta.get("dataset")
+    info = getattr(model, "info", None)  # a typed model info where the model has one, else its meta dict
+    if info is not None:
+        name = getattr(info, "dataset", None) or (getattr(info, "extra", None) or {}).get("dataset")
+    else:
+        name = (getattr(model, "meta", None) or {}).get("dataset")
     return name if isinstance(name, str) and name else None
 
 
