@@ -17,7 +17,7 @@ from diffusers.utils.torch_utils import randn_tensor
 
 import diffviz
 from diffviz.diffusion.schedulers import make_scheduler
-from diffviz.models.registry import bundled_names
+from diffviz.models.defaults import model_name
 
 
 @torch.no_grad()
@@ -44,7 +44,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--scheduler", default="ddim")
     args = p.parse_args()
-    name = args.model or ("digits" if "digits" in bundled_names() else "tiny-class")
+    name = args.model or model_name("digits")
     model = diffviz.load(name, device="cpu")
     conds = (["a red circle", "a blue square"] * args.batch)[: args.batch] if model.kind == "text" else [i % 10 for i in range(args.batch)]
     cond, uncond, _ = model.encode_conditions(conds, None)

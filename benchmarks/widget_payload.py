@@ -21,9 +21,9 @@ from PIL import Image
 
 import diffviz
 from diffviz.export import Section, export_html
-from diffviz.models.registry import bundled_names
+from diffviz.models.defaults import model_name
 from diffviz.frames import pack_frames
-from diffviz.widgets.reverse import trajectory_rows
+from diffviz.frames import trajectory_rows
 
 
 def png_size(frames: dict[str, np.ndarray]) -> int:
@@ -63,7 +63,7 @@ def main():
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--images", type=int, default=4)
     args = p.parse_args()
-    name = args.model or ("shapes" if "shapes" in bundled_names() else "tiny-text")
+    name = args.model or model_name("shapes")
     model = diffviz.load(name)
     conds = (["a red circle", "a blue square", "a green triangle", "a yellow cross"] * args.images)[: args.images] \
         if model.kind == "text" else list(range(args.images))

@@ -98,6 +98,24 @@ def test_bad_settings_still_raise_with_cache(class_model):
         class_model.sample([0], steps=0, cache=True)
 
 
+def at_once(n: int, call) -> tuple[list, list]:
+    """Run `call` on n threads at once: (results, errors raised)."""
+    got, errors = [], []
+
+    def one():
+        try:
+            got.append(call())
+        except Exception as err:  # noqa: BLE001 - the test reports it
+            errors.append(err)
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return got, errors
+
+
 def test_models_load_once_under_concurrent_requests(monkeypatch):
     """Eight viewers open a dashboard at once: one load (concurrent diffusers loads fail on meta tensors)."""
     from diffviz.models import registry
@@ -112,19 +130,7 @@ def test_models_load_once_under_concurrent_requests(monkeypatch):
 
     monkeypatch.setattr(registry, "_load", counting)
     monkeypatch.setattr(base, "_SHARED_MODELS", {})
-    got, errors = [], []
-
-    def open_dashboard():
-        try:
-            got.append(base.default_model("tiny-class"))
-        except Exception as err:  # noqa: BLE001 - the test reports it
-            errors.append(err)
-
-    threads = [threading.Thread(target=open_dashboard) for _ in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    got, errors = at_once(8, lambda: base.default_model("tiny-class"))
     assert not errors and loads == ["tiny-class"] and all(m is got[0] for m in got)
 
 
@@ -133,19 +139,7 @@ def test_concurrent_folder_loads_do_not_fail(tmp_path, class_model):
     from diffviz.models.registry import load
 
     class_model.save_pretrained(tmp_path / "m")
-    got, errors = [], []
-
-    def one():
-        try:
-            got.append(load(tmp_path / "m"))
-        except Exception as err:  # noqa: BLE001
-            errors.append(err)
-
-    threads = [threading.Thread(target=one) for _ in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    got, errors = at_once(4, lambda: load(tmp_path / "m"))
     assert not errors and len(got) == 4
 
 

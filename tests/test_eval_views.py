@@ -30,9 +30,10 @@ def test_fid_explorer_placeholder_grids_and_one_notice(class_model, digits_extra
     assert any(tr("fid.notice") in getattr(w, "value", "") for w in all_widgets(f)), "the what-to-notice line is shown"
     assert f.w_go.layout.width == "auto", "the button is as wide as its label"
     f.n, f.batch_size, f.steps = 32, 16, 2
-    assert f.run() == f.report.fid >= 0
+    assert f.run() == f.report.fid > 0
     r = f.report
-    assert r.floor >= 0 and r.floor_sets >= 2 and r.kid.std > 0 and r.kid.subset_size == 16
+    assert r.floor >= 0 and r.floor_sets >= 2 and r.kid.std > 0 and r.kid.subset_size == 16 and f.kid.subsets == 20
+    assert f.fid_curve.n[-1] == 32 and f.fid == r.fid and f.floor == r.floor
     assert f.banner.value.count("ℹ") == 1 and "32" in f.banner.value, "N ≤ dim is said once"
     assert f"{r.floor:.2f}" in f.result.value and f"{r.fid:.2f}" in f.result.value
     real, fake = f.grids.children
@@ -43,6 +44,9 @@ def test_fid_explorer_placeholder_grids_and_one_notice(class_model, digits_extra
     assert [d.name for d in f.space.data if d.mode == "markers"] == [tr("fid.real"), tr("fid.generated")]
     assert len(f.curve.data) == 4, "generated and real-vs-real curves, each with its band"
     assert all(isinstance(v, float) for d in f.curve.data for v in d.y if v is not None)
+    with pytest.raises(traitlets.TraitError, match="at least 4"):
+        f.n = 2
+    assert f.n == 32 and f.w_n.value == 32, "a refused N leaves the last one"
 
 
 def test_fid_explorer_refuses_n_beyond_the_data(class_model, digits_extractor):
@@ -59,10 +63,14 @@ def test_clip_numbers_legible_and_caption(text_model):
     assert c.images_view is None and tr("clip.placeholder") in c.images_box.children[0].value
     assert tr("clip.per_step_caption") in c.per_step_caption.value
     assert any(tr("clip.notice") in getattr(w, "value", "") for w in all_widgets(c))
-    c.steps = 2
+    c.steps = 3
     c.run()
+    assert c.matrix.shape == (2, 2) and c.scores.shape == (3, 2) and len(c.per_step.data) == 2
     heat = c.heatmap.data[0]
     assert heat.texttemplate == "%{z:.2f}" and ":.2f" in heat.hovertemplate
     assert all(type(v) is float for row in heat.z for v in row), "Python floats, not float32 noise"
     assert np.allclose(np.asarray(heat.z), c.matrix, atol=1e-6)
     assert c.images_box.children == (c.images_view,) and c.images_view.layout.max_width == "100%"
+    c.w_prompts.value = "  \n "
+    c.run()
+    assert "at least one prompt" in c.banner.value

@@ -83,3 +83,31 @@ def test_no_import_cycles():
         if v not in index:
             visit(v)
     assert not cycles, f"modules that import each other: {cycles}"
+
+
+def documented_layers(doc: Path) -> dict[int, list[str]]:
+    """The layer picture of a document: {layer: package names}, from the ```text block after '<!-- layers'."""
+    import re
+
+    text = doc.read_text(encoding="utf-8")
+    assert "<!-- layers" in text, f"{doc.name} has no layer picture"
+    block = text.split("<!-- layers", 1)[1].split("```text", 1)[1].split("```", 1)[0]
+    found = {}
+    for line in block.strip().splitlines():
+        m = re.match(r"\s*layer (\d+)\s+(.+?)\s{2,}\S", line)
+        assert m, f"{doc.name}: unreadable layer line {line!r}"
+        found[int(m.group(1))] = m.group(2).split()
+    return found
+
+
+def test_docs_draw_the_layers_of_this_table():
+    """README.md and docs/ARCHITECTURE.md show one picture, and it is this test's table (plus the .ipynb layer)."""
+    root = PACKAGE.parent
+    readme, architecture = documented_layers(root / "README.md"), documented_layers(root / "docs" / "ARCHITECTURE.md")
+    assert readme == architecture, "README.md and docs/ARCHITECTURE.md draw the layers differently"
+    table = {}
+    for name, level in LAYERS.items():
+        table.setdefault(level, []).append(name)
+    top = max(table) + 1
+    assert {k: sorted(v) for k, v in readme.items() if k != top} == {k: sorted(v) for k, v in table.items()}
+    assert readme[top] == ["notebooks", "dashboards"] and all((PACKAGE / p).is_dir() for p in readme[top])

@@ -56,10 +56,24 @@ def test_clip_image_features_tiny_open_clip():
 
 
 def test_fid_command_runs(tmp_path, monkeypatch, capsys):
-    from diffviz.cli import main
+    """`diffviz fid` end to end on a tiny model folder with a tiny domain classifier: a number, KID, and the
+    reference statistics cached on disk; then its refusals."""
+    import re
 
-    monkeypatch.setenv("DIFFVIZ_CACHE", str(tmp_path))
-    args = ["fid", "--model", "tiny-class", "-n", "4", "--reference-n", "8", "--steps", "2", "--batch-size", "4"]
-    assert main(args) == 2, "tiny-class has no domain classifier: a clear error, not a crash"
+    from diffviz.cli import main
+    from diffviz.models.tiny import tiny_class_model
+
+    monkeypatch.setenv("DIFFVIZ_CACHE", str(tmp_path / "cache"))
+    folder = tiny_class_model(classifier=True).save_pretrained(tmp_path / "tiny-digits")
+    args = ["fid", "--model", str(folder), "-n", "8", "--reference-n", "12", "--steps", "2", "--batch-size", "4"]
+    assert main(args + ["--kid"]) == 0
+    out = capsys.readouterr().out
+    fid = float(re.search(r"FID (\S+)\s+\(8 generated vs 12 real, features tiny-class-classifier, 6-d\)", out).group(1))
+    assert np.isfinite(fid) and fid > 0
+    assert re.search(r"KID -?[0-9.]+ ± [0-9.]+", out)
+    assert list((tmp_path / "cache").rglob("*")), "the reference statistics are cached"
+    assert main(args) == 0 and f"FID {fid:.4f}" in capsys.readouterr().out, "the same seed gives the same FID"
+    tiny = ["fid", "--model", "tiny-class", "-n", "4", "--reference-n", "8", "--steps", "2", "--batch-size", "4"]
+    assert main(tiny) == 2, "tiny-class has no domain classifier: a clear error, not a crash"
     assert "--inception" in capsys.readouterr().err
     assert main(args[:3] + ["-n", "1"]) == 2

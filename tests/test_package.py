@@ -157,5 +157,5 @@ def test_evaluate_command_measures_a_bundled_model_from_the_package(tmp_path, ca
     assert "class_accuracy" in capsys.readouterr().out
     tiny = QualitySettings(per_class=2, fid_n=32, steps=5, digits_guidance=())
     assert model_quality("digits", tiny)["images"] == 20
-    with pytest.raises(ValueError, match="allowed: shapes, digits"):
+    with pytest.raises(ValueError, match="no model named 'faces'"):
         model_quality("faces")

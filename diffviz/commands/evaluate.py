@@ -7,7 +7,7 @@ import os
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("models", nargs="*", default=["shapes", "digits"], help="bundled models to measure (default: both); shapes-bilingual: shapes with its English+Chinese text "
+    p.add_argument("models", nargs="*", default=["shapes", "digits"], help="bundled models or model folders to measure, each on the data set it records (default: shapes and digits); shapes-bilingual: shapes with its English+Chinese text "
                    "encoder, adherence per language")
     p.add_argument("--quick", action="store_true", help="rough figures in a few minutes (fewer images and steps)")
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")

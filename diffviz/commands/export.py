@@ -19,7 +19,8 @@ def run(args) -> int:
     from ..errors import DiffvizError, OutputPathError, short
     from ..export import export_html, lecture_sections
     from ..utils import check_output_file
-    from ..widgets.base import default_model
+    from ..models.defaults import model_name
+    from ..models.registry import load
     from ..i18n import language, set_language
 
     out = check_output_file(args.output)  # before a minute of sampling
@@ -27,7 +28,7 @@ def run(args) -> int:
         raise OutputPathError(f"output {short(str(out))} must be an .html file")
     if args.lang:
         set_language(args.lang)
-    model = default_model(args.model)
+    model = load(args.model or model_name())
     if args.prompts and model.kind == "class":  # checked before sampling: 'seven' is no class of the digits model
         model.conditioner.check_labels([int(p) if p.isdigit() else p for p in args.prompts])
     elif args.prompts and model.kind == "text":

@@ -15,7 +15,7 @@ from ..errors import DiffvizError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, help="bundled name (shapes, digits), tiny-* or a folder; default: first bundled")
+    p.add_argument("--model", default=None, help="bundled name (shapes, digits), tiny-* or a folder; default: shapes")
     p.add_argument("-n", "--num-images", type=int_in(2, 1_000_000), default=256, help="generated images, >= 2 (FID wants thousands)")
     p.add_argument("--reference-n", type=int_in(2, 1_000_000), default=1000, help="real images for the reference statistics, >= 2")
     p.add_argument("--batch-size", type=int_in(1, 4096), default=64, help="images per sampling batch, 1..4096")
@@ -33,7 +33,8 @@ def run(args) -> int:
                            kernel_inception_distance)
     from ..metrics.fid import generated_features
     from ..data.domain import domain_conditions, real_images
-    from ..models.registry import bundled_names, load
+    from ..models.defaults import model_name
+    from ..models.registry import load
 
     from ..diffusion.schedulers import SCHEDULER_NAMES
     from ..errors import check_choice
@@ -41,7 +42,7 @@ def run(args) -> int:
 
     check_choice("scheduler", args.scheduler, SCHEDULER_NAMES)  # before minutes of work
     device = pick_device(args.device)
-    model = load(args.model or (bundled_names() or ["tiny-text"])[0], device=device)
+    model = load(args.model or model_name(), device=device)
     check_int("--steps", args.steps, minimum=1, maximum=model.schedule.num_train_timesteps)
     if args.inception:
         extractor = InceptionFeatures(weights=args.inception, device=args.device)

@@ -14,7 +14,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".ti
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("conditions", nargs="*", help="prompts (text model) or class indices (class model)")
-    p.add_argument("--model", default=None, help="bundled name (shapes, digits), tiny-* or a folder; default: first bundled")
+    p.add_argument("--model", default=None, help="bundled name (shapes, digits), tiny-* or a folder; default: shapes")
     p.add_argument("--steps", type=int_in(1, None), default=50, help="sampling steps, 1..T (default 50)")
     p.add_argument("--guidance", type=number_in(0, None), default=None, help="guidance scale w >= 0 (default: the model's)")
     p.add_argument("--scheduler", default="ddim", help="ddpm, ddim, dpm or euler")
@@ -50,18 +50,19 @@ def check_picture_path(path: str) -> Path:
 
 
 def run(args) -> int:
-    from ..models.registry import bundled_names, load
+    from ..models.defaults import example_conditions, model_name
+    from ..models.registry import load
     from ..utils import atomic_write, pick_device
 
     out = check_picture_path(args.output)  # before the model loads and samples (seconds of work)
     device = pick_device(args.device)
-    name = args.model or (bundled_names() or ["tiny-text"])[0]
+    name = args.model or model_name()
     model = load(name, device=device)
     conds = args.conditions or None
     if model.kind == "class" and conds:
         conds = [int(c) if c.isdigit() else c for c in conds]
     if conds is None and model.kind != "uncond":
-        conds = (model.info.prompt_examples or ["a red circle"])[:1] if model.kind == "text" else [0]
+        conds = example_conditions(model, 1)
     traj = model.sample(conds, num_images=None if conds else 1, steps=args.steps, guidance=args.guidance,
                         scheduler=args.scheduler, seed=args.seed, progress=True)
     idx = np.unique(np.linspace(0, traj.num_steps - 1, max(1, min(args.frames, traj.num_steps))).round().astype(int))

@@ -1,86 +1,96 @@
-"""A model's own domain: real images to compare generations with, and conditions like its training ones.
+"""A model's own domain: the data set its folder records, asked for what a model needs from it.
 
-FID and the guidance sweep need "real images of what this model draws" and "prompts or classes
-like those it was trained on"; both depend only on the model's kind, so they live here once.
-Real images come in disjoint parts of n: part 0 is the reference set, part 1 another set of the
-same size (the real-vs-real floor of FID is part 1 against part 0, at the same N as the model).
+FID and the guidance sweep need "real images of what this model draws" and "conditions like those it
+was trained on"; the noise inspector needs "an example and its condition". All of them depend on the
+data set the model was trained on, which its folder records (`"dataset"` in model_index.json, e.g.
+"shapes" or "digits"; see `datasets.py`). A model that records none (built by hand, or trained
+elsewhere) gets a short error saying so, never a comparison with another data set's images.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
-import numpy as np
+from .datasets import DATASETS, DIGITS_IMAGES, RealSet, DataSet  # noqa: F401  (re-exported)
 from ..errors import DiffvizError
 
-SHAPES_REAL_SEED = 2024
+NO_DATASET_HINT = {
+    "fid": "FID needs real images: use a model trained by diffviz, or pass your own real images' "
+           "statistics to metrics.fid_for_model(reference_stats=...)",
+    "example": "the view needs an example image of its training data: use a model trained by diffviz",
+    "evaluate": "evaluate measures a model on its own data set: use a model trained by diffviz",
+    "conditions": "conditions like its training ones come from its data set: pass conditions yourself",
+}
 
 
-DIGITS_IMAGES = 1797  # scikit-learn's digits
+def recorded_dataset(model) -> str | None:
+    """The data set name the model records (model_index.json's "dataset"), or None."""
+    info = getattr(model, "info", None)  # a typed model info where the model has one, else its meta dict
+    if info is not None:
+        name = getattr(info, "dataset", None) or (getattr(info, "extra", None) or {}).get("dataset")
+    else:
+        name = (getattr(model, "meta", None) or {}).get("dataset")
+    return name if isinstance(name, str) and name else None
+
+
+def has_dataset(model) -> bool:
+    """Whether the model records a data set diffviz has (so FID and the example views can use it)."""
+    return recorded_dataset(model) in DATASETS
+
+
+def model_dataset(model, need: str = "fid") -> DataSet:
+    """The data set `model` was trained on; a short error when it records none or one diffviz does not know."""
+    name = recorded_dataset(model)
+    label = getattr(model, "name", "?")
+    if name is None:
+        raise DiffvizError(f"model {label!r} records no data set; {NO_DATASET_HINT.get(need, NO_DATASET_HINT['fid'])}")
+    if name not in DATASETS:
+        raise DiffvizError(f"model {label!r} records the data set {name!r}, which diffviz does not have "
+                           f"(known: {', '.join(sorted(DATASETS))}); {NO_DATASET_HINT.get(need, NO_DATASET_HINT['fid'])}")
+    return DATASETS[name]
+
+
+def _num_classes(model) -> int | None:
+    return getattr(getattr(model, "conditioner", None), "num_classes", None)
+
+
+def _image_size(model, default: int) -> int:
+    return int(getattr(model, "meta", {}).get("image_size", default))
 
 
 def real_pool_size(model) -> int | None:
-    """How many distinct real images the model's domain has (None: as many as asked)."""
-    return DIGITS_IMAGES if model.kind == "class" else None
-
-
-def _digits_pool(size: int) -> tuple[np.ndarray, list[int]]:
-    """Every digits image once with its label, the held-out test split first (the first images stay the test ones)."""
-    import torch
-
-    from .digits import load_digits_tensor
-
-    (xa, ya), (xb, yb) = load_digits_tensor(size, "test"), load_digits_tensor(size, "train")
-    x = torch.cat([xa, xb])
-    images = ((x.expand(-1, 3, -1, -1) + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-    return images, torch.cat([ya, yb]).tolist()
-
-
-class RealSet(NamedTuple):
-    name: str  # the data set (a cache key for reference statistics)
-    images: np.ndarray  # uint8 (n, H, W, 3)
-    conditions: list | None  # each image's class or caption (None: unconditional)
+    """How many distinct real images the model's data set has (None: as many as asked)."""
+    return model_dataset(model).pool_size
 
 
 def real_set(model, n: int, part: int = 0) -> RealSet:
-    """n real images of the model's domain with their conditions; parts 0, 1, ... are disjoint.
+    """n real images of the model's data set with their conditions; parts 0, 1, ... are disjoint.
 
     Generating with a real set's conditions gives a generated set with the same make-up (classes,
     colours and shapes) as that real set, so the two can be compared with FID on an equal footing.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise DiffvizError(f"n must be a positive integer, got {n!r}")
-    if isinstance(part, bool) or not isinstance(part, (int, np.integer)) or part < 0:
-        raise DiffvizError(f"part must be a non-negative integer, got {part!r}")
-    n, part = int(n), int(part)
-    if model.kind == "class":
-        images, labels = _digits_pool(model.meta.get("image_size", 16))
-        if (part + 1) * n > len(images):
-            raise DiffvizError(f"the digits data set has {len(images)} images: {part + 1} disjoint sets of N = {n} "
-                             f"need {(part + 1) * n}; use N ≤ {len(images) // (part + 1)}")
-        cut = slice(part * n, (part + 1) * n)
-        classes = getattr(getattr(model, "conditioner", None), "num_classes", 10)
-        conditions = labels[cut] if classes >= 10 else [i % classes for i in range(n)]  # a model of fewer classes
-        return RealSet(f"digits-test-first-part{part}", images[cut], conditions)
-    from .shapes import generate_shapes
-
-    seed = SHAPES_REAL_SEED + part  # another seed draws another set of the same distribution
-    data = generate_shapes(n, seed=seed, split="train")
-    return RealSet(f"shapes-train-seed{seed}", data.images.permute(0, 2, 3, 1).numpy(),
-                   data.captions if model.kind == "text" else None)
+    return model_dataset(model).real(n, part, kind=model.kind, num_classes=_num_classes(model),
+                                     image_size=_image_size(model, 16))
 
 
-def real_images(model, n: int, part: int = 0) -> tuple[str, np.ndarray]:
-    """(data set name, n real images as uint8 (n, H, W, 3)) of the model's domain; parts are disjoint."""
+def real_images(model, n: int, part: int = 0):
+    """(data set name, n real images as uint8 (n, H, W, 3)) of the model's data set; parts are disjoint."""
     found = real_set(model, n, part)
     return found.name, found.images
 
 
 def domain_conditions(model, n: int):
     """Conditions like the training ones: every class in turn, or n training-style captions (None: unconditional)."""
-    if model.kind == "class":
-        return list(range(model.conditioner.num_classes))
-    if model.kind == "text":
-        from .shapes import generate_shapes
+    if model.kind == "uncond":
+        return None
+    data = model_dataset(model, "conditions")
+    data.check_kind(model.kind)
+    return data.training_conditions(n, _num_classes(model))
 
-        return generate_shapes(n, seed=7, split="train").captions
-    return None
+
+def example_count(model) -> int:
+    """How many examples `data_image` offers for this model."""
+    return model_dataset(model, "example").example_count(_image_size(model, 16))
+
+
+def data_image(model, index: int):
+    """Example `index` of the model's own data set (float (C, H, W) in [-1, 1]) and its own condition."""
+    data = model_dataset(model, "example")
+    return data.example(index, _image_size(model, 32 if data.name == "shapes" else 16), model.image_shape[0])

@@ -9,6 +9,7 @@ from ..diffusion.forward import forward_strip
 from ..diffusion.schedule import Schedule
 from ..diffusion.trajectory import to_uint8_image
 from ..frames import trajectory_rows
+from ..models.defaults import EXAMPLE_CLASSES, example_conditions, example_prompts
 from ..i18n import tr
 from .pack import Section
 
@@ -24,10 +25,10 @@ def schedule_chart() -> go.Figure:
 def lecture_sections(model, prompts: list | None = None, steps: int = 50, seed: int = 0) -> list[Section]:
     """Forward process, schedules, and one reverse trajectory per condition, ready for `export_html`."""
     if model.kind == "text":
-        conds = prompts or (model.info.prompt_examples or ["a red circle"])[:4]
+        conds = prompts or example_prompts(model, 4)
     elif model.kind == "class":
         conds = model.conditioner.check_labels([int(p) if str(p).isdigit() else p for p in prompts]) if prompts \
-            else list(range(min(5, model.conditioner.num_classes)))
+            else example_conditions(model, EXAMPLE_CLASSES)
     else:
         conds = None
     traj = model.sample(conds, num_images=None if conds else 4, steps=steps, seed=seed)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ import torch
 from ..data.digits import load_digits_tensor
 from ..data.shapes import ATTRIBUTES, HELDOUT_PAIRS, TEMPLATES_ZH, caption_for, caption_zh, generate_shapes
 from .clip_score import ClipScorer
+from ..errors import DiffvizError
 from .fid import model_fid
 
 
@@ -144,20 +146,29 @@ def bilingual_quality(model, s: QualitySettings, languages=("zh", "zh_varied", "
     return report
 
 
-MEASURES = {"shapes": shapes_quality, "digits": digits_quality, "shapes-bilingual": bilingual_quality}
+MEASURES = {"shapes": shapes_quality, "digits": digits_quality}  # by the data set the model records
 
 
-def model_quality(name: str, settings: QualitySettings | None = None) -> dict:
-    """The figures a bundled model's card cites, measured now (`name`: "shapes", "digits", or
-    "shapes-bilingual": shapes with its bilingual text encoder swapped in)."""
+def model_quality(model, settings: QualitySettings | None = None) -> dict:
+    """The figures a model card cites, measured now, by the data set the model records (`model`: a bundled
+    name "shapes" or "digits", "shapes-bilingual": shapes with its bilingual text encoder swapped in, a
+    model folder, or a loaded model)."""
+    from ..data.domain import model_dataset
     from ..models.registry import load
 
-    if name not in MEASURES:
-        raise ValueError(f"no quality measures for {name!r}; allowed: {', '.join(MEASURES)}")
     t0 = time.perf_counter()
-    model = load("shapes", device="cpu", text_encoder="bilingual") if name == "shapes-bilingual" else load(name, device="cpu")
+    measure = None
+    if model == "shapes-bilingual":
+        model, measure = load("shapes", device="cpu", text_encoder="bilingual"), bilingual_quality
+    elif isinstance(model, (str, Path)):
+        model = load(model, device="cpu")
     load_s = round(time.perf_counter() - t0, 2)
-    return {**MEASURES[name](model, settings or QualitySettings()), "load_s": load_s}
+    if measure is None:
+        data = model_dataset(model, "evaluate")
+        if data.name not in MEASURES:
+            raise DiffvizError(f"no quality measures for the {data.name} data set; allowed: {', '.join(MEASURES)}")
+        measure = MEASURES[data.name]
+    return {**measure(model, settings or QualitySettings()), "load_s": load_s}
 
 
 def format_report(reports: dict[str, dict]) -> str:

@@ -21,6 +21,7 @@ class ModelInfo:
     """Stated facts about a model (None: not stated; `DiffusionModel` then answers with its default)."""
 
     name: str = "model"
+    dataset: str | None = None  # the data set it was trained on ("shapes", "digits"; see diffviz.data.datasets)
     image_size: int | None = None
     channels: int | None = None
     default_guidance: float | None = None

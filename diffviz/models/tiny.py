@@ -1,7 +1,9 @@
 """Tiny randomly initialised models of each kind: for tests, demos and benchmarks.
 
 They have the real architecture of the bundled models (diffusers UNets and VAE, open_clip text
-tower) at toy size, so every code path runs in well under a second on a laptop CPU.
+tower) at toy size, so every code path runs in well under a second on a laptop CPU. Each declares the
+data set it imitates (`"dataset"`: its real images and conditions for FID and the example views):
+tiny-text and tiny-uncond the shapes, tiny-class the digits.
 """
 from __future__ import annotations
 
@@ -42,20 +44,33 @@ def tiny_text_model(seed: int = 0, latent: bool = True) -> DiffusionModel:
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
         cross_attention_dim=32, attention_head_dim=8,
     )
-    info = ModelInfo(name="tiny-text", image_size=16, default_guidance=3.0)
+    info = ModelInfo(name="tiny-text", dataset="shapes", image_size=16, default_guidance=3.0,
+                     prompt_examples=["a red circle", "a blue square"])  # in its few words
     return DiffusionModel(unet, tiny_scheduler_config(), cond, vae, latent_scale=1.0, info=info)
 
 
-def tiny_class_model(seed: int = 0, num_classes: int = 10) -> DiffusionModel:
-    """Class-conditional pixel model: UNet2DModel with class embeddings and a null class."""
+TINY_DIGITS_CLASSIFIER = dict(in_channels=1, image_size=16, width=8, feature_dim=6, heads={"digit": 10},
+                              classes={"digit": [str(i) for i in range(10)]})
+
+
+def tiny_class_model(seed: int = 0, num_classes: int = 10, classifier: bool = False) -> DiffusionModel:
+    """Class-conditional pixel model: UNet2DModel with class embeddings and a null class.
+
+    classifier: also a tiny random digits domain classifier (6-d features), so FID and `evaluate`
+    run end to end (the numbers mean nothing; the code paths are the real ones)."""
     torch.manual_seed(seed)
     unet = UNet2DModel(
         sample_size=16, in_channels=1, out_channels=1, block_out_channels=(16, 32), layers_per_block=1,
         norm_num_groups=8, down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
         num_class_embeds=num_classes + 1,
     )
-    info = ModelInfo(name="tiny-class", image_size=16, default_guidance=2.0)
-    return DiffusionModel(unet, tiny_scheduler_config(), ClassConditioner(num_classes), info=info)
+    info = ModelInfo(name="tiny-class", dataset="digits", image_size=16, default_guidance=2.0)
+    judge = None
+    if classifier:
+        from .builders import build_classifier
+
+        judge = build_classifier(TINY_DIGITS_CLASSIFIER)
+    return DiffusionModel(unet, tiny_scheduler_config(), ClassConditioner(num_classes), info=info, classifier=judge)
 
 
 def tiny_uncond_model(seed: int = 0) -> DiffusionModel:
@@ -64,7 +79,7 @@ def tiny_uncond_model(seed: int = 0) -> DiffusionModel:
         sample_size=16, in_channels=3, out_channels=3, block_out_channels=(16, 32), layers_per_block=1,
         norm_num_groups=8, down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
     )
-    return DiffusionModel(unet, tiny_scheduler_config(), info=ModelInfo(name="tiny-uncond", image_size=16))
+    return DiffusionModel(unet, tiny_scheduler_config(), info=ModelInfo(name="tiny-uncond", dataset="shapes", image_size=16))
 
 
 TINY_MODELS = {"tiny-text": tiny_text_model, "tiny-class": tiny_class_model, "tiny-uncond": tiny_uncond_model}

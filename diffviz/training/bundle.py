@@ -16,6 +16,7 @@ from ..data import shapes as shapes_data
 from ..diffusion.schedule import Schedule
 from ..models import bilingual, builders, io
 from ..models.bilingual import BilingualConditioner, BilingualTextEncoder
+from ..models.defaults import EXAMPLE_PROMPTS
 from ..models.conditioning import ClassConditioner, TextConditioner
 from ..models.info import ModelInfo
 from ..models.part import load_part as load_part_folder, save_part
@@ -197,10 +198,9 @@ def assemble(model_name: str, runs: Path, out_dir: Path) -> DiffusionModel:
         scale = json.loads((runs / "shapes" / "unet" / "latent_scale.json").read_text())["latent_scale"]
         # guidance_range: on 48 prompts (DDIM, 50 steps) colour+shape adherence was 0.90 / 0.98 / 0.96 / 0.90 / 0.85 /
         # 0.69 and CLIP score 75 / 81 / 81 / 78 / 66 / 61 at w = 1 / 2 / 3 / 4 / 5 / 8: tuned for 1–4.
-        info = ModelInfo(name="shapes", image_size=32, channels=3, default_guidance=3.0, guidance_range=(1.0, 4.0),
+        info = ModelInfo(name="shapes", dataset="shapes", image_size=32, channels=3, default_guidance=3.0, guidance_range=(1.0, 4.0),
                          default_steps=50,
-                         prompt_examples=["a red circle", "a big blue square at the top left", "a small yellow triangle",
-                                          "a green cross in the centre", "an orange circle at the bottom right"],
+                         prompt_examples=list(EXAMPLE_PROMPTS),
                          heldout_pairs=[list(p) for p in shapes_data.HELDOUT_PAIRS], training_steps=steps)
         model = DiffusionModel(load_part(runs, "shapes", "unet"), sched_cfg, cond, load_part(runs, "shapes", "decoder"),
                                scale, info, load_part(runs, "shapes", "classifier"))
@@ -208,7 +208,7 @@ def assemble(model_name: str, runs: Path, out_dir: Path) -> DiffusionModel:
         # Guidance 1.5 was chosen on seeds apart from the benchmark's: class accuracy peaks near 1.25–1.5 and
         # falls fast above 2 (washed-out strokes), which the guidance sweep shows students; the model card
         # measures 0.13 / 0.935 / 0.98 / 0.425 at w = 0 / 1 / 1.5 / 3: tuned for 1–2.
-        info = ModelInfo(name="digits", image_size=16, channels=1, default_guidance=1.5, guidance_range=(1.0, 2.0),
+        info = ModelInfo(name="digits", dataset="digits", image_size=16, channels=1, default_guidance=1.5, guidance_range=(1.0, 2.0),
                          default_steps=50, training_steps=steps)
         model = DiffusionModel(load_part(runs, "digits", "unet"), sched_cfg, ClassConditioner(10), None, 1.0, info,
                                load_part(runs, "digits", "classifier"))

@@ -28,7 +28,7 @@ from .i18n import tr
 _SHARED_MODELS: dict[str, object] = {}
 
 
-def default_model(model=None, prefer: str = "shapes"):
+def default_model(model=None, prefer: str | None = None):
     """The given model handle, or a bundled one by name (or the bundled default), else a tiny one.
 
     Bundled and tiny models named here are loaded once per process and shared by every view: a
@@ -36,15 +36,15 @@ def default_model(model=None, prefer: str = "shapes"):
     copy (loaded under a lock: the first viewer loads, the others wait for it). Views never change a model's weights (the
     noise inspector trains a private copy), so sharing is safe. A folder path is loaded afresh.
     """
+    from ..models.defaults import model_name
     from ..models.registry import LOAD_LOCK, bundled_names, load
     from ..models.tiny import TINY_MODELS
 
     if model is not None and not isinstance(model, str):
         return model
-    names = bundled_names()
     if model is None:
-        model = (prefer if prefer in names else names[0]) if names else ("tiny-text" if prefer == "shapes" else "tiny-class")
-    if model not in names and model not in TINY_MODELS:
+        model = model_name(prefer)  # the choice lives in models/defaults.py; sharing the loaded copy lives here
+    if model not in bundled_names() and model not in TINY_MODELS:
         return load(model)
     shared = _SHARED_MODELS.get(model)
     if shared is None:

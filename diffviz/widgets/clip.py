@@ -7,6 +7,7 @@ import traitlets
 
 from ..metrics import pca_2d
 from ..metrics.clip_score import ClipScorer
+from ..models.defaults import example_prompts
 from .base import WIDE, View, button, default_model, explain, heading, heavy, notice, set_png, tile, image_widget
 from ..errors import DiffvizError
 from .base import Int  # numpy scalars are numbers
@@ -34,7 +35,7 @@ class ClipSimilarity(View):
             from ..metrics.clip_score import load_transformers_clip
 
             self.scorer = load_transformers_clip(clip, device=self.model.device)
-        self.prompts = list(prompts or (self.model.info.prompt_examples or ["a red circle", "a blue square"])[:4])
+        self.prompts = list(prompts or example_prompts(self.model, 4))
         self.w_prompts = W.Textarea(value="\n".join(self.prompts), description=tr("clip.prompts"), style=WIDE,
                                     layout=W.Layout(width="420px", max_width="100%", height="100px"))
         self.observe(lambda c: setattr(self.w_prompts, "value", "\n".join(c["new"])), "prompts")  # set from code: shown, and run

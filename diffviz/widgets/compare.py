@@ -8,6 +8,7 @@ import ipywidgets as W
 import numpy as np
 import traitlets
 
+from ..data.domain import has_dataset
 from ..diffusion.schedulers import SCHEDULER_NAMES
 from ..metrics.stats import SingularCovarianceWarning
 from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, image_widget, notice
@@ -113,7 +114,7 @@ class GuidanceSweep(_Sweep):
                                continuous_update=False, style=WIDE, layout=W.Layout(width="260px"))
         self.bind_list("scales", self.w_scales, float, "compare.bad_scales", "{:g}")
         self.w_fid = W.IntText(description=tr("compare.fid_n"), style=WIDE, layout=W.Layout(width="230px"),
-                               disabled=self.model.classifier is None)
+                               disabled=self.model.classifier is None or not has_dataset(self.model))
         self.fid_n = fid_n
         self.bind("fid_n", self.w_fid)
         self.images: list[np.ndarray] = []
@@ -191,6 +192,8 @@ class GuidanceSweep(_Sweep):
 
         if self.model.classifier is None:
             raise DiffvizError(tr("fid.no_extractor"))
+        if not has_dataset(self.model):
+            raise DiffvizError(tr("fid.no_dataset", model=self.model.name))
         if self.fid_n < 4:
             raise DiffvizError(tr("fid.too_few"))
         total = len(self.scales)

@@ -7,7 +7,8 @@ from .base import _style_html, default_model, presenter
 from .clip import ClipSimilarity
 from .compare import GuidanceSweep, SchedulerCompare
 from .fid import FidExplorer
-from .forward import ForwardProcess
+from ..data.domain import recorded_dataset
+from .forward import SOURCES, ForwardProcess
 from .latent import LatentParts
 from .noise import NoiseInspector
 from .reverse import ReverseProcess
@@ -17,12 +18,18 @@ from ..errors import DiffvizError
 TABS = ["forward", "reverse", "noise", "guidance", "schedulers", "latent", "clip", "fid"]
 
 
+def forward_source(model) -> str:
+    """The forward process's picture: from the model's own data set where it records one, else the shapes."""
+    name = recorded_dataset(model)
+    return name if name in SOURCES else "shapes"
+
+
 class Explainer(W.VBox):
     """Tabs: forward process, reverse process, noise predictor, guidance, schedulers, CLIP, FID."""
 
     def __init__(self, model=None, digits_model=None, tabs=None, title: bool = True):
         super().__init__()
-        self.model = default_model(model, prefer="shapes")
+        self.model = default_model(model)
         self._digits = digits_model
         self.tab_names = list(TABS if tabs is None else tabs)
         unknown = [n for n in self.tab_names if n not in TABS]
@@ -48,7 +55,7 @@ class Explainer(W.VBox):
     def build(self, name: str) -> W.Widget:
         m = self.model
         return {
-            "forward": lambda: ForwardProcess(source="shapes" if m.kind == "text" else "digits"),
+            "forward": lambda: ForwardProcess(source=forward_source(m)),
             "reverse": lambda: ReverseProcess(m),
             "noise": lambda: NoiseInspector(m),
             "guidance": lambda: GuidanceSweep(m),

@@ -14,6 +14,7 @@ import os
 
 from ..metrics import ClassifierFeatures, SingularCovarianceWarning, model_fid
 from ..metrics.features import INCEPTION_ENV, InceptionFeatures
+from ..data.domain import has_dataset
 from ..metrics.fid import max_n
 from .base import WIDE, View, button, default_model, explain, heading, heavy, notice, png_bytes, tile
 from ..errors import DiffvizError
@@ -50,7 +51,8 @@ class FidExplorer(View):
             extractor = InceptionFeatures(device=self.model.device)
         self.extractor = extractor
         self.report = None
-        limit = max_n(self.model) or 1024
+        self.has_real = has_dataset(self.model)  # real images to compare with: the model's recorded data set
+        limit = (max_n(self.model) if self.has_real else None) or 1024
         self.w_n = self.bind("n", W.IntSlider(min=16, max=min(1024, limit // 16 * 16), step=16, description="N"))
         self.w_batch = self.bind("batch_size", W.IntSlider(min=4, max=128, step=4, description=tr("fid.batch"), style=WIDE))
         self.w_steps = self.bind("steps", W.IntSlider(min=5, max=100, description=tr("common.steps"), style=WIDE))
@@ -68,8 +70,8 @@ class FidExplorer(View):
         self.children = [heading("fid.title"), explain("fid.explain"), notice("fid.notice"), self.banner,
                          W.HBox([self.w_n, self.w_batch, self.w_steps, self.w_go], layout=W.Layout(flex_flow="row wrap")),
                          self.progress, self.result, self.grids, self.charts]
-        if self.extractor is None:
-            self.show_error(tr("fid.no_extractor"))
+        if self.extractor is None or not self.has_real:
+            self.show_error(tr("fid.no_extractor") if self.extractor is None else tr("fid.no_dataset", model=self.model.name))
             self.w_go.disabled = True
         elif run:  # on the worker thread: the view shows now with its progress bar
             self.submit(self.run)
@@ -79,7 +81,7 @@ class FidExplorer(View):
         n = proposal["value"]
         if n < 4:
             raise traitlets.TraitError(tr("fid.too_few"))
-        limit = max_n(self.model)
+        limit = max_n(self.model) if self.has_real else None
         if limit is not None and n > limit:
             raise traitlets.TraitError(tr("fid.too_many", n=n, max=limit))
         return n
@@ -112,6 +114,8 @@ class FidExplorer(View):
     def run(self):
         if self.extractor is None:
             raise DiffvizError(tr("fid.no_extractor"))
+        if not self.has_real:
+            raise DiffvizError(tr("fid.no_dataset", model=self.model.name))
         if self.n < 4:
             raise DiffvizError(tr("fid.too_few"))
         limit = max_n(self.model)

@@ -13,18 +13,20 @@ import torch
 import traitlets
 
 from ..diffusion.trajectory import to_uint8_image, to_uint8_noise
+from ..models.defaults import example_prompts
 from .base import WIDE, View, default_model, explain, guarded, heading, image_widget, notice, zoom_for
 from ..errors import DiffvizError
 from .base import Int  # numpy scalars are numbers
 from .charts import heatmap_figure, replace_figure, swap
 from .i18n import tr
-from .noise import check_example, data_image
+from ..data.domain import data_image
+from .noise import check_example
 
 
 class LatentParts(View):
     """Prompt → text encoder → token states; image → encoder → latent → decoder → image."""
 
-    prompt = traitlets.Unicode("a red circle")
+    prompt = traitlets.Unicode("")
     index = Int(0)
 
     def __init__(self, model=None, zoom: int | None = None):
@@ -33,6 +35,7 @@ class LatentParts(View):
         if not self.model.latent or self.model.kind != "text":
             raise DiffvizError(tr("latent.needs_latent"))
         self.zoom = zoom or zoom_for(self.model.image_shape[-1])
+        self.prompt = example_prompts(self.model, 1)[0]
         self.w_prompt = W.Text(description=tr("common.prompt"), layout=W.Layout(width="420px", max_width="100%"), style=WIDE)
         self.w_index = W.IntText(description=tr("noise.example"), layout=W.Layout(width="180px"), style=WIDE)
         self.bind("prompt", self.w_prompt)

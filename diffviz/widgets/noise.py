@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import copy
 import html
-from functools import lru_cache
 
 import ipywidgets as W
 import numpy as np
 import torch
 import traitlets
 
+from ..data.domain import data_image, example_count
 from ..diffusion.forward import check_images, predict_x0
 from ..diffusion.guidance import guided_prediction, visibility_gain
 from ..diffusion.objective import noise_prediction, train_step
@@ -31,15 +31,7 @@ from .guidance import guidance_warning
 from .i18n import tr
 from .reverse import condition_control
 
-SHAPES_EXAMPLES = 500  # examples offered for the text (shapes) model
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
-
-
-@lru_cache(maxsize=2)
-def _shapes_examples(n: int = SHAPES_EXAMPLES):
-    from ..data.shapes import generate_shapes
-
-    return generate_shapes(n, seed=99, split="all")
 
 
 def check_example(model, index: int) -> int:
@@ -48,32 +40,6 @@ def check_example(model, index: int) -> int:
     if not 0 <= index < n:
         raise traitlets.TraitError(f"example must be in [0, {n - 1}], got {index}")
     return index
-
-
-def example_count(model) -> int:
-    """How many examples `data_image` offers for this model."""
-    if model.kind == "class":
-        from ..data.digits import load_digits_tensor
-
-        return len(load_digits_tensor((model.info.image_size or 16))[0])
-    return SHAPES_EXAMPLES
-
-
-def data_image(model, index: int) -> tuple[torch.Tensor, object]:
-    """Example `index` of the model's own training domain, and its own condition (caption or class)."""
-    if model.kind == "class":
-        from ..data.digits import load_digits_tensor
-
-        x, y = load_digits_tensor((model.info.image_size or 16))
-        x = x[index % len(x)]
-        if x.shape[0] != model.unet.config.in_channels:
-            x = x.expand(model.unet.config.in_channels, -1, -1)
-        return x, int(y[index % len(y)])
-    d = _shapes_examples()
-    index %= len(d.captions)
-    size = model.info.image_size or 32
-    img = torch.nn.functional.interpolate(d.images[index:index + 1].float() / 127.5 - 1, size=(size, size), mode="bilinear")[0]
-    return img.clamp(-1, 1), d.captions[index]
 
 
 class NoiseInspector(View):

@@ -7,6 +7,7 @@ import ipywidgets as W
 import traitlets
 
 from ..diffusion.schedulers import SCHEDULER_NAMES
+from ..models.defaults import example_prompts
 from .base import WIDE, View, button, default_model, explain, heading, heavy, image_widget, notice, set_png, tile, zoom_for
 from .base import Float, Int  # numpy scalars are numbers
 from .guidance import guidance_warning
@@ -20,8 +21,7 @@ MAX_IMAGES = 8  # per generate: the player shows one column per image
 def condition_control(model):
     """A prompt box (text model), a class dropdown (class model) or nothing (unconditional)."""
     if model.kind == "text":
-        examples = model.info.prompt_examples or ["a red circle"]
-        return W.Text(value=examples[0], description=tr("common.prompt"), layout=W.Layout(width="420px", max_width="100%"),
+        return W.Text(value=example_prompts(model, 1)[0], description=tr("common.prompt"), layout=W.Layout(width="420px", max_width="100%"),
                       placeholder=tr("reverse.prompt_hint"), style=WIDE)
     if model.kind == "class":
         names = model.conditioner.class_names

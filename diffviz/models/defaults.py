@@ -1,0 +1,42 @@
+"""What a view or command starts from when not told: which model, which prompts, which conditions.
+
+One home for these choices: the views (through `widgets.base.default_model`, which also shares one
+loaded copy per process), `diffviz sample` / `fid` / `export`, the lecture export, the dashboards
+and the benchmarks all ask here.
+"""
+from __future__ import annotations
+
+DEFAULT_MODEL = "shapes"  # the lecture's model: text → image, latent
+STAND_INS = {"shapes": "tiny-text", "digits": "tiny-class"}  # a tiny random model of the same kind, for a checkout
+# without bundled weights (the views and commands still run; the pictures are noise)
+EXAMPLE_PROMPTS = ("a red circle", "a big blue square at the top left", "a small yellow triangle",
+                   "a green cross in the centre", "an orange circle at the bottom right")  # the shapes model's
+EXAMPLE_CLASSES = 5  # a class model's first classes shown by default
+
+
+def model_name(prefer: str | None = None) -> str:
+    """The bundled model `prefer` (default: DEFAULT_MODEL); another bundled one where it is missing; with no
+    bundled models, the tiny stand-in of `prefer`'s kind."""
+    from .registry import bundled_names
+
+    prefer = prefer or DEFAULT_MODEL
+    names = bundled_names()
+    if names:
+        return prefer if prefer in names else names[0]
+    return STAND_INS.get(prefer, STAND_INS[DEFAULT_MODEL])
+
+
+def example_prompts(model=None, k: int | None = None) -> list[str]:
+    """The model's own example prompts (model_index.json's "prompt_examples"), else EXAMPLE_PROMPTS; the first k."""
+    meta = getattr(model, "meta", None) or {}
+    prompts = list(meta.get("prompt_examples") or EXAMPLE_PROMPTS)
+    return prompts[:k] if k is not None else prompts
+
+
+def example_conditions(model, k: int) -> list | None:
+    """k example conditions of the model's kind: prompts, its first classes (at most EXAMPLE_CLASSES), or None."""
+    if model.kind == "text":
+        return example_prompts(model, k)
+    if model.kind == "class":
+        return list(range(min(k, EXAMPLE_CLASSES, model.conditioner.num_classes)))
+    return None
