@@ -220,7 +220,7 @@ def test_every_widget_on_a_stable_diffusion_folder(sd_dir, sd_model, tmp_path):
     comp.run()
     assert len(comp.grid) == 2
     parts = LatentParts(m)
-    assert "a | red | circle" in parts.tokens.value and parts.token_states.shape == (5, 32)
+    assert "astronaut | riding" in parts.tokens.value and parts.token_states.shape == (14, 32)  # its example prompt
     assert parts.latent.shape[1:] == (4, 8, 8) and np.isfinite(parts.psnr)
     with pytest.raises(DiffvizError, match="text half"):
         ClipSimilarity(m)
@@ -236,9 +236,8 @@ def test_every_widget_on_a_stable_diffusion_folder(sd_dir, sd_model, tmp_path):
     fid = FidExplorer(m)
     assert "DIFFVIZ_INCEPTION_WEIGHTS" in fid.banner.value and fid.w_go.disabled
     fid = FidExplorer(m, extractor=TransformersClipImages(scorer.clip))
-    fid.n, fid.batch_size, fid.steps = 16, 16, 2
-    fid.run()
-    assert fid.report is not None and np.isfinite(fid.report.fid)
+    assert "records no data set" in fid.banner.value and fid.w_go.disabled, \
+        "with features but no real images of what the model draws, FID says why instead of comparing with shapes"
     loaded = diffviz.load(sd_dir[0], clip=clip_dir)  # or once for the whole handle
     ClipSimilarity(loaded, run=False)
     tabs = Explainer(m)

@@ -93,10 +93,10 @@ def test_an_older_folder_loads_and_upgrades_without_touching_its_weights(text_mo
 
 def test_model_info_is_typed_and_keeps_what_it_does_not_name(class_model, tmp_path):
     model = copy.copy(class_model)
-    model.info = class_model.info.replace(guidance_range=(1.0, 2.5), extra={"dataset": "digits"})
+    model.info = class_model.info.replace(guidance_range=(1.0, 2.5), extra={"course": "ML 2023"})
     back = diffviz.load(model.save_pretrained(tmp_path / "m"))
     assert back.info.guidance_range == [1.0, 2.5] and back.guidance_range == (1.0, 2.5)
-    assert back.info.extra == {"dataset": "digits"} and back.meta["dataset"] == "digits"
+    assert back.info.extra == {"course": "ML 2023"} and back.meta["course"] == "ML 2023" and back.info.dataset == "digits"
     assert back.meta["kind"] == "class" and back.class_names == [str(i) for i in range(10)]
     info = ModelInfo.from_dict({"name": "x", "image_size": 8, "unet": ["diffusers", "UNet2DModel"], "format": "diffviz"})
     assert info.name == "x" and info.image_size == 8 and info.extra == {}

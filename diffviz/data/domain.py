@@ -85,12 +85,26 @@ def domain_conditions(model, n: int):
     return data.training_conditions(n, _num_classes(model))
 
 
+def _example_dataset(model) -> DataSet:
+    """Where a view's example picture comes from: the model's own data set; for a model that records
+    none (a user's Stable Diffusion), the shapes pictures as neutral examples (any picture shows noise
+    being added and predicted; FID, which needs the model's own data, still refuses)."""
+    if recorded_dataset(model) is None:
+        return DATASETS["shapes"]
+    return model_dataset(model, "example")
+
+
 def example_count(model) -> int:
     """How many examples `data_image` offers for this model."""
-    return model_dataset(model, "example").example_count(_image_size(model, 16))
+    return _example_dataset(model).example_count(_image_size(model, 16))
 
 
 def data_image(model, index: int):
-    """Example `index` of the model's own data set (float (C, H, W) in [-1, 1]) and its own condition."""
-    data = model_dataset(model, "example")
-    return data.example(index, _image_size(model, 32 if data.name == "shapes" else 16), model.image_shape[0])
+    """Example `index` of the model's data set (float (C, H, W) in [-1, 1]) and its own condition (a model
+    with no data set: a shapes picture, with its caption for a text model, class 0 or no condition else)."""
+    own = recorded_dataset(model) is not None
+    data = _example_dataset(model)
+    x, cond = data.example(index, _image_size(model, 32 if data.name == "shapes" else 16), model.image_shape[0])
+    if not own and model.kind != "text":
+        cond = 0 if model.kind == "class" else None
+    return x, cond
