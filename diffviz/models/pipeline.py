@@ -7,6 +7,7 @@ noise schedule — and samples from them with a fresh diffusers scheduler each t
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import warnings
 import json
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet2DModel
 
+from ..diffusion.attention import AttentionRecorder
 from ..diffusion.cache import shared_cache, weights_version
 from ..diffusion.sampling import sample_loop
 from ..diffusion.schedule import Schedule
@@ -27,6 +29,7 @@ from ..utils import check_finite_number, check_int, check_seed, pick_device
 from . import io
 from .bilingual import BilingualConditioner
 from .conditioning import ClassConditioner, TextConditioner
+from .tokens import check_attention_model, prompt_tokens
 from ..errors import DiffvizError
 
 UNET_CLASSES = {"UNet2DModel": UNet2DModel, "UNet2DConditionModel": UNet2DConditionModel}
@@ -222,6 +225,7 @@ class DiffusionModel:
         progress: bool = False,
         callback: Callable[[int, int], None] | None = None,
         cache: bool = False,
+        record_attention: bool = False,
     ) -> Trajectory:
         """Generate images and record the whole reverse process as a `Trajectory`.
 
@@ -232,9 +236,14 @@ class DiffusionModel:
         seed, steps, scheduler, guidance) from the process's bounded trajectory cache, and let
         identical requests made at the same time share one computation (`diffviz.diffusion.cache`).
         The trajectory's tensors are then shared: do not change them in place.
+        record_attention: also record where each prompt token acts, per step (text models): `traj.attention`
+        (steps, B, tokens, H, W) and `traj.tokens` (`diffviz.diffusion.attention`, `models.tokens`).
         """
+        if record_attention:
+            check_attention_model(self)
         if cache and generator is None:
             key = self._cache_key(conditions, num_images, steps, guidance, scheduler, seed, decode_steps)
+            key = key if key is None or not record_attention else (*key, "attention")
             if key is not None:
                 computed = []
 
@@ -242,7 +251,7 @@ class DiffusionModel:
                     computed.append(True)
                     return self.sample(conditions, num_images=num_images, steps=steps, guidance=guidance,
                                        scheduler=scheduler, seed=seed, decode_steps=decode_steps, progress=progress,
-                                       callback=callback)
+                                       callback=callback, record_attention=record_attention)
 
                 traj = shared_cache().get_or_compute(key, compute)
                 if callback is not None and not computed:
@@ -266,12 +275,17 @@ class DiffusionModel:
         cond, uncond, labels = self.encode_conditions(conditions, num_images)
         if generator is None:
             generator = torch.Generator(device=self.device).manual_seed(seed)
-        traj = sample_loop(
-            self.unet, sched, self.schedule, (len(labels), *self.sample_shape),
-            cond=cond, uncond=uncond, guidance=guidance, steps=steps, generator=generator,
-            device=self.device, decode=self.decode_latents if self.latent else None,
-            decode_steps=decode_steps, progress=progress, callback=callback,
-        )
+        recorder = AttentionRecorder(self.unet, len(labels), self.sample_shape[1:]) if record_attention else contextlib.nullcontext()
+        with recorder:
+            traj = sample_loop(
+                self.unet, sched, self.schedule, (len(labels), *self.sample_shape),
+                cond=cond, uncond=uncond, guidance=guidance, steps=steps, generator=generator,
+                device=self.device, decode=self.decode_latents if self.latent else None,
+                decode_steps=decode_steps, progress=progress, callback=callback,
+            )
+        if record_attention:
+            traj.attention = recorder.maps(self.image_shape[1:])
+            traj.meta["tokens"] = prompt_tokens(self.conditioner, labels)
         traj.meta.update(model=self.name, kind=self.kind, latent=self.latent, conditions=labels,
                          steps=steps, guidance=guidance, scheduler=scheduler, seed=seed)
         return traj
