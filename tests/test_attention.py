@@ -114,3 +114,71 @@ def test_overlay_and_difference_pictures():
     frames, mean = difference_frames(a, b)
     assert frames.shape == (3, 4, 4, 3) and mean[0] == 0 and mean[2] > 0
     assert not np.array_equal(frames[2, 1, 1], frames[2, 0, 0])
+
+
+# ---- widgets ------------------------------------------------------------------------------------
+def _row(player, r: int) -> bytes:
+    lay = player.frame_layout
+    row = lay["rows"][r]
+    size = lay["steps"] * lay["batch"] * row["height"] * row["width"] * 3
+    return player.frames[row["offset"]: row["offset"] + size]
+
+
+def test_word_maps_widget(text_model):
+    from diffviz.widgets import WordMaps
+
+    w = WordMaps(text_model, steps=3, prompt="a big red circle").wait()
+    assert w.banner.layout.display == "none", w.banner.value
+    names = [n for n, _ in w.w_tokens.options]
+    assert names == ["<start>", "a", "big", "red", "circle", "<end>"] and w.token == 4
+    assert w.player.num_steps == 3 and len(w.player.row_labels) == 2 and "circle" in w.player.row_labels[1]
+    pictures, first = _row(w.player, 0), _row(w.player, 1)
+    w.w_tokens.value = 3  # the browser picks 'red'
+    w.wait()
+    assert w.token == 3 and "red" in w.player.row_labels[1] and "'red'" in w.readout.value.replace("&#x27;", "'")
+    assert _row(w.player, 1) != first and _row(w.player, 0) == pictures  # the map changed, x̂0 did not
+    shares = [float(s) for s in w.share]
+    assert all(0 < s < 1 for s in shares)
+    w.prompt = "   "
+    w.generate()
+    assert "prompt is empty" in w.banner.value
+    with pytest.raises(DiffvizError, match="needs a text model"):
+        from diffviz.models.tiny import tiny_class_model
+
+        WordMaps(tiny_class_model())
+
+
+def test_prompt_compare_widget(text_model):
+    from diffviz.widgets import PromptCompare
+
+    v = PromptCompare(text_model, steps=3, prompt_a="a red circle", prompt_b="a red circle").wait()
+    assert v.player.frame_layout["batch"] == 3 and v.player.num_steps == 3
+    assert np.all(v.mean_delta == 0)  # the same prompt and seed: no difference at any step
+    v.w_remove.value = 1  # remove 'red'
+    assert v.prompt_b == "a circle"
+    v.run()
+    assert v.mean_delta[-1] > 0 and v.mean_delta.shape == (3,)
+    assert v.chart is not None and len(v.chart.data) == 1
+    v.prompt_a, v.prompt_b = "", " "
+    v.run()
+    assert "both prompts are empty" in v.banner.value
+
+
+def test_explainer_overview_boxes_open_their_tabs(text_model, class_model):
+    from diffviz.widgets import Explainer
+    from diffviz.widgets.overview import BOXES, INSIDE
+
+    e = Explainer(text_model, tabs=["overview", "forward", "reverse", "latent", "noise", "guidance", "schedulers"])
+    ov = e.views["overview"]
+    assert e.tabs.selected_index == 0 and list(e.views) == ["overview"]
+    for label, _, tab in BOXES["text"] + [(k, None, t) for k, t in INSIDE]:
+        if tab in e.tab_names:
+            ov.boxes[label].click()
+            assert e.tab_names[e.tabs.selected_index] == tab
+        else:
+            assert label not in ov.boxes  # a box for a tab that is not there is left out
+    assert [b for b in ("prompt", "tokens", "image") if b in ov.boxes] == []
+    for view in e.views.values():
+        getattr(view, "wait", lambda: None)()
+    c = Explainer(class_model, tabs=["overview", "reverse", "guidance"])
+    assert set(c.views["overview"].boxes) >= {"class", "generator", "guidance"} and "tokens" not in c.views["overview"].boxes

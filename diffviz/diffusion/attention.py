@@ -178,6 +178,12 @@ def word_indices(tokens: list[str]) -> list[int]:
     return [i for i, name in enumerate(tokens) if name not in (SOT_NAME, EOT_NAME, PAD_NAME)]
 
 
+def token_share(attention, image: int, token: int) -> np.ndarray:
+    """(S,) the share of image `image`'s attention that goes to token `token` at each step (mean of its map)."""
+    a = attention[:, image, token]
+    return np.asarray(a.float().mean(dim=(-2, -1)) if torch.is_tensor(a) else np.mean(a, axis=(-2, -1)), dtype=np.float64)
+
+
 # ---- pictures ------------------------------------------------------------------------------
 def heat_colours(values: np.ndarray) -> np.ndarray:
     """Values in [0, 1] (any shape) → uint8 RGB (…, 3) on a dark-blue → red → yellow scale."""
