@@ -2,7 +2,7 @@
 
 Samples n prompts "a {size} {colour} {shape} {where}" (DDIM, default guidance, seeded) with
 `record_attention=True`; the object mask is the decoded final image's saturated pixels (the background
-is grey). Reports, for the shape word, the position words (maps added) and the article "a" as a
+is grey). Reports, for the shape word, the colour word, the position words (maps added) and the article "a" as a
 control, the fraction of images whose map peak lies on the object — averaged over steps and at the
 last step — beside chance (the object's mean area fraction). `diffviz.metrics.word_maps` does the work.
 

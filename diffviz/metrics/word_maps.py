@@ -5,8 +5,8 @@ light grey background. The *object mask* comes from the final decoded image (pix
 clearly saturated: the background is grey, every shape colour is not). A word's map *hits* when its
 peak (argmax pixel) lies inside the mask. Chance is the object's area fraction: a map whose peak
 fell anywhere at random would hit that often. Maps are taken averaged over all steps (as DAAM sums
-them over timesteps) and at the last step alone; the shape word, the position words (their maps
-added: "top" + "left") and, as a control, the article "a" are measured.
+them over timesteps) and at the last step alone; the shape word, the colour word, the position words
+(their maps added: "top" + "left") and, as a control, the article "a" are measured.
 """
 from __future__ import annotations
 
@@ -70,15 +70,15 @@ class WordMapReport:
         return "\n".join(lines)
 
 
-def shapes_prompts(n: int, seed: int = 0) -> list[tuple[str, str, list[str]]]:
-    """n prompts "a {size} {colour} {shape} {where}" with their shape word and position words."""
+def shapes_prompts(n: int, seed: int = 0) -> list[tuple[str, str, list[str], str]]:
+    """n prompts "a {size} {colour} {shape} {where}" with their shape word, position words and colour word."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
         colour, shape = rng.choice(list(COLOURS)), rng.choice(list(SHAPES))
         size, position = rng.choice(list(SIZES)), rng.choice(list(POSITIONS))
         prompt = f"a {size} {colour} {shape} {where(position)}".replace("a orange", "an orange")
-        out.append((prompt, str(shape), position.split()))
+        out.append((prompt, str(shape), position.split(), str(colour)))
     return out
 
 
@@ -87,16 +87,16 @@ def word_map_hit_rate(model, n: int = 96, steps: int = 50, batch: int = 16, seed
     """Sample n shapes prompts with recorded attention and measure how often word maps peak on the object."""
     prompts = shapes_prompts(n, seed)
     t0 = time.perf_counter()
-    kinds = {"shape": [], "position": [], "'a'": []}
+    kinds = {"shape": [], "colour": [], "position": [], "'a'": []}
     last = {k: [] for k in kinds}
     areas, empty = [], 0
     for start in range(0, n, batch):
         chunk = prompts[start:start + batch]
-        traj = model.sample([p for p, _, _ in chunk], steps=steps, guidance=guidance, seed=seed + start,
+        traj = model.sample([p[0] for p in chunk], steps=steps, guidance=guidance, seed=seed + start,
                             record_attention=True, decode_steps=False)
         masks = object_mask(traj.final_images())
         att = traj.attention.numpy()
-        for b, (prompt, shape, pos_words) in enumerate(chunk):
+        for b, (prompt, shape, pos_words, colour) in enumerate(chunk):
             if not masks[b].any():
                 empty += 1
                 continue
@@ -104,7 +104,8 @@ def word_map_hit_rate(model, n: int = 96, steps: int = 50, batch: int = 16, seed
             shape_i = token_positions(tokens, [shape])
             pos_i = token_positions(tokens, ["at" if pos_words != ["centre"] else "in", *pos_words])[1:]
             a_i = [tokens.index("a")] if "a" in tokens else [tokens.index("an")]
-            for kind, idx in (("shape", shape_i), ("position", pos_i), ("'a'", a_i)):
+            colour_i = token_positions(tokens, [colour])
+            for kind, idx in (("shape", shape_i), ("colour", colour_i), ("position", pos_i), ("'a'", a_i)):
                 kinds[kind].append(att[:, b, idx].sum(1).mean(0))
                 last[kind].append(att[-1, b, idx].sum(0))
             areas.append(float(masks[b].mean()))
