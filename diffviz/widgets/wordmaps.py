@@ -80,8 +80,7 @@ class WordMaps(_SamplingView):
                                         layout=W.Layout(flex_flow="row wrap", max_width="100%"))
         self.w_tokens.add_class("dv-tokens")
         self.w_tokens.observe(self._token_clicked, "value")
-        self.player = FramePlayer(zoom=zoom_for(self.model.image_shape[-1], 160), sync_step=True)
-        self.player.observe(self._step_moved, "step")
+        self.player = FramePlayer(zoom=zoom_for(self.model.image_shape[-1], 160))
         self.readout = W.HTML()
         self.chart_box = W.Box(layout=W.Layout(max_width="100%", overflow="hidden"))
         self.chart = None
@@ -147,11 +146,14 @@ class WordMaps(_SamplingView):
         pictures = traj.image_frames()  # (S, 1, H, W, 3)
         maps = traj.attention[:, :, i].numpy()  # (S, 1, H, W)
         name = traj.tokens[0][i]
-        self.player.set_frames({tr("wordmaps.row_x0"): pictures, tr("wordmaps.row_map", token=name): overlay(pictures, maps)},
-                               step_labels=traj.step_labels(), column_labels=[self.prompt])
         self.share = token_share(traj.attention, 0, i)
+        labels = [f"{label} · {tr('wordmaps.step_share', token=name, share=100 * float(s))}"
+                  for label, s in zip(traj.step_labels(), self.share)]
+        self.player.set_frames({tr("wordmaps.row_x0"): pictures, tr("wordmaps.row_map", token=name): overlay(pictures, maps)},
+                               step_labels=labels, column_labels=[self.prompt])
+        self.readout.value = html.escape(tr("wordmaps.readout", token=name, first=100 * float(self.share[0]),
+                                            last=100 * float(self.share[-1])))
         self._draw_chart(name)
-        self._step_moved()
 
     def _draw_chart(self, name: str) -> None:
         traj = self.trajectory
@@ -161,14 +163,6 @@ class WordMaps(_SamplingView):
         fig = line_figure(steps, series, tr("wordmaps.chart_title"), tr("common.steps"), tr("wordmaps.chart_y"), width=640,
                           legend_below=False)
         self.chart = replace_figure(self.chart_box, self.chart, fig)
-
-    def _step_moved(self, change=None):
-        if self.trajectory is None:
-            return
-        s = self.player.step
-        name = self.trajectory.tokens[0][self.token]
-        self.readout.value = html.escape(tr("wordmaps.readout", token=name, share=100 * float(self.share[s]),
-                                            step=s + 1, n=self.trajectory.num_steps))
 
 
 class PromptCompare(_SamplingView):
@@ -202,8 +196,7 @@ class PromptCompare(_SamplingView):
         self.w_remove.observe(self._removed, "value")
         self.w_go = button("compare_prompts.run", primary=True, icon="play")
         self.w_go.on_click(lambda _: self.submit(self.run))
-        self.player = FramePlayer(zoom=zoom_for(self.model.image_shape[-1], 128), sync_step=True)
-        self.player.observe(self._step_moved, "step")
+        self.player = FramePlayer(zoom=zoom_for(self.model.image_shape[-1], 128))
         self.readout = W.HTML()
         self.chart_box = W.Box(layout=W.Layout(max_width="100%", overflow="hidden"))
         self.chart = None
@@ -247,20 +240,16 @@ class PromptCompare(_SamplingView):
         fa, fb = a.image_frames(), b.image_frames()
         delta, self.mean_delta = difference_frames(fa, fb)
         self.mean_delta = self.mean_delta[:, 0]
+        labels = [f"{label} · {tr('compare_prompts.step_delta', delta=float(d))}"
+                  for label, d in zip(a.step_labels(), self.mean_delta)]
         self.player.set_frames({tr("compare_prompts.row"): np.concatenate([fa, fb, delta], axis=1)},
-                               step_labels=a.step_labels(),
+                               step_labels=labels,
                                column_labels=["A", "B", tr("compare_prompts.delta")])
         steps = list(range(1, a.num_steps + 1))
         fig = line_figure(steps, {tr("compare_prompts.delta"): self.mean_delta}, tr("compare_prompts.chart_title"),
                           tr("common.steps"), tr("compare_prompts.chart_y"), width=640)
         self.chart = replace_figure(self.chart_box, self.chart, fig)
         self.player.step = a.num_steps - 1
-        self._step_moved()
+        self.readout.value = html.escape(tr("compare_prompts.readout", first=float(self.mean_delta[0]),
+                                            final=float(self.mean_delta[-1])))
         return a, b
-
-    def _step_moved(self, change=None):
-        if self.pair is None:
-            return
-        s = self.player.step
-        self.readout.value = html.escape(tr("compare_prompts.readout", step=s + 1, n=len(self.mean_delta),
-                                            delta=float(self.mean_delta[s]), final=float(self.mean_delta[-1])))
