@@ -196,18 +196,22 @@ def heat_colours(values: np.ndarray) -> np.ndarray:
 
 
 def normalise_maps(maps) -> np.ndarray:
-    """Each map (last two axes) scaled to [0, 1] by its own maximum (a flat zero map stays zero)."""
+    """Each map (last two axes) stretched to [0, 1] between its own minimum and maximum (a flat map becomes 0).
+
+    Attention maps are flat-ish (a token's share varies by tens of percent across the picture, not by
+    factors): stretched, where a word is read most stands out; its share is printed beside the map."""
     m = np.asarray(maps, dtype=np.float32)
-    peak = m.max(axis=(-2, -1), keepdims=True)
-    return np.divide(m, peak, out=np.zeros_like(m), where=peak > 0)
+    lo = m.min(axis=(-2, -1), keepdims=True)
+    span = m.max(axis=(-2, -1), keepdims=True) - lo
+    return np.divide(m - lo, span, out=np.zeros_like(m), where=span > 0)
 
 
 def overlay(images: np.ndarray, maps, alpha: float = 0.6) -> np.ndarray:
-    """uint8 images (…, H, W, 3) with heat maps (…, H, W) laid over them (each map scaled to its own
-    maximum; alpha: how much of the heat colour shows where the map is at its maximum)."""
+    """uint8 images (…, H, W, 3) with heat maps (…, H, W) laid over them (each map stretched between its
+    own minimum and maximum; alpha: how much of the heat colour shows where the map is at its maximum)."""
     heat = normalise_maps(maps)
     colours = heat_colours(heat).astype(np.float32)
-    a = (alpha * (0.35 + 0.65 * heat))[..., None]
+    a = (alpha * (0.2 + 0.8 * heat))[..., None]
     out = np.asarray(images, np.float32) * (1 - a) + colours * a
     return out.round().clip(0, 255).astype(np.uint8)
 
