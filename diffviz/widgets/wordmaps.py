@@ -10,7 +10,7 @@ import ipywidgets as W
 import numpy as np
 import traitlets
 
-from ..diffusion.attention import difference_frames, overlay, token_share, word_indices
+from ..diffusion.attention import EOT_NAME, SOT_NAME, difference_frames, overlay, token_share, word_indices
 from ..errors import DiffvizError
 from ..models.tokens import check_attention_model
 from .base import WIDE, Float, Int, View, button, default_model, explain, heading, heavy, notice, zoom_for
@@ -23,6 +23,11 @@ MAX_STEPS = 100
 
 def _prompt_box(value: str, key: str = "common.prompt") -> W.Text:
     return W.Text(value=value, description=tr(key), layout=W.Layout(width="420px", max_width="100%"), style=WIDE)
+
+
+def display_name(token: str) -> str:
+    """A token as the page shows it: the start and end tokens in the page's language, words as they are."""
+    return {SOT_NAME: tr("wordmaps.start"), EOT_NAME: tr("wordmaps.end")}.get(token, token)
 
 
 class _SamplingView(View):
@@ -116,7 +121,7 @@ class WordMaps(_SamplingView):
             choice = words[-1] if words else 0  # the last word (in shapes prompts often the object's)
         self._setting_tokens = True
         try:
-            self.w_tokens.options = [(names[i], i) for i in shown]
+            self.w_tokens.options = [(display_name(names[i]), i) for i in shown]
             self.w_tokens.value = choice
         finally:
             self._setting_tokens = False
@@ -145,7 +150,7 @@ class WordMaps(_SamplingView):
         traj, i = self.trajectory, self.token
         pictures = traj.image_frames()  # (S, 1, H, W, 3)
         maps = traj.attention[:, :, i].numpy()  # (S, 1, H, W)
-        name = traj.tokens[0][i]
+        name = display_name(traj.tokens[0][i])
         self.share = token_share(traj.attention, 0, i)
         labels = [f"{label} · {tr('wordmaps.step_share', token=name, share=100 * float(s))}"
                   for label, s in zip(traj.step_labels(), self.share)]
@@ -159,7 +164,7 @@ class WordMaps(_SamplingView):
         traj = self.trajectory
         steps = list(range(1, traj.num_steps + 1))
         words = word_indices(traj.tokens[0])
-        series = {traj.tokens[0][j]: token_share(traj.attention, 0, j) for j in words}
+        series = {display_name(traj.tokens[0][j]): token_share(traj.attention, 0, j) for j in words}
         fig = line_figure(steps, series, tr("wordmaps.chart_title"), tr("common.steps"), tr("wordmaps.chart_y"), width=640,
                           legend_below=False)
         self.chart = replace_figure(self.chart_box, self.chart, fig)
@@ -244,7 +249,7 @@ class PromptCompare(_SamplingView):
                   for label, d in zip(a.step_labels(), self.mean_delta)]
         self.player.set_frames({tr("compare_prompts.row"): np.concatenate([fa, fb, delta], axis=1)},
                                step_labels=labels,
-                               column_labels=["A", "B", tr("compare_prompts.delta")])
+                               column_labels=[tr("compare_prompts.col_a"), tr("compare_prompts.col_b"), tr("compare_prompts.delta")])
         steps = list(range(1, a.num_steps + 1))
         fig = line_figure(steps, {tr("compare_prompts.delta"): self.mean_delta}, tr("compare_prompts.chart_title"),
                           tr("common.steps"), tr("compare_prompts.chart_y"), width=640)
