@@ -182,3 +182,28 @@ def test_explainer_overview_boxes_open_their_tabs(text_model, class_model):
         getattr(view, "wait", lambda: None)()
     c = Explainer(class_model, tabs=["overview", "reverse", "guidance"])
     assert set(c.views["overview"].boxes) >= {"class", "generator", "guidance"} and "tokens" not in c.views["overview"].boxes
+
+
+def test_object_mask_and_peak_inside():
+    from diffviz.data.shapes import generate_shapes
+    from diffviz.metrics.word_maps import object_mask, peak_inside, token_positions
+
+    images = generate_shapes(8, seed=0).images.permute(0, 2, 3, 1).numpy()
+    masks = object_mask(images)
+    area = masks.mean(axis=(1, 2))
+    assert np.all(area > 0.01) and np.all(area < 0.5)  # one shape on a grey background
+    assert peak_inside(masks.astype(np.float32), masks).all()
+    assert not peak_inside((~masks).astype(np.float32), masks).any()
+    assert token_positions(["<start>", "a", "red", "circle", "at", "the", "top", "left"], ["at", "top", "left"]) == [4, 6, 7]
+    with pytest.raises(DiffvizError, match="not a token"):
+        token_positions(["a", "red"], ["circle"])
+
+
+def test_word_map_hit_rate_on_shapes():
+    import diffviz
+    from diffviz.metrics.word_maps import word_map_hit_rate
+
+    report = word_map_hit_rate(diffviz.load("shapes"), n=4, steps=4, batch=4)
+    assert 0 < report.chance < 0.5 and set(report.hits) == {"shape", "colour", "position", "'a'"}
+    assert all(0 <= v <= 1 for rates in report.hits.values() for v in rates.values())
+    assert "chance" in report.format()

@@ -89,7 +89,7 @@ def word_map_hit_rate(model, n: int = 96, steps: int = 50, batch: int = 16, seed
     t0 = time.perf_counter()
     kinds = {"shape": [], "colour": [], "position": [], "'a'": []}
     last = {k: [] for k in kinds}
-    areas, empty = [], 0
+    areas, kept_masks, empty = [], [], 0
     for start in range(0, n, batch):
         chunk = prompts[start:start + batch]
         traj = model.sample([p[0] for p in chunk], steps=steps, guidance=guidance, seed=seed + start,
@@ -109,11 +109,13 @@ def word_map_hit_rate(model, n: int = 96, steps: int = 50, batch: int = 16, seed
                 kinds[kind].append(att[:, b, idx].sum(1).mean(0))
                 last[kind].append(att[-1, b, idx].sum(0))
             areas.append(float(masks[b].mean()))
+            kept_masks.append(masks[b])
         if progress is not None:
             progress(min(start + batch, n), n)
-        kept = masks[[bool(m.any()) for m in masks]]
-        kinds.setdefault("_masks", []).extend(kept)
-    all_masks = np.stack(kinds.pop("_masks"))
+    if not kept_masks:
+        raise DiffvizError(f"none of the {n} images has a coloured object to measure the maps against "
+                           "(word_map_hit_rate is for the bundled shapes model)")
+    all_masks = np.stack(kept_masks)
     report = WordMapReport(n=n, steps=steps, seconds=time.perf_counter() - t0, chance=float(np.mean(areas)), empty_masks=empty)
     for kind in kinds:
         report.hits[kind] = {"all steps": float(peak_inside(np.stack(kinds[kind]), all_masks).mean()),
