@@ -253,6 +253,7 @@ class PromptCompare(_SamplingView):
         steps = list(range(1, a.num_steps + 1))
         fig = line_figure(steps, {tr("compare_prompts.delta"): self.mean_delta}, tr("compare_prompts.chart_title"),
                           tr("common.steps"), tr("compare_prompts.chart_y"), width=640)
+        fig.update_yaxes(rangemode="tozero")  # a difference is measured from 0: its first steps are not "small"
         self.chart = replace_figure(self.chart_box, self.chart, fig)
         self.player.step = a.num_steps - 1
         self.readout.value = html.escape(tr("compare_prompts.readout", first=float(self.mean_delta[0]),
