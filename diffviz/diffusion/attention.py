@@ -145,6 +145,20 @@ class AttentionRecorder:
         return out.clamp_(0.0, 1.0)
 
 
+def recording_attention(loop, unet, batch_size: int, image_size: tuple[int, int]):
+    """`loop` (a sampling loop such as `sample_loop(unet, scheduler, schedule, shape, …)`) run with an
+    `AttentionRecorder` on `unet`: the returned trajectory also has `attention` (steps, B, L, *image_size)."""
+
+    def run(*args, **kwargs):
+        shape = args[3] if len(args) > 3 else kwargs["shape"]
+        with AttentionRecorder(unet, batch_size, tuple(shape[-2:])) as recorder:
+            traj = loop(*args, **kwargs)
+        traj.attention = recorder.maps(image_size)
+        return traj
+
+    return run
+
+
 def grid_shape(positions: int, latent_size: tuple[int, int]) -> tuple[int, int]:
     """(h, w) of a layer's position grid: the latent size divided by the layer's downsampling factor."""
     H, W = latent_size

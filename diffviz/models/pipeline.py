@@ -7,7 +7,6 @@ noise schedule — and samples from them with a fresh diffusers scheduler each t
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import warnings
 import json
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet2DModel
 
-from ..diffusion.attention import AttentionRecorder
+from ..diffusion.attention import recording_attention
 from ..diffusion.cache import shared_cache, weights_version
 from ..diffusion.sampling import sample_loop
 from ..diffusion.schedule import Schedule
@@ -275,16 +274,14 @@ class DiffusionModel:
         cond, uncond, labels = self.encode_conditions(conditions, num_images)
         if generator is None:
             generator = torch.Generator(device=self.device).manual_seed(seed)
-        recorder = AttentionRecorder(self.unet, len(labels), self.sample_shape[1:]) if record_attention else contextlib.nullcontext()
-        with recorder:
-            traj = sample_loop(
-                self.unet, sched, self.schedule, (len(labels), *self.sample_shape),
-                cond=cond, uncond=uncond, guidance=guidance, steps=steps, generator=generator,
-                device=self.device, decode=self.decode_latents if self.latent else None,
-                decode_steps=decode_steps, progress=progress, callback=callback,
-            )
+        loop = recording_attention(sample_loop, self.unet, len(labels), self.image_shape[1:]) if record_attention else sample_loop
+        traj = loop(
+            self.unet, sched, self.schedule, (len(labels), *self.sample_shape),
+            cond=cond, uncond=uncond, guidance=guidance, steps=steps, generator=generator,
+            device=self.device, decode=self.decode_latents if self.latent else None,
+            decode_steps=decode_steps, progress=progress, callback=callback,
+        )
         if record_attention:
-            traj.attention = recorder.maps(self.image_shape[1:])
             traj.meta["tokens"] = prompt_tokens(self.conditioner, labels)
         traj.meta.update(model=self.name, kind=self.kind, latent=self.latent, conditions=labels,
                          steps=steps, guidance=guidance, scheduler=scheduler, seed=seed)
