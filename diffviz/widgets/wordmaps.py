@@ -10,6 +10,7 @@ import ipywidgets as W
 import numpy as np
 import traitlets
 
+from ..data.shapes import SHAPES
 from ..diffusion.attention import EOT_NAME, SOT_NAME, difference_frames, overlay, token_share, word_indices
 from ..errors import DiffvizError
 from ..models.tokens import check_attention_model
@@ -117,8 +118,8 @@ class WordMaps(_SamplingView):
         shown = [0, *words, words[-1] + 1] if words else [0, 1]  # the prompt's words, with its start and end tokens
         previous = names[self.token] if self.token < len(names) else None
         choice = next((i for i in words if names[i] == previous), None)
-        if choice is None:
-            choice = words[-1] if words else 0  # the last word (in shapes prompts often the object's)
+        if choice is None:  # the object's word when the model draws named shapes, else the prompt's last word
+            choice = next((i for i in words if names[i] in SHAPES), words[-1] if words else 0)
         self._setting_tokens = True
         try:
             self.w_tokens.options = [(display_name(names[i]), i) for i in shown]
