@@ -35,6 +35,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/sampling_overhead.py
 	$(BIN)/python benchmarks/fid_speed.py
 	$(BIN)/python benchmarks/model_quality.py
+	$(BIN)/python benchmarks/word_maps.py
 	$(BIN)/python benchmarks/widget_payload.py
 
 clean:

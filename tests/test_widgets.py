@@ -125,9 +125,9 @@ def test_sweeps(text_model, class_model):
 
 def test_explainer_builds_tabs_lazily(text_model):
     e = Explainer(text_model)
-    assert list(e.views) == ["forward"]
-    e.tabs.selected_index = 1
-    assert list(e.views) == ["forward", "reverse"] and isinstance(e.views["reverse"], ReverseProcess)
+    assert list(e.views) == ["overview"]
+    e.tabs.selected_index = 2
+    assert list(e.views) == ["overview", "reverse"] and isinstance(e.views["reverse"], ReverseProcess)
 
 
 def test_chinese_labels_without_touching_widget_code():

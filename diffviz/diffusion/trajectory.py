@@ -11,6 +11,8 @@ Shapes (S steps, B images, C×H×W the denoiser's space — pixels, or latents f
 - `decoded` (S, B, 3, h, w): latent models only — x̂0 decoded to pixels by the VAE.
 - `final` (B, C, H, W): the scheduler's last `prev_sample`; `final_decoded` (B, 3, h, w) for
   latent models.
+- `attention` (S, B, L, h, w): only when sampled with `record_attention=True` — each image pixel's
+  cross-attention over the L prompt tokens (`diffusion.attention`); `tokens` names them per image.
 
 uint8 frames (`frames(kind)`, (S, B, H', W', 3)): pixel images map [-1, 1] → [0, 255];
 noise and latents map [-3, 3] → [0, 255] (3 σ of a standard normal); latents show their
@@ -30,8 +32,9 @@ from safetensors.torch import load_file, save_file
 from ..errors import DiffvizError, FileFormatError, InputTypeError, MissingFileError, OutOfRangeError, OutputPathError, short
 from ..utils import atomic_write, kill_point
 
-TENSOR_FIELDS = ("timesteps", "alpha_bar", "x_t", "eps", "eps_cond", "eps_uncond", "x0_pred", "decoded", "final", "final_decoded")
-PER_STEP_FIELDS = ("timesteps", "alpha_bar", "x_t", "eps", "eps_cond", "eps_uncond", "x0_pred", "decoded")
+TENSOR_FIELDS = ("timesteps", "alpha_bar", "x_t", "eps", "eps_cond", "eps_uncond", "x0_pred", "decoded", "final", "final_decoded",
+                 "attention")
+PER_STEP_FIELDS = ("timesteps", "alpha_bar", "x_t", "eps", "eps_cond", "eps_uncond", "x0_pred", "decoded", "attention")
 FRAME_KINDS = ("x_t", "eps", "eps_cond", "eps_uncond", "x0_pred", "decoded")
 NOISE_RANGE = 3.0
 
@@ -83,6 +86,7 @@ class Trajectory:
     eps_uncond: torch.Tensor | None = None
     decoded: torch.Tensor | None = None
     final_decoded: torch.Tensor | None = None
+    attention: torch.Tensor | None = None
     meta: dict = field(default_factory=dict)
 
     # ---- shape and access -------------------------------------------------------------
@@ -97,6 +101,11 @@ class Trajectory:
     @property
     def latent(self) -> bool:
         return self.final_decoded is not None
+
+    @property
+    def tokens(self) -> list[list[str]] | None:
+        """The names of the tokens `attention` maps, one list per image (None when not recorded)."""
+        return self.meta.get("tokens")
 
     def __len__(self) -> int:
         return self.num_steps

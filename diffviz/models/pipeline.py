@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet2DModel
 
+from ..diffusion.attention import recording_attention
 from ..diffusion.cache import shared_cache, weights_version
 from ..diffusion.sampling import sample_loop
 from ..diffusion.schedule import Schedule
@@ -29,6 +30,7 @@ from .builders import DomainClassifier
 from .conditioning import ClassConditioner, TextConditioner
 from .info import ModelInfo
 from .part import load_part, part_class, save_part
+from .tokens import check_attention_model, prompt_tokens
 from ..errors import DiffvizError
 
 UNET_CLASSES = {"UNet2DModel": UNet2DModel, "UNet2DConditionModel": UNet2DConditionModel}
@@ -245,6 +247,7 @@ class DiffusionModel:
         progress: bool = False,
         callback: Callable[[int, int], None] | None = None,
         cache: bool = False,
+        record_attention: bool = False,
     ) -> Trajectory:
         """Generate images and record the whole reverse process as a `Trajectory`.
 
@@ -260,11 +263,16 @@ class DiffusionModel:
         bitwise `pipe(...)`'s result); default: "model" for models imported from diffusers, else "ddim".
         seed: the initial noise (and DDPM's per-step noise) come from a CPU `torch.Generator().manual_seed(seed)`
         on every device, as diffusers' docs recommend: one seed means the same noise on the CPU and on CUDA.
+        record_attention: also record where each prompt token acts, per step (text models): `traj.attention`
+        (steps, B, tokens, H, W) and `traj.tokens` (`diffviz.diffusion.attention`, `models.tokens`).
         """
         if scheduler is None:
             scheduler = self.meta.get("default_scheduler", "ddim")
+        if record_attention:
+            check_attention_model(self)
         if cache and generator is None:
             key = self._cache_key(conditions, num_images, steps, guidance, scheduler, seed, decode_steps)
+            key = key if key is None or not record_attention else (*key, "attention")
             if key is not None:
                 computed = []
 
@@ -272,7 +280,7 @@ class DiffusionModel:
                     computed.append(True)
                     return self.sample(conditions, num_images=num_images, steps=steps, guidance=guidance,
                                        scheduler=scheduler, seed=seed, decode_steps=decode_steps, progress=progress,
-                                       callback=callback)
+                                       callback=callback, record_attention=record_attention)
 
                 traj = shared_cache().get_or_compute(key, compute)
                 if callback is not None and not computed:
@@ -299,7 +307,8 @@ class DiffusionModel:
         cond, uncond, labels = self.encode_conditions(conditions, num_images)
         if generator is None:  # on the CPU on every device: a seed is the same noise everywhere (see above)
             generator = torch.Generator().manual_seed(seed)
-        traj = sample_loop(
+        loop = recording_attention(sample_loop, self.unet, len(labels), self.image_shape[1:]) if record_attention else sample_loop
+        traj = loop(
             self.unet, sched, self.schedule, (len(labels), *self.sample_shape),
             cond=cond, uncond=uncond, guidance=guidance, steps=steps, generator=generator,
             device=self.device, dtype=self.unet.dtype, decode=self.decode_latents if self.latent else None,
@@ -309,6 +318,8 @@ class DiffusionModel:
             for k, v in vars(traj).items():
                 if torch.is_tensor(v) and v.is_floating_point():
                     setattr(traj, k, v.float())
+        if record_attention:
+            traj.meta["tokens"] = prompt_tokens(self.conditioner, labels)
         traj.meta.update(model=self.name, kind=self.kind, latent=self.latent, conditions=labels,
                          steps=steps, guidance=guidance, scheduler=scheduler, seed=seed)
         return traj

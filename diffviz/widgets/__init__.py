@@ -13,6 +13,7 @@ from .latent import LatentParts
 from .noise import NoiseInspector
 from .player import FramePlayer
 from .reverse import ReverseProcess
+from .wordmaps import PromptCompare, WordMaps
 
 __all__ = ["FramePlayer", "ForwardProcess", "ReverseProcess", "NoiseInspector", "GuidanceSweep", "SchedulerCompare",
-           "ClipSimilarity", "FidExplorer", "LatentParts", "Explainer", "set_language", "tr"]
+           "ClipSimilarity", "FidExplorer", "LatentParts", "WordMaps", "PromptCompare", "Explainer", "set_language", "tr"]

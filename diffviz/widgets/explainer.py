@@ -11,11 +11,14 @@ from ..data.domain import recorded_dataset
 from .forward import SOURCES, ForwardProcess
 from .latent import LatentParts
 from .noise import NoiseInspector
+from .overview import PipelineOverview
 from .reverse import ReverseProcess
+from .wordmaps import PromptCompare, WordMaps
 from .i18n import tr
 from ..errors import DiffvizError
 
-TABS = ["forward", "reverse", "noise", "guidance", "schedulers", "latent", "clip", "fid"]
+TABS = ["overview", "forward", "reverse", "noise", "guidance", "schedulers", "latent", "wordmaps", "compare_prompts", "clip", "fid"]
+TEXT_ONLY = ("latent", "wordmaps", "compare_prompts", "clip")  # left out of the default tabs for class models
 
 
 def forward_source(model) -> str:
@@ -25,13 +28,15 @@ def forward_source(model) -> str:
 
 
 class Explainer(W.VBox):
-    """Tabs: forward process, reverse process, noise predictor, guidance, schedulers, CLIP, FID."""
+    """Tabs: the pipeline overview (its boxes open the other tabs), forward process, reverse process, noise
+    predictor, guidance, schedulers, latent diffusion, word maps, two prompts, CLIP, FID."""
 
     def __init__(self, model=None, digits_model=None, tabs=None, title: bool = True):
         super().__init__()
         self.model = default_model(model)
         self._digits = digits_model
-        self.tab_names = list(TABS if tabs is None else tabs)
+        default = [n for n in TABS if self.model.kind == "text" or n not in TEXT_ONLY]
+        self.tab_names = list(default if tabs is None else tabs)
         unknown = [n for n in self.tab_names if n not in TABS]
         if unknown or not self.tab_names:
             raise DiffvizError(f"unknown tab(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(TABS)}" if unknown
@@ -55,12 +60,15 @@ class Explainer(W.VBox):
     def build(self, name: str) -> W.Widget:
         m = self.model
         return {
+            "overview": lambda: PipelineOverview(m.kind, self.show_tab, self.tab_names),
             "forward": lambda: ForwardProcess(source=forward_source(m)),
             "reverse": lambda: ReverseProcess(m),
             "noise": lambda: NoiseInspector(m),
             "guidance": lambda: GuidanceSweep(m),
             "schedulers": lambda: SchedulerCompare(m),
             "latent": lambda: LatentParts(m),
+            "wordmaps": lambda: WordMaps(m),
+            "compare_prompts": lambda: PromptCompare(m),
             "clip": lambda: ClipSimilarity(m),
             "fid": lambda: FidExplorer(m),
         }[name]()

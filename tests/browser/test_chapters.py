@@ -256,7 +256,7 @@ def change_control(lec: Lecture, notebook: str) -> None:
         lec.step("reverse: class 5, Generate", lambda: (control(view, "Class").locator("select").select_option(label="5"),
                                                          button(view, "Generate").click()), changes=["final"])
     elif notebook.startswith("04"):
-        view = views.nth(1)
+        view = views.nth(2)  # PromptCompare, GuidanceSweep, SchedulerCompare
         lec.region("grid", picture_boxes(view, "ch-grid")[0])
         lec.step("schedulers: steps '5', Run", lambda: (type_into(control(view, "Steps"), "5"), button(view, "Run").click()),
                  changes=["grid"])

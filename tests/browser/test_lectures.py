@@ -455,6 +455,138 @@ def test_explainer_lecture(lecture, viewport):
 
     for i, title in enumerate(titles[1:], start=1):
         lec.step(f"open tab {i + 1}: {title}", lambda i=i: tabs.nth(i).click(), check=opened(i, title))
-    lec.step("back to tab 1, drag t", lambda: (tabs.nth(0).click(),
+    lec.step("back to tab 1, drag t", lambda: (tabs.nth(1).click(),
                                               slider_drag(control(page.locator(".diffviz-view").first, "t"), 0.7)))
+    lec.finish()
+
+
+# ---- word maps (05_latent) and two prompts (04_guidance) ------------------------------------------------------
+def step_label(player) -> str:
+    return player.locator(".dv-step-label").inner_text().strip()
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_word_maps_lecture(lecture, viewport):
+    lec = lecture("05_latent", viewport)
+    page = lec.page
+    view = page.locator(".diffviz-view").nth(1)
+    loaded(lec)
+    player = view.locator(".dv-player").first
+    lec.region("word map", player.locator(".dv-grid"))
+    lec.region("share chart", tag(view.locator(".widget-box").filter(has=page.locator(".js-plotly-plot")).last, "shares"))
+    tokens = view.locator(".widget-toggle-buttons .widget-toggle-button")
+
+    def offered(words: list[str]):
+        def check():
+            got = [t.strip() for t in tokens.all_inner_texts()]
+            want = ["<start>", *words, "<end>"]
+            return [] if got == want else [f"expected the token buttons {want}, saw {got}"]
+        return check
+
+    prompt = "a small green triangle in the centre"
+    lec.step("prompt typed, Generate", lambda: (type_into(control(view, "Prompt"), prompt), button(view, "Generate").click()),
+             changes=["word map", "share chart"], check=offered(prompt.split()), scope=view)
+    for i, word in enumerate(["<start>", *prompt.split(), "<end>"]):
+        def picked(word=word):
+            problems = []
+            if "mod-active" not in (tokens.nth(i).get_attribute("class") or ""):
+                problems.append(f"the button {word!r} is not shown as picked")
+            if f"'{word}'" not in step_label(player):
+                problems.append(f"the step label should name the picked token {word!r}: {step_label(player)!r}")
+            if f"'{word}'" not in html_text(view, r"of the attention at step 1"):
+                problems.append(f"the readout should name {word!r}: {html_text(view, 'attention')!r}")
+            return problems
+        current = tokens.nth(i).get_attribute("class") or ""
+        lec.step(f"token {word!r}", lambda i=i: tokens.nth(i).click(),
+                 changes=[] if "mod-active" in current else ["word map"], check=picked, scope=view)
+    scrub_player(lec, player, "word map")
+    lec.step("empty prompt is refused", lambda: (type_into(control(view, "Prompt"), " "), button(view, "Generate").click()),
+             expect_error=True, same=["word map"])
+    lec.finish()
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_prompt_compare_lecture(lecture, viewport):
+    lec = lecture("04_guidance", viewport)
+    page = lec.page
+    view = page.locator(".diffviz-view").nth(2)
+    loaded(lec)
+    player = view.locator(".dv-player").first
+    lec.region("pair", player.locator(".dv-grid"))
+    lec.region("delta chart", tag(view.locator(".widget-box").filter(has=page.locator(".js-plotly-plot")).last, "delta"))
+
+    def delta_shown(positive: bool = True):
+        def check():
+            label = step_label(player)
+            m = re.search(r"\|Δx̂0\| = ([0-9.]+)", label)
+            if not m:
+                return [f"the step label should give |Δx̂0|: {label!r}"]
+            d = float(m.group(1))
+            ok = d > 0 if positive else d == 0
+            return [] if ok else [f"expected |Δx̂0| {'> 0' if positive else '= 0'} at this step, saw {d}"]
+        return check
+
+    lec.step("prompts A and B typed, Compare", lambda: (type_into(control(view, "Prompt A"), "a big red square at the top left"),
+                                                         type_into(control(view, "Prompt B"), "a big red square at the bottom right"),
+                                                         button(view, "Compare").click()),
+             changes=["pair", "delta chart"], check=delta_shown(), scope=view)
+    lec.step("B = A: no difference", lambda: (type_into(control(view, "Prompt B"), "a big red square at the top left"),
+                                             button(view, "Compare").click()),
+             changes=["pair", "delta chart"], check=delta_shown(False), scope=view)
+
+    def removed():
+        got = control(view, "Prompt B").locator("input").first.input_value()
+        return [] if got == "a big square at the top left" else [f"removing 'red' should give B = 'a big square at the top left', saw {got!r}"]
+
+    lec.step("remove the word 'red' from A", lambda: control(view, "Remove a word from A").locator("select").select_option(label="red"),
+             check=removed)
+    lec.step("Compare without 'red'", lambda: button(view, "Compare").click(), changes=["pair", "delta chart"],
+             check=delta_shown(), scope=view)
+    scrub_player(lec, player, "pair")
+    lec.step("both prompts empty is refused", lambda: (type_into(control(view, "Prompt A"), ""), type_into(control(view, "Prompt B"), ""),
+                                                       button(view, "Compare").click()),
+             expect_error=True, same=["pair"])
+    lec.finish()
+
+
+OVERVIEW_BOXES = {"Prompt": "Two prompts", "Tokens": "Word maps", "Text encoder": "Latent diffusion",
+                  "Generator ↻ t": "Reverse process", "Decoder": "Latent diffusion", "Image": "CLIP score",
+                  "training data: noising": "Forward process", "predicts the noise ε̂": "Noise predictor",
+                  "guidance": "Guidance", "scheduler steps": "Schedulers"}
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_explainer_overview(lecture, viewport):
+    lec = lecture("explainer", viewport)
+    page = lec.page
+    tabs = page.locator(".widget-tab .lm-TabBar-tab")
+    loaded(lec)
+    overview = page.locator(".dv-overview").first
+
+    def opens(title: str):
+        def check():
+            current = page.locator(".widget-tab .lm-TabBar-tab.lm-mod-current").first.inner_text()
+            panel = page.locator(".widget-tab > .widget-tab-contents > :not(.lm-mod-hidden)").first
+            problems = [] if title in current else [f"expected the tab {title!r} to open, the current tab is {current!r}"]
+            if not panel.evaluate("e => e.matches('.diffviz-view') || !!e.querySelector('.diffviz-view')"):
+                problems.append(f"tab {title!r} shows no view: {panel.inner_text()[:200]!r}")
+            return problems
+        return check
+
+    def box_fits():
+        w = overview.evaluate("e => e.getBoundingClientRect().right")
+        return [] if w <= page.viewport_size["width"] else [f"the overview is {w} px wide, wider than the page"]
+
+    def first_tab():
+        current = page.locator(".widget-tab .lm-TabBar-tab.lm-mod-current").first.inner_text()
+        boxes = overview.locator(".widget-button").count()
+        return box_fits() + ([] if "Overview" in current else [f"the explainer should open on the overview, it shows {current!r}"]) + (
+            [] if boxes == len(OVERVIEW_BOXES) else [f"expected {len(OVERVIEW_BOXES)} boxes in the overview, saw {boxes}"])
+
+    lec.step("the overview is the first tab", check=first_tab)
+    for box, title in OVERVIEW_BOXES.items():
+        lec.step(f"overview box {box!r} opens {title!r}",
+                 lambda box=box: (tabs.nth(0).click(),
+                                  overview.locator(".widget-button").filter(has_text=re.compile(rf"^\s*{re.escape(box)}\s*$")).first.click()),
+                 check=opens(title))
     lec.finish()

@@ -77,6 +77,9 @@ def test_zh_explainer_renders_chinese_glyphs(page):
                 assert proc.poll() is None and time.time() < deadline, proc.stdout.read().decode()[-2000:]
                 time.sleep(0.5)
         page.goto(url, timeout=300_000)
+        page.wait_for_selector(".dv-overview", timeout=300_000, state="visible")  # the explainer opens on the overview
+        assert page.get_by_text("文字编码器").count() > 0, "the overview's boxes are Chinese"
+        page.locator(".lm-TabBar-tab", has_text="前向过程").click()
         page.wait_for_selector(".diffviz-view", timeout=300_000, state="visible")
         page.wait_for_selector("canvas.dv-cell", timeout=300_000)
         page.wait_for_timeout(1500)
