@@ -50,3 +50,21 @@ def font_css(url: str | None = None) -> str:
             # form controls do not inherit the page's font, and the tab bar sets its own
             f"select, option, input, textarea, button, .lm-TabBar-tab, .p-TabBar-tab {{ font-family: {FONT_STACK} !important; }}\n"
             f".js-plotly-plot .main-svg text {{ font-family: {PLOTLY_STACK} !important; }}\n")
+
+
+def view_font_css() -> str:
+    """The style sheet diffviz's views carry on pages diffviz does not serve (JupyterLab, Notebook 7, Solara,
+    a notebook saved with its widget state): the subset font inlined as a data: URL (no server route
+    needed, nothing fetched off the machine) and the font stacks, scoped to diffviz's own views, their
+    tab bars and players, and the notebook's rendered Markdown (a chapter's Chinese text). The Voila
+    template and the static export serve the same font themselves (`font_css`)."""
+    views = ".diffviz-view, .diffviz-explainer, .dv-player"
+    return (f'@font-face {{ font-family: "{FAMILY}"; src: url("{font_data_url()}") format("woff2"); '
+            "font-weight: 100 900; font-style: normal; font-display: swap; }\n"
+            f"{views} {{ --jp-ui-font-family: {FONT_STACK}; --jp-content-font-family: {FONT_STACK}; "
+            f"--jp-widgets-font-family: {FONT_STACK}; font-family: {FONT_STACK}; }}\n"
+            f".diffviz-view select, .diffviz-view option, .diffviz-view input, .diffviz-view textarea, .diffviz-view button, "
+            f".diffviz-view label, .diffviz-explainer .lm-TabBar-tab, .diffviz-explainer .p-TabBar-tab "
+            f"{{ font-family: {FONT_STACK} !important; }}\n"
+            f".diffviz-view .js-plotly-plot .main-svg text {{ font-family: {PLOTLY_STACK} !important; }}\n"
+            f".jp-RenderedHTMLCommon, .jp-RenderedMarkdown {{ font-family: {FONT_STACK}; }}\n")

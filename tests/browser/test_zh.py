@@ -118,3 +118,40 @@ def test_zh_export_renders_chinese_glyphs_offline(page, tmp_path):
     assert_glyphs_differ(page, "h2", "export_heading")
     assert_glyphs_differ(page, ".dv-player", "export_player")
     assert not page.log.foreign
+
+
+@pytest.mark.slow
+def test_zh_chapter_in_jupyterlab_renders_chinese_glyphs(browser, tmp_path, monkeypatch):
+    """JupyterLab serves no diffviz font: the views' own style sheet carries it (inlined), so a zh chapter's
+    widgets, and its Markdown once a view is shown, draw Chinese glyphs, not boxes."""
+    import shutil
+
+    from .test_chapters import NOTEBOOKS, JupyterServer, open_chapter, outputs_ok, run_all
+
+    monkeypatch.setenv("DIFFVIZ_LANG", "zh")
+    root = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, root)
+    server = JupyterServer("lab", root)
+    lec = None
+    try:
+        lec = open_chapter(browser, server, "zh/01_forward_process.ipynb", "lab")
+        page = lec.page
+        run_all(lec, timeout=300)
+        problems = outputs_ok(page)
+        assert not problems, problems
+        page.wait_for_selector(".diffviz-view h3", timeout=120_000)
+        assert page.locator(".dv-cjk-font").count() > 0, "the view carries the CJK font's style sheet"
+        loaded = page.evaluate("""async () => { await document.fonts.load('16px "diffviz CJK"', '前后');
+                                              return document.fonts.check('16px "diffviz CJK"', '前后'); }""")
+        assert loaded, "the CJK subset font loaded from the view's style sheet"
+        page.locator(".diffviz-view").first.scroll_into_view_if_needed()
+        screenshot(page, "zh_jupyterlab_chapter1")
+        print(f"machine has {'no' if no_system_cjk_font() else 'a'} system CJK font")
+        assert_glyphs_differ(page, ".diffviz-view h3", "lab_view")
+        assert_glyphs_differ(page, ".jp-RenderedMarkdown", "lab_markdown")
+        assert not page.log.foreign, f"requests off the machine: {page.log.foreign}"
+    finally:
+        if lec is not None:
+            lec.ctx.close()
+        server.shutdown_kernels()
+        server.stop()
