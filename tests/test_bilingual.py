@@ -234,18 +234,3 @@ def test_latent_parts_shows_the_bilingual_tokens_and_states(models):
     with torch.no_grad():
         assert np.allclose(plain.token_states, english.conditioner.encode(["a red circle"])[0, :5].numpy(), atol=1e-5)
 
-
-def test_attribute_phrases_name_no_colour_shape_pair_and_join_the_recipe(text_model):
-    from diffviz.data.shapes import attribute_phrases
-
-    phrases = attribute_phrases()
-    colours, shapes = ATTRIBUTES["colour"], ATTRIBUTES["shape"]
-    assert len(phrases) > 100 and "a blue" in phrases and "a small triangle at the top left" in phrases
-    assert not [p for p in phrases if any(c in p.split() for c in colours) and any(s in p.split() for s in shapes)]
-    teacher = text_model.conditioner
-    data = recipes.distill_data(teacher, make_tokenizer(48), 48, "train", phrases=True)
-    assert int(data.phrase.sum()) == len(phrases) and bool(data.english[data.phrase].all())
-    student = tiny_student(output_length=teacher.context_length, output_width=teacher.width).encoder
-    _, loss_fn = recipes.bilingual_recipe(student, data, 32, "cpu", stages=((0, 0.3, False), (2, 0.5, True)))
-    g = torch.Generator().manual_seed(0)
-    assert all(torch.isfinite(loss_fn(step, g)) for step in range(4))  # both stages draw batches

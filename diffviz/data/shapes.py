@@ -210,22 +210,6 @@ def bilingual_pairs(split: str = "train") -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
-def attribute_phrases() -> list[str]:
-    """English phrases that name a colour without a shape or a shape without a colour ("a blue",
-    "a small triangle at the top left"): each word's meaning on its own, for the bilingual encoder to
-    learn (`recipes.bilingual_recipe`) so it composes words into pairs it never read. None names a
-    colour–shape pair, so the held-out pairs stay unseen."""
-    out = set()
-    for word in [*ATTRIBUTES["colour"], *ATTRIBUTES["shape"]]:
-        out.add(word)
-        for z in SIZES:
-            for p in [None, *POSITIONS]:
-                for sized in (False, True):
-                    text = "a " + (f"{z} " if sized else "") + word + (f" {where(p)}" if p else "")
-                    out.add(text.replace("a orange", "an orange"))
-    return sorted(out)
-
-
 def vocabulary_zh() -> list[str]:
     """Every character a Chinese caption can contain (used to warn about characters never seen)."""
     chars = set()

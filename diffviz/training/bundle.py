@@ -104,7 +104,7 @@ def _train_bilingual(runs: Path, out: Path, spec: tuple, seed: int, device, minu
     teacher = english_teacher(runs)
     student = build_bilingual().init_from_teacher(teacher.clip)
     tok, ctx = builders.make_tokenizer(student.context_length), student.context_length
-    data = recipes.distill_data(teacher, tok, ctx, "train", device, phrases=True)
+    data = recipes.distill_data(teacher, tok, ctx, "train", device)
     held = recipes.distill_data(teacher, tok, ctx, "heldout", device)
     model, loss_fn = recipes.bilingual_recipe(student, data, spec[2], device)
     out.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from open_clip.loss import ClipLoss
 
 from ..data.digits import load_digits_tensor
-from ..data.shapes import ATTRIBUTES, ShapesData, attribute_phrases, bilingual_pairs
+from ..data.shapes import ATTRIBUTES, ShapesData, bilingual_pairs
 from ..diffusion.guidance import drop_conditions
 from ..diffusion.objective import noise_prediction
 from ..diffusion.schedule import Schedule
@@ -27,14 +27,10 @@ from ..models.conditioning import text_token_states
 # "decoder" fine-tunes the VAE's decoder with its encoder frozen, so the UNet's latents do not move.
 SHAPES_PARTS = {"clip": (1500, 1e-3, 128, None), "classifier": (1500, 2e-3, 64, None),
                 "vae": (2500, 1e-3, 64, None), "decoder": (1000, 2e-4, 64, None), "unet": (8000, 5e-4, 64, 0.999),
-                "text_bilingual": (7500, 1e-3, 128, 0.998)}
+                "text_bilingual": (6000, 1e-3, 128, 0.998)}
 DIGITS_PARTS = {"classifier": (800, 2e-3, 64, None), "unet": (6000, 1e-3, 64, 0.999)}
 
 CAPTION_DROPOUT = 0.1
-# The bilingual text encoder's batch mix by stage: (from step, English share, attribute phrases among the
-# English inputs). From step 6000 English weighs more and single-attribute phrases ("a blue", "a triangle at
-# the top left") join, so English prompts of held-out pairs come closer to the English encoder's states.
-BILINGUAL_STAGES = ((0, 0.3, False), (6000, 0.45, True))
 
 
 def _to_float(images_u8: torch.Tensor) -> torch.Tensor:
@@ -174,18 +170,12 @@ class DistillData:
     english: torch.Tensor  # (N,) bool: the input caption is English (else Chinese)
     states: torch.Tensor  # (K + 1, 24, 64) English token states of the target captions; the last is ""
     captions: list[str]
-    phrase: torch.Tensor | None = None  # (N,) bool: the input is an attribute phrase (English, its own target)
 
 
 @torch.no_grad()
-def distill_data(teacher, student_tokenizer, context_length: int, split: str = "train", device="cpu",
-                 phrases: bool = False) -> DistillData:
-    """`bilingual_pairs(split)` tokenised for the student, with the teacher's token states of their targets;
-    `phrases`: also every `attribute_phrases()` (English, each its own target; no colour–shape pair)."""
+def distill_data(teacher, student_tokenizer, context_length: int, split: str = "train", device="cpu") -> DistillData:
+    """`bilingual_pairs(split)` tokenised for the student, with the teacher's token states of their targets."""
     pairs = bilingual_pairs(split)
-    n_pairs = len(pairs)
-    if phrases:
-        pairs = pairs + [(p, p) for p in attribute_phrases()]
     targets = sorted({t for _, t in pairs})
     lookup = {c: i for i, c in enumerate(targets)}
     clip = teacher.clip.eval().to(device)
@@ -193,28 +183,20 @@ def distill_data(teacher, student_tokenizer, context_length: int, split: str = "
                         for i in range(0, len(targets), 512)] + [text_token_states(clip, teacher.tokenize([""]).to(device)).cpu()])
     inputs = [a for a, _ in pairs]
     return DistillData(student_tokenizer(inputs, context_length=context_length), torch.tensor([lookup[t] for _, t in pairs]),
-                       torch.tensor([a.isascii() for a in inputs]), states.float(), inputs,
-                       torch.arange(len(pairs)) >= n_pairs)
+                       torch.tensor([a.isascii() for a in inputs]), states.float(), inputs)
 
 
-def bilingual_recipe(student, data: DistillData, batch_size: int, device, stages=BILINGUAL_STAGES, null_share: float = 0.05):
+def bilingual_recipe(student, data: DistillData, batch_size: int, device, english_share: float = 0.3, null_share: float = 0.05):
     """Distil the English encoder into the bilingual student: each batch mixes Chinese captions, English
-    inputs (the stage's English share, so English keeps working; from the stage that says so, attribute
-    phrases among them) and the empty prompt (`null_share`, the unconditional input guidance uses);
-    loss = MSE to the English encoder's states over all 24 positions. `stages`: (from step, English share,
-    phrases) as `BILINGUAL_STAGES`."""
-    phrase = data.phrase if data.phrase is not None else torch.zeros_like(data.english)
-    zh = torch.nonzero(~data.english).flatten()
-    pools = {False: torch.nonzero(data.english & ~phrase).flatten(), True: torch.nonzero(data.english).flatten()}
+    captions (`english_share`, so English keeps working) and the empty prompt (`null_share`, the
+    unconditional input guidance uses); loss = MSE to the English encoder's states over all 24 positions."""
+    zh, en = torch.nonzero(~data.english).flatten(), torch.nonzero(data.english).flatten()
     null_tokens = student_tokens_for_empty(data)
     states = data.states.to(device)
-    n_null = max(1, int(round(batch_size * null_share)))
+    n_en, n_null = int(round(batch_size * english_share)), max(1, int(round(batch_size * null_share)))
+    n_zh = batch_size - n_en - n_null
 
     def loss_fn(step, g):
-        _, english_share, with_phrases = [s for s in stages if s[0] <= step][-1]
-        en = pools[bool(with_phrases)]
-        n_en = int(round(batch_size * english_share))
-        n_zh = batch_size - n_en - n_null
         pick = torch.cat([zh[torch.randint(0, len(zh), (n_zh,), generator=g, device=g.device).cpu()],
                           en[torch.randint(0, len(en), (n_en,), generator=g, device=g.device).cpu()]])
         tokens = torch.cat([data.tokens[pick], null_tokens.expand(n_null, -1)]).to(device)
@@ -238,8 +220,7 @@ def distill_error(student, data: DistillData, batch: int = 1024) -> dict[str, fl
     student.eval()
     var = float(data.states.var(0).mean())
     out = {}
-    captions = ~data.phrase if data.phrase is not None else torch.ones_like(data.english)  # phrases aside
-    for name, mask in (("zh", ~data.english), ("en", data.english & captions)):
+    for name, mask in (("zh", ~data.english), ("en", data.english)):
         idx = torch.nonzero(mask).flatten()
         if len(idx) == 0:
             continue
