@@ -231,6 +231,8 @@ def test_latent_parts_shows_the_bilingual_tokens_and_states(models):
     plain = LatentParts(english)  # the English CLIP: its own 24-token context, rows = what the generator reads
     assert f"5 tokens (of {english.conditioner.context_length})" in plain.tokens.value
     assert plain.resampler.layout.display == "none"
+    font = lambda v: [c for c in v.style_sheet.children if "dv-cjk-font" in c._dom_classes]  # noqa: E731
+    assert font(view) and not font(plain), "a model that reads Chinese carries the CJK font, even in English mode"
     with torch.no_grad():
         assert np.allclose(plain.token_states, english.conditioner.encode(["a red circle"])[0, :5].numpy(), atol=1e-5)
 

@@ -188,6 +188,30 @@ def test_font_covers_every_chapter_and_every_caption_character():
     assert set(vocabulary_zh()) <= have, "".join(sorted(set(vocabulary_zh()) - have))
 
 
+def test_views_carry_the_font_in_zh_mode_once_per_kernel():
+    """JupyterLab, Notebook 7 and Solara serve no diffviz font: a view's own style sheet carries it (inlined),
+    in zh mode; every view shares one widget, so the font's bytes travel once."""
+    from diffviz.widgets import Explainer, ForwardProcess
+
+    def font_sheets(w):
+        return [c for c in w.children[0].children if "dv-cjk-font" in c._dom_classes]
+
+    set_language("en")
+    assert not font_sheets(ForwardProcess()), "English pages with an English model: no font"
+    set_language("zh")
+    try:
+        a, b = ForwardProcess(), ForwardProcess(schedule="linear")
+        e = Explainer("tiny-text", tabs=["forward"])
+        sheets = font_sheets(a) + font_sheets(b) + font_sheets(e)
+        assert len(sheets) == 3 and sheets[0] is sheets[1] is sheets[2]
+        css = sheets[0].value
+        assert css.startswith("<style>") and f'font-family: "{FAMILY}"; src: url("data:font/woff2;base64,' in css
+        assert ".diffviz-view" in css and ".diffviz-explainer .lm-TabBar-tab" in css and ".jp-RenderedMarkdown" in css
+        assert sheets[0].layout.display == "none" and not strip_tags(css).strip()
+    finally:
+        current_language[:] = []
+
+
 def test_font_is_small_open_licensed_and_packaged():
     from fontTools.ttLib import TTFont
 
