@@ -17,7 +17,7 @@ import pytest
 
 from diffviz.i18n import I18N_DIR, _table, set_language, tr
 from diffviz.i18n import _current as current_language
-from diffviz.i18n.fonts import FAMILY, FONT_FILE, is_cjk
+from diffviz.i18n.fonts import FAMILY, FONT_FILE, INLINE_FAMILY, is_cjk
 
 fonttools = pytest.importorskip("fontTools", reason="fonttools is in the dev extra (pip install -e '.[dev]')")
 
@@ -205,7 +205,7 @@ def test_views_carry_the_font_in_zh_mode_once_per_kernel():
         sheets = font_sheets(a) + font_sheets(b) + font_sheets(e)
         assert len(sheets) == 3 and sheets[0] is sheets[1] is sheets[2]
         css = sheets[0].value
-        assert css.startswith("<style>") and f'font-family: "{FAMILY}"; src: url("data:font/woff2;base64,' in css
+        assert css.startswith("<style>") and f'font-family: "{INLINE_FAMILY}"; src: url("data:font/woff2;base64,' in css
         assert ".diffviz-view" in css and ".diffviz-explainer .lm-TabBar-tab" in css and ".jp-RenderedMarkdown" in css
         assert sheets[0].layout.display == "none" and not strip_tags(css).strip()
     finally:

@@ -142,10 +142,14 @@ def cjk_font_sheet() -> W.HTML:
 
 
 def needs_cjk_font(model=None) -> bool:
-    """Chinese can appear: the UI is in Chinese, or the model reads Chinese prompts (bilingual text encoder)."""
+    """Chinese can appear (the UI is in Chinese, or the model reads Chinese prompts) on a page that does not
+    serve the font itself (diffviz's Voila template does; a second copy there left early text drawn as boxes)."""
     from ..i18n import language
+    from ..i18n.fonts import FONT_SERVED_ENV
     from ..models.bilingual import BilingualConditioner
 
+    if os.environ.get(FONT_SERVED_ENV, "") not in ("", "0"):
+        return False
     return language() == "zh" or isinstance(getattr(model, "conditioner", None), BilingualConditioner)
 
 
