@@ -105,6 +105,7 @@ def test_zh_explainer_renders_chinese_glyphs(page):
         print(f"screenshot: {path}; machine has {'no' if no_system_cjk_font() else 'a'} system CJK font")
         assert_glyphs_differ(page, ".lm-TabBar-tabLabel", "tab")
         assert_glyphs_differ(page, ".dv-player", "player")
+        assert_drawn_with_the_font(page, ".diffviz-view h3", "explainer_title")
         page.locator(".lm-TabBar-tab", has_text="反向过程").click()  # the reverse process: a generated trajectory
         page.wait_for_function("() => Array.from(document.querySelectorAll('.dv-step-label'))"
                                ".some(e => e.offsetParent && e.textContent.startsWith('第'))", timeout=300_000)
