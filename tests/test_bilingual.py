@@ -182,3 +182,57 @@ def test_clip_score_still_reads_english(models):
     scorer = ClipScorer.from_model(both)
     sim = scorer.similarity(img.images.permute(0, 2, 3, 1).numpy(), img.captions)
     assert sim.shape == (4, 4) and (np.diag(sim) >= sim.max(1) - 1e-6).mean() >= 0.5
+
+
+# ---- what the bilingual encoder makes of a prompt, row by row (LatentParts) ---------------------
+def test_token_pieces_join_byte_tokens_into_characters():
+    from diffviz.models.token_rows import token_pieces
+
+    tok = make_tokenizer(48)
+    ids = tok(["左上角有一个小的蓝色正方形"])[0]
+    n = int((ids != 0).sum())
+    pieces = token_pieces(tok, ids[:n].tolist())
+    labels = [p for p, _, _ in pieces]
+    assert labels[0] == "<start_of_text>" and labels[-1] == "<end_of_text>"
+    assert "".join(labels[1:-1]) == "左上角有一个小的蓝色正方形" and not any("\ufffd" in p for p in labels)
+    assert [a for _, a, _ in pieces][1:] == [b for _, _, b in pieces][:-1] and pieces[-1][2] == n  # every token, once
+    assert n > len(labels), "a Chinese character is several byte-level tokens"
+    en = tok(["a big red circle"])[0]
+    assert [p for p, _, _ in token_pieces(tok, en[:6].tolist())] == [
+        "<start_of_text>", "a", "big", "red", "circle", "<end_of_text>"]
+
+
+def test_latent_parts_shows_the_bilingual_tokens_and_states(models):
+    from diffviz.widgets import LatentParts
+
+    english, both = models
+    view = LatentParts(both)
+    view.prompt = "一个红色的圆"
+    cond = both.conditioner
+    assert not view.banner.value
+    assert "一 | 个 | 红 | 色 | 的 | 圆" in view.tokens.value and "\ufffd" not in view.tokens.value
+    n = len(cond.tokenizer.encode("一个红色的圆")) + 2
+    assert f"{n} tokens (of {cond.context_length})" in view.tokens.value and n > 8
+    assert list(view.states.data[0].y) == ["<start_of_text>", "一", "个", "红", "色", "的", "圆", "<end_of_text>"]
+    with torch.no_grad():  # the rows are the bilingual encoder's own token states, a character's tokens averaged
+        hidden = cond.encoder.token_states(cond.tokenize(["一个红色的圆"]))[0, :n]
+    assert view.token_states.shape == (8, hidden.shape[1]) != (8, english.conditioner.width)
+    assert np.allclose(view.token_states[0], hidden[0].numpy(), atol=1e-5)
+    assert np.allclose(view.token_states[-1], hidden[n - 1].numpy(), atol=1e-5)
+    assert view.resampler.layout.display == "" and "24" in view.resampler.value
+    before = view.token_states.copy()
+    view.prompt = "一个小的红色的圆"  # 的 twice: each keeps its own row
+    assert list(view.states.data[0].y).count("的") == 1 and "的 (2)" in list(view.states.data[0].y)
+    view.prompt = "a red circle"  # English through the same encoder: one row per word
+    assert list(view.states.data[0].y) == ["<start_of_text>", "a", "red", "circle", "<end_of_text>"]
+    assert f"(of {cond.context_length})" in view.tokens.value and view.token_states.shape[0] == 5
+    assert not np.allclose(before[0], view.token_states[0]) or before.shape != view.token_states.shape
+
+    plain = LatentParts(english)  # the English CLIP: its own 24-token context, rows = what the generator reads
+    assert f"5 tokens (of {english.conditioner.context_length})" in plain.tokens.value
+    assert plain.resampler.layout.display == "none"
+    font = lambda v: [c for c in v.style_sheet.children if "dv-cjk-font" in c._dom_classes]  # noqa: E731
+    assert font(view) and not font(plain), "a model that reads Chinese carries the CJK font, even in English mode"
+    with torch.no_grad():
+        assert np.allclose(plain.token_states, english.conditioner.encode(["a red circle"])[0, :5].numpy(), atol=1e-5)
+

@@ -17,7 +17,7 @@ import pytest
 
 from diffviz.i18n import I18N_DIR, _table, set_language, tr
 from diffviz.i18n import _current as current_language
-from diffviz.i18n.fonts import FAMILY, FONT_FILE, is_cjk
+from diffviz.i18n.fonts import FAMILY, FONT_FILE, INLINE_FAMILY, is_cjk
 
 fonttools = pytest.importorskip("fontTools", reason="fonttools is in the dev extra (pip install -e '.[dev]')")
 
@@ -167,6 +167,49 @@ def test_font_has_every_character_the_chinese_ui_uses():
                          "`python -m diffviz.i18n.build_font --source NotoSansCJK-Regular.ttc`")
     zh_chars = {c for s in json.dumps(_table("zh"), ensure_ascii=False) for c in s if is_cjk(c)}
     assert zh_chars <= needed
+
+
+def test_font_covers_every_chapter_and_every_caption_character():
+    """Each chapter (zh, and the English ones' Chinese prompts; chapter 5's encoder swap included) and every
+    character a Chinese caption or prompt of the shapes data can hold (the bilingual encoder's token rows)."""
+    from diffviz.data.shapes import vocabulary_zh
+    from diffviz.i18n.build_font import _notebook_text, font_characters
+    from diffviz.i18n.fonts import needs_font
+
+    have = font_characters()
+    chapters = sorted((I18N_DIR.parent / "notebooks").rglob("*.ipynb"))
+    assert any(p.parent.name == "zh" and p.name.startswith("05") for p in chapters)
+    for path in chapters:
+        text = _notebook_text(path)
+        missing = {c for c in text if needs_font(c)} - have
+        assert not missing, f"{path.parent.name}/{path.name}: the font lacks {''.join(sorted(missing))!r} (rebuild it)"
+    ch5 = _notebook_text(I18N_DIR.parent / "notebooks" / "zh" / "05_latent_diffusion.ipynb")
+    assert sum(map(is_cjk, ch5)) > 300 and "左上角有一个小的蓝色正方形" in ch5
+    assert set(vocabulary_zh()) <= have, "".join(sorted(set(vocabulary_zh()) - have))
+
+
+def test_views_carry_the_font_in_zh_mode_once_per_kernel():
+    """JupyterLab, Notebook 7 and Solara serve no diffviz font: a view's own style sheet carries it (inlined),
+    in zh mode; every view shares one widget, so the font's bytes travel once."""
+    from diffviz.widgets import Explainer, ForwardProcess
+
+    def font_sheets(w):
+        return [c for c in w.children[0].children if "dv-cjk-font" in c._dom_classes]
+
+    set_language("en")
+    assert not font_sheets(ForwardProcess()), "English pages with an English model: no font"
+    set_language("zh")
+    try:
+        a, b = ForwardProcess(), ForwardProcess(schedule="linear")
+        e = Explainer("tiny-text", tabs=["forward"])
+        sheets = font_sheets(a) + font_sheets(b) + font_sheets(e)
+        assert len(sheets) == 3 and sheets[0] is sheets[1] is sheets[2]
+        css = sheets[0].value
+        assert css.startswith("<style>") and f'font-family: "{INLINE_FAMILY}"; src: url("data:font/woff2;base64,' in css
+        assert ".diffviz-view" in css and ".diffviz-explainer .lm-TabBar-tab" in css and ".jp-RenderedMarkdown" in css
+        assert sheets[0].layout.display == "none" and not strip_tags(css).strip()
+    finally:
+        current_language[:] = []
 
 
 def test_font_is_small_open_licensed_and_packaged():

@@ -62,9 +62,9 @@ def _notebook_text(path: Path) -> str:
 
 
 def ui_text(package: Path = PACKAGE) -> str:
-    """All the text the Chinese UI can show: zh.json, zh chapters, dashboards, prompt words."""
+    """All the text the Chinese UI can show: zh.json, the chapters (zh, and the English ones' Chinese prompts), dashboards, prompt words."""
     parts = _strings(json.loads((package / "i18n" / "zh.json").read_text(encoding="utf-8")))
-    for folder in (package / "notebooks" / "zh", package / "dashboards"):
+    for folder in (package / "notebooks" / "zh", package / "notebooks", package / "dashboards"):  # English chapters show Chinese prompts too
         parts += [_notebook_text(p) for p in sorted(folder.glob("*.ipynb"))]
     return "\n".join(parts)
 

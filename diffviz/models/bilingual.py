@@ -100,10 +100,14 @@ class BilingualTextEncoder(Part):
         eot = (tokens == EOT).int().argmax(dim=1, keepdim=True)
         return torch.arange(tokens.shape[1], device=tokens.device)[None] > eot
 
+    def token_states(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, context_length, width): each token's contextual state, before the resampler reads them all."""
+        x = self.token_embedding(self.lookup[tokens]) + self.positional_embedding[: tokens.shape[1]]
+        return self.encoder(x, src_key_padding_mask=self.padding_mask(tokens))
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         pad = self.padding_mask(tokens)
-        x = self.token_embedding(self.lookup[tokens]) + self.positional_embedding[: tokens.shape[1]]
-        x = self.encoder(x, src_key_padding_mask=pad)
+        x = self.token_states(tokens)
         q = self.queries[None].expand(len(tokens), -1, -1)
         y = self.resampler(q, x, memory_key_padding_mask=pad)
         return self.proj(self.ln_out(y))

@@ -19,7 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..i18n.fonts import FONT_FILE as CJK_FONT, font_css
+from ..i18n.fonts import FONT_FILE as CJK_FONT, FONT_SERVED_ENV, font_css
 from ..errors import MissingFileError
 
 TEMPLATE = "diffviz"
@@ -91,7 +91,9 @@ def install_template(dest: Path | None = None) -> Path:
     # The CJK subset font (diffviz.i18n.fonts): Chinese labels render on a machine with no CJK font.
     shutil.copytree(CJK_FONT.parent, tmp / "static" / "fonts")
     font_url = "{{resources.base_url}}voila/templates/" + TEMPLATE + "/static/fonts/" + CJK_FONT.name
-    style = "<style>" + font_css(font_url) + "</style>\n"
+    # loaded at once, before any widget draws text: text drawn while the font was still on its way stayed boxes
+    style = ("<style>" + font_css(font_url) + "</style>\n"
+             "<script>document.fonts && document.fonts.load('16px \"diffviz CJK\"', '\u4e2d');</script>\n")
     index, n = re.subn(r"\{\{ spinner\.html\(\) \}\}", lambda m: style + m.group(0), index, count=1)
     if n == 0:
         raise RuntimeError("Voila's lab template changed: could not add the CJK font")
@@ -130,6 +132,7 @@ def voila_environment() -> dict[str, str]:
     env.setdefault("OMP_NUM_THREADS", str(kernel_threads()))
     env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(install_template()), env.get("JUPYTER_PATH", "")) if p)
     env[PLOTLY_BUNDLE_ENV] = f"voila/templates/{TEMPLATE}/static/{plotly_bundle_name()}"
+    env[FONT_SERVED_ENV] = "1"  # the template serves the CJK font: views need not carry it (widgets/base.py)
     return env
 
 

@@ -117,6 +117,54 @@ def _style_html() -> str:
     return f"<style>{STYLE_FILE.read_text(encoding='utf-8')}</style>"
 
 
+_FONT_SHEETS: dict = {}
+
+
+def cjk_font_sheet() -> W.HTML:
+    """A hidden style sheet holding the CJK subset font (inlined) and the views' font stacks, so Chinese
+    renders in JupyterLab, Notebook 7 and Solara on a machine with no CJK font (the Voila template and the
+    static export serve the font themselves). One widget per kernel (per Solara viewer), shared by every
+    view that shows it: the font's bytes travel once, not once per view."""
+    from ..i18n.fonts import view_font_css
+
+    kernels = sys.modules.get("solara.server.kernel_context")
+    key = None
+    if kernels is not None:
+        try:
+            key = id(kernels.get_current_context())
+        except RuntimeError:
+            pass
+    sheet = _FONT_SHEETS.get(key)
+    if sheet is None or getattr(sheet, "comm", True) is None:  # none yet, or closed
+        sheet = _FONT_SHEETS[key] = W.HTML(f"<style>{view_font_css()}</style>", layout=W.Layout(display="none"))
+        sheet.add_class("dv-cjk-font")
+    return sheet
+
+
+def needs_cjk_font(model=None) -> bool:
+    """Chinese can appear (the UI is in Chinese, or the model reads Chinese prompts) on a page that does not
+    serve the font itself (diffviz's Voila template does; a second copy there left early text drawn as boxes)."""
+    from ..i18n import language
+    from ..i18n.fonts import FONT_SERVED_ENV
+    from ..models.bilingual import BilingualConditioner
+
+    if os.environ.get(FONT_SERVED_ENV, "") not in ("", "0"):
+        return False
+    return language() == "zh" or isinstance(getattr(model, "conditioner", None), BilingualConditioner)
+
+
+def style_sheets(model=None) -> W.Box:
+    """The hidden style sheets a view (or the Explainer) carries: views.css, and the CJK font where needed."""
+    box = W.Box([W.HTML(_style_html())], layout=W.Layout(display="none"))
+    add_cjk_font(box, model)
+    return box
+
+
+def add_cjk_font(box: W.Box, model=None) -> None:
+    if needs_cjk_font(model) and not any("dv-cjk-font" in c._dom_classes for c in box.children):
+        box.children = (*box.children, cjk_font_sheet())
+
+
 # Heavy work (sampling, sweeps) runs on a worker thread, so a view is on screen with its progress bar
 # before its first result, and the kernel keeps answering controls while it samples. A Voila kernel
 # (one viewer) has one worker; a Solara server (many viewers in one process) sets WORKERS_ENV to a
@@ -207,7 +255,7 @@ class View(W.VBox):
     def __init__(self, **kwargs):
         self.banner = W.HTML(layout=W.Layout(display="none"))
         self.progress = W.IntProgress(value=0, min=0, max=1, description="", layout=W.Layout(width="60%", display="none"))
-        self.style_sheet = W.HTML(_style_html(), layout=W.Layout(display="none"))
+        self.style_sheet = style_sheets()
         self._pending: Future | None = None
         self._busy, self._busy_lock = 0, threading.Lock()
         self._queue: collections.deque = collections.deque()  # this view's actions not started yet
@@ -238,6 +286,7 @@ class View(W.VBox):
 
     @traitlets.observe("children")
     def _with_style_sheet(self, change):  # the style sheet rides along with whatever a view shows
+        add_cjk_font(self.style_sheet, getattr(self, "model", None))  # the model is known by now
         if self.style_sheet not in change["new"]:
             self.children = (self.style_sheet, *change["new"])
 

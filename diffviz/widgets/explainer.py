@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from .base import _style_html, default_model, presenter
+from .base import default_model, presenter, style_sheets
 from .clip import ClipSimilarity
 from .compare import GuidanceSweep, SchedulerCompare
 from .fid import FidExplorer
@@ -50,7 +50,7 @@ class Explainer(W.VBox):
         if presenter():
             self.add_class("dv-presenter")
         head = [W.HTML(f"<h2 style='margin:4px 0'>{tr('explainer.title')}</h2>")] if title else []
-        self.children = [W.HTML(_style_html(), layout=W.Layout(display="none")), *head, self.tabs]
+        self.children = [style_sheets(self.model), *head, self.tabs]
         self.show_tab(self.tab_names[0])
 
     def _opened(self, change):

@@ -14,6 +14,7 @@ import traitlets
 
 from ..diffusion.trajectory import to_uint8_image, to_uint8_noise
 from ..models.defaults import example_prompts
+from ..models.token_rows import token_rows
 from .base import WIDE, View, default_model, explain, guarded, heading, image_widget, notice, zoom_for
 from ..errors import DiffvizError
 from .base import Int  # numpy scalars are numbers
@@ -42,6 +43,7 @@ class LatentParts(View):
         self.bind("index", self.w_index)
         self.tokens = W.HTML()
         self.states_box = W.Box()
+        self.resampler = W.HTML(layout=W.Layout(display="none"))
         self.pictures = W.HBox()
         self.quality = W.HTML()
         unet = self.model.unet.config
@@ -54,7 +56,7 @@ class LatentParts(View):
         else:
             about = notice("latent.notice")
         self.children = [heading("latent.title"), explain("latent.explain"), about, self.banner,
-                         heading("latent.text_encoder"), self.w_prompt, self.tokens, self.states_box,
+                         heading("latent.text_encoder"), self.w_prompt, self.tokens, self.states_box, self.resampler,
                          heading("latent.generator"), self.generator, heading("latent.decoder"), self.w_index, self.pictures, self.quality]
         self._ready = True
         self.refresh()
@@ -69,19 +71,24 @@ class LatentParts(View):
     @guarded
     @torch.no_grad()
     def refresh(self):
-        cond = self.model.conditioner
-        prompts = cond.check_prompts([self.prompt])
-        if hasattr(cond, "token_labels"):  # a transformers CLIP tokenizer: its own pieces (padding is the end token)
-            words = [w or "·" for w in cond.token_labels(prompts[0])]
-            n = len(words)
-        else:
-            ids = cond.tokenize(prompts)[0]
-            n = int((ids != 0).sum())
-            words = [cond.tokenizer.decode([int(i)]).strip() or "·" for i in ids[:n]]
-        self.tokens.value = html.escape(tr("latent.tokens", n=n, L=cond.context_length) + " " + " | ".join(words))
-        self.token_states = cond.encode(prompts)[0, :n].float().cpu().numpy()
+        rows = token_rows(self.model.conditioner, self.prompt)  # the model's own encoder and tokenizer
+        self.token_labels = rows.labels
+        text = tr("latent.tokens", n=rows.n_tokens, L=rows.context_length) + " " + " | ".join(rows.labels)
+        if max(rows.sizes) > 1:  # byte-level BPE: a Chinese character is 2–3 tokens
+            text += " · " + tr("latent.byte_tokens")
+        self.tokens.value = html.escape(text)
+        self.token_states = rows.states
+        seen: dict[str, int] = {}
+        names = []  # a repeated character keeps its own row (a chart merges equal row names)
+        for label in rows.labels:
+            seen[label] = seen.get(label, 0) + 1
+            names.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+        title = tr("latent.states_title" if rows.generator_rows else "latent.states_title_encoder")
         self.states = replace_figure(self.states_box, getattr(self, "states", None), heatmap_figure(
-            self.token_states, words, list(range(self.token_states.shape[1])), tr("latent.states_title"), cosine=False))
+            self.token_states, names, list(range(self.token_states.shape[1])), title, cosine=False))
+        self.resampler.value = "" if rows.generator_rows else html.escape(tr(
+            "latent.resampler", rows=self.model.conditioner.output_length, width=self.model.conditioner.width))
+        self.resampler.layout.display = "none" if rows.generator_rows else ""
         x0, _ = data_image(self.model, self.index)
         x = x0[None].to(self.model.device)
         self.latent = self.model.encode_images(x)

@@ -5,6 +5,7 @@ shipped CJK subset font. A missing font draws every Chinese character as the sam
 different characters rendered in the page's own font must differ in their pixels. The same holds
 for the static export, where the font is inlined.
 """
+import io
 import os
 import signal
 import subprocess
@@ -52,6 +53,19 @@ def assert_glyphs_differ(page, selector: str, where: str) -> None:
         assert differing > 0.2 * ink, f"{where}: {a!r} and {b!r} render the same (boxes: no CJK font reached the page)"
 
 
+def assert_drawn_with_the_font(page, selector: str, name: str) -> None:
+    """The first `selector` element, drawn when the page loaded, looks like a fresh copy drawn now: no boxes
+    left from before the CJK font arrived."""
+    first = page.locator(selector).first
+    first.evaluate("e => { const c = e.cloneNode(true); c.id = 'dv-fresh'; e.after(c); }")
+    page.wait_for_timeout(500)
+    shots = [np.asarray(Image.open(io.BytesIO(loc.screenshot(path=str(SHOTS / f"zh_{name}_{i}.png")))).convert("L"),
+                        dtype=np.int16) for i, loc in enumerate([first, page.locator("#dv-fresh")])]
+    page.evaluate("() => document.getElementById('dv-fresh').remove()")
+    assert shots[0].shape == shots[1].shape and (np.abs(shots[0] - shots[1]) > 64).sum() < 0.02 * (shots[1] < 128).sum(), \
+        f"{name}: drawn before the CJK font and never redrawn (boxes)"
+
+
 def no_system_cjk_font() -> bool:
     out = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout if os.path.exists(
         "/usr/bin/fc-list") else ""
@@ -94,6 +108,7 @@ def test_zh_explainer_renders_chinese_glyphs(page):
         print(f"screenshot: {path}; machine has {'no' if no_system_cjk_font() else 'a'} system CJK font")
         assert_glyphs_differ(page, ".lm-TabBar-tabLabel", "tab")
         assert_glyphs_differ(page, ".dv-player", "player")
+        assert_drawn_with_the_font(page, ".diffviz-view h3", "explainer_title")
         page.locator(".lm-TabBar-tab", has_text="反向过程").click()  # the reverse process: a generated trajectory
         page.wait_for_function("() => Array.from(document.querySelectorAll('.dv-step-label'))"
                                ".some(e => e.offsetParent && e.textContent.startsWith('第'))", timeout=300_000)
@@ -121,3 +136,66 @@ def test_zh_export_renders_chinese_glyphs_offline(page, tmp_path):
     assert_glyphs_differ(page, "h2", "export_heading")
     assert_glyphs_differ(page, ".dv-player", "export_player")
     assert not page.log.foreign
+
+
+@pytest.mark.slow
+def test_zh_chapter_in_jupyterlab_renders_chinese_glyphs(browser, tmp_path, monkeypatch):
+    """JupyterLab serves no diffviz font: the views' own style sheet carries it (inlined), so a zh chapter's
+    widgets, and its Markdown once a view is shown, draw Chinese glyphs, not boxes."""
+    import shutil
+
+    from .test_chapters import NOTEBOOKS, JupyterServer, open_chapter, outputs_ok, run_all
+
+    monkeypatch.setenv("DIFFVIZ_LANG", "zh")
+    root = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, root)
+    server = JupyterServer("lab", root)
+    lec = None
+    try:
+        lec = open_chapter(browser, server, "zh/01_forward_process.ipynb", "lab")
+        page = lec.page
+        run_all(lec, timeout=300)
+        problems = outputs_ok(page)
+        assert not problems, problems
+        page.wait_for_selector(".diffviz-view h3", timeout=120_000)
+        assert page.locator(".dv-cjk-font").count() > 0, "the view carries the CJK font's style sheet"
+        loaded = page.evaluate("""async () => { await document.fonts.load('16px "diffviz CJK inline"', '前后');
+                                              return document.fonts.check('16px "diffviz CJK inline"', '前后'); }""")
+        assert loaded, "the CJK subset font loaded from the view's style sheet"
+        page.locator(".diffviz-view").first.scroll_into_view_if_needed()
+        screenshot(page, "zh_jupyterlab_chapter1")
+        print(f"machine has {'no' if no_system_cjk_font() else 'a'} system CJK font")
+        assert_glyphs_differ(page, ".diffviz-view h3", "lab_view")
+        assert_drawn_with_the_font(page, ".diffviz-view h3", "lab_title")
+        assert_glyphs_differ(page, ".jp-RenderedMarkdown", "lab_markdown")
+        assert not page.log.foreign, f"requests off the machine: {page.log.foreign}"
+    finally:
+        if lec is not None:
+            lec.ctx.close()
+        server.shutdown_kernels()
+        server.stop()
+
+
+@pytest.mark.slow
+def test_zh_latent_parts_shows_the_bilingual_tokens(voila, page, tmp_path):
+    """LatentParts on the bilingual encoder, in Chinese: the token row and the chart's rows are the characters
+    of the prompt (byte-level tokens joined), drawn as glyphs, never "�" or boxes."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import diffviz\nfrom diffviz.widgets import LatentParts, set_language\nset_language('zh')\n"
+        "view = LatentParts(diffviz.load('shapes', text_encoder='bilingual'))\nview.prompt = '一个红色的圆'\nview")])
+    path = tmp_path / "latent_zh.ipynb"
+    nbformat.write(nb, path)
+    server = voila(path)
+    page.goto(server.url, timeout=300_000)
+    page.wait_for_selector(".diffviz-view .js-plotly-plot .ytick", timeout=300_000)
+    page.wait_for_timeout(1000)
+    text = page.locator(".diffviz-view").first.inner_text()
+    assert "一 | 个 | 红 | 色 | 的 | 圆" in text and "\ufffd" not in text, text[:500]
+    ticks = page.evaluate("() => Array.from(document.querySelectorAll('.diffviz-view .ytick text')).map(e => e.textContent)")
+    assert sorted(ticks) == sorted(["<start_of_text>", *"一个红色的圆", "<end_of_text>"]), ticks  # one row per character
+    screenshot(page, "zh_latent_bilingual")
+    assert_glyphs_differ(page, ".diffviz-view .ytick text", "latent_rows")
+    assert_drawn_with_the_font(page, ".diffviz-view h3", "latent_title")
+    assert not page.log.page_errors, page.log.page_errors
