@@ -115,6 +115,7 @@ def test_chinese_labels_are_chinese():
                 assert any(map(is_cjk, text)), f"{section}.{key} has English and no Chinese: {text!r}"
 
 
+@pytest.mark.slow  # builds and runs every view
 def test_every_view_in_zh_mode_shows_no_english(zh, text_model, class_model):
     from diffviz.widgets import (ClipSimilarity, Explainer, FidExplorer, GuidanceSweep, NoiseInspector, ReverseProcess,
                                  SchedulerCompare)

@@ -122,6 +122,7 @@ def test_a_resumed_run_logs_each_step_once(tmp_path):
     assert steps == list(range(1, 13))
 
 
+@pytest.mark.slow  # three child processes, each importing torch and diffusers
 def test_a_trajectory_killed_between_its_two_files_loads_whole(tmp_path):
     killed_at("trajectory:after-tensors", SAVE_TRAJECTORY, tmp_path / "t", 3)
     traj = diffviz.Trajectory.load(tmp_path / "t")

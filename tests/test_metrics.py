@@ -145,6 +145,7 @@ def test_bad_statistics():
         frechet_distance(np.zeros(2), -np.eye(2), np.zeros(2), np.eye(2))
 
 
+@pytest.mark.slow  # two accelerate processes, each importing torch and building a model
 def test_two_processes_equal_one(tmp_path):
     script = tmp_path / "fid_script.py"
     script.write_text(ACCELERATE_SCRIPT)

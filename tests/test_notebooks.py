@@ -13,9 +13,11 @@ NOTICE = {"en": "What to notice", "zh": "注意看"}
 # The Chinese chapters run the English chapters' code (tests/test_i18n_chapters.py checks that); two of them
 # also run here, top to bottom, to keep CI time down.
 ZH_EXECUTED = [p for p in ZH_NOTEBOOKS if p.stem[:2] in ("01", "02")]
+SLOW_CHAPTERS = ("03_training", "06_evaluation")  # over ~10 s of CPU each (trains a model; measures FID)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS + ZH_EXECUTED,
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_CHAPTERS else p
+                                  for p in NOTEBOOKS] + ZH_EXECUTED,
                          ids=[p.stem for p in NOTEBOOKS] + ["zh/" + p.stem for p in ZH_EXECUTED])
 def test_notebook_executes(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
