@@ -19,9 +19,7 @@ def without_dataset(model, dataset=None):
     import copy
 
     other = copy.copy(model)  # the same parts; only what the model states about itself differs
-    other.meta = {k: v for k, v in model.meta.items() if k != "dataset"}
-    if dataset is not None:
-        other.meta["dataset"] = dataset
+    other.info = model.info.replace(dataset=dataset)
     return other
 
 
