@@ -68,12 +68,14 @@ def test_a_class_model_is_compared_with_its_recorded_data_set_not_its_kind(class
 def test_no_data_set_is_a_short_specific_error(class_model):
     bare = without_dataset(tiny_class_model(classifier=True))
     for call in (lambda: real_set(bare, 8), lambda: model_fid(bare, 8, steps=2),
-                 lambda: domain_conditions(bare, 4), lambda: data_image(bare, 0)):
+                 lambda: domain_conditions(bare, 4)):
         with pytest.raises(DiffvizError, match="model 'tiny-class' records no data set") as err:
             call()
         assert "\n" not in str(err.value) and len(str(err.value)) < 200
     with pytest.raises(DiffvizError, match="FID needs real images"):
         real_set(bare, 8)
+    x, cond = data_image(bare, 0)  # the views' example picture: a neutral one (shapes), class 0
+    assert x.shape == (1, 16, 16) and cond == 0 and float(x.min()) >= -1 and float(x.max()) <= 1
     with pytest.raises(DiffvizError, match="records the data set 'cifar10', which diffviz does not have"):
         real_set(without_dataset(class_model, "cifar10"), 8)
 

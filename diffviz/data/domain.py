@@ -107,4 +107,7 @@ def data_image(model, index: int):
     x, cond = data.example(index, _image_size(model, 32 if data.name == "shapes" else 16), model.image_shape[0])
     if not own and model.kind != "text":
         cond = 0 if model.kind == "class" else None
+    channels = model.image_shape[0]
+    if x.shape[0] != channels:  # a colour picture for a grey model (its mean), a grey one for a colour model
+        x = x.mean(0, keepdim=True) if channels == 1 else x[:1].expand(channels, -1, -1)
     return x, cond

@@ -10,6 +10,7 @@ import ipywidgets as W
 import numpy as np
 import traitlets
 
+from ..models.defaults import example_prompts
 from ..data.shapes import SHAPES
 from ..diffusion.attention import EOT_NAME, SOT_NAME, difference_frames, overlay, token_share, word_indices
 from ..errors import DiffvizError
@@ -74,7 +75,7 @@ class WordMaps(_SamplingView):
         check_attention_model(self.model)
         self.trajectory = None
         if "prompt" not in state:  # a prompt of the model's own words, with a position if it has one
-            examples = self.model.meta.get("prompt_examples") or ["a red circle"]
+            examples = example_prompts(self.model)
             self.prompt = max(examples[:3], key=lambda p: len(p.split()))
         for k, v in state.items():
             setattr(self, k, v)
@@ -183,7 +184,7 @@ class PromptCompare(_SamplingView):
         if self.model.kind != "text":
             raise DiffvizError(tr("compare_prompts.needs_text"))
         self.pair = None
-        examples = self.model.meta.get("prompt_examples") or []
+        examples = list(self.model.info.prompt_examples)
         if "prompt_a" not in state and examples:  # the model's own words: the same prompt with another colour
             self.prompt_a = examples[0]
             other = next((c for c in ("blue", "green", "red") if c not in examples[0].split()), None)
