@@ -52,6 +52,6 @@ def run(args) -> int:
                              log=lambda name, s: print(f"  {name}: {s:.1f} s", flush=True))
     path = export_html(out, parts, title=f"diffviz · {model.name}", lang=language(),
                        intro=tr("export.intro", model=model.name, seed=args.seed, steps=args.steps))
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, {len(parts)} chapters, "
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, {len(parts)} chapter{'s' if len(parts) != 1 else ''}, "
           f"{time.perf_counter() - start:.0f} s, self-contained, works offline)")
     return 0

@@ -63,6 +63,15 @@ for (const node of document.querySelectorAll(".dv-export-player")) {{
   node.appendChild(target);
   mod.default.render({{ model: shim(state), el: target }});
 }}
+// Each chart was drawn as soon as its div was parsed, when the flex row beside it was still one chart
+// wide; now that the page is laid out, fit each to its own box (plotly's "responsive" follows window resizes only).
+if (window.Plotly) await Promise.all([...document.querySelectorAll(".js-plotly-plot")].map((g) => Plotly.Plots.resize(g)));
+// Chromium can keep the first CJK text it shaped before the inlined font was decoded as empty boxes
+// (font-display: swap does not reshape it); once the fonts are ready, restyle the page once.
+await document.fonts.ready;
+document.body.style.fontSynthesis = "none";
+void document.body.offsetWidth;
+document.body.style.fontSynthesis = "";
 document.body.dataset.ready = "1";
 </script></body></html>
 """

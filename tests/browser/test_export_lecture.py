@@ -27,7 +27,10 @@ LAYOUT_STATS = """() => {
     if (r.width > 0 && r.right > W + 1 && getComputedStyle(e).visibility !== "hidden") wide.push(`${e.tagName}.${e.className.baseVal ?? e.className} ${Math.round(r.right)}`);
   }
   const pics = [...document.querySelectorAll("canvas.dv-cell, .dv-pictures img")].map((e) => e.getBoundingClientRect().width);
-  return {scroll: document.documentElement.scrollWidth, W, wide: wide.slice(0, 10), pics};
+  // a chart laid out wider than its box is drawn clipped (the page does not scroll, the chart is cut)
+  const charts = [...document.querySelectorAll(".js-plotly-plot")].filter((g) => g._fullLayout.width > g.parentElement.clientWidth + 1)
+    .map((g) => `${g.closest("section").id}: ${g._fullLayout.width} > ${g.parentElement.clientWidth}`);
+  return {scroll: document.documentElement.scrollWidth, W, wide: wide.slice(0, 10), pics, charts};
 }"""
 
 # The pictures of a section's first player as pixel data (they change when the step changes).
@@ -62,6 +65,7 @@ def check_layout(page, where: str) -> None:
     stats = page.evaluate(LAYOUT_STATS)
     assert stats["scroll"] <= stats["W"], f"{where}: the page scrolls sideways ({stats['scroll']} > {stats['W']}): {stats['wide']}"
     assert not stats["wide"], f"{where}: wider than the viewport: {stats['wide']}"
+    assert not stats["charts"], f"{where}: charts drawn wider than their box (cut off): {stats['charts']}"
     assert stats["pics"] and min(stats["pics"]) >= 128, f"{where}: pictures narrower than 128 px: {sorted(stats['pics'])[:5]}"
 
 
@@ -101,6 +105,22 @@ def hover_chart(page, section: str) -> None:
     pytest.fail(f"{section}: no hover label on the chart")
 
 
+def same_as_fresh_text(page, selector: str) -> None:
+    """The text at `selector` looks like the same text drawn now, with the font loaded: Chromium can leave the
+    first Chinese it shaped before the inlined font was decoded as empty boxes."""
+    import numpy as np
+    from PIL import Image
+    import io
+
+    page.evaluate("""(sel) => { const a = document.querySelector(sel); const b = a.cloneNode(true);
+      b.id = "dv-fresh"; a.after(b); }""", selector)
+    shots = [np.asarray(Image.open(io.BytesIO(page.locator(s).first.screenshot())).convert("L"), dtype=int)
+             for s in (selector, "#dv-fresh")]
+    assert shots[0].shape == shots[1].shape and np.abs(shots[0] - shots[1]).max() < 64, \
+        f"{selector} is not drawn like the same text drawn again (boxes instead of glyphs?)"
+    page.evaluate("() => document.getElementById('dv-fresh').remove()")
+
+
 def test_shapes_lecture_export_works_offline(tmp_path, browser):
     path = export(tmp_path, "shapes-en", "--model", "shapes", "--lang", "en")
     ctx, page, errors, external = open_offline(browser, path)
@@ -135,6 +155,7 @@ def test_digits_lecture_export_in_chinese(tmp_path, browser):
         assert page.locator("section#clip, section#latent").count() == 0, "digits has no CLIP or latent parts"
         assert page.get_by_text("注意看：").count() >= 6
         assert_glyphs_differ(page, "h2", "export_lecture_zh")
+        same_as_fresh_text(page, "nav b")
         scrub(page, "reverse")
         hover_chart(page, "guidance" if page.locator("#guidance .js-plotly-plot").count() else "noise")
         check_layout(page, "digits zh")
