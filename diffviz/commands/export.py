@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sections", default=None, metavar="NAMES",
                    help="comma-separated chapters (default: every one the model can show): " + ",".join(CHAPTER_NAMES))
     p.add_argument("--quick", action="store_true",
-                   help="fewer steps, scales and images per chapter (about half the time; FID at N = 64)")
+                   help="fewer steps, scales and images per chapter (FID at N = 64 instead of 256)")
 
 
 def run(args) -> int:

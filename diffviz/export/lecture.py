@@ -229,7 +229,8 @@ def fid_section(plan: Plan) -> Section:
     model = plan.model
     if model.classifier is None:
         raise DiffvizError(tr("fid.no_extractor"))
-    report = model_fid(model, 64 if plan.quick else 128, steps=10 if plan.quick else 20, batch_size=64,
+    report = model_fid(model, 64 if plan.quick else 256,  # 256 > the 128-d features: no singular covariance
+                       steps=10 if plan.quick else 20, batch_size=64,
                        seed=plan.seed, floor_sets=2 if plan.quick else 4)
     verdict = tr("fid.above_floor" if report.above_floor else "fid.within_floor", n=report.n)
     result = (tr("fid.result", fid=report.fid, floor=report.floor, floor_std=report.floor_std, sets=report.floor_sets,
