@@ -167,3 +167,11 @@ def test_the_file_is_written_atomically(tmp_path):
     export_html(path, [Section("third", players=[{"rows": {"x": frames}}])])
     assert b"third" in path.read_bytes()
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(TMP_PREFIX)], "no temp file left behind"
+
+
+def test_unconditional_model_gets_the_chapters_without_conditions(tmp_path, uncond_model):
+    from diffviz.export.lecture import lecture_sections
+
+    sections = lecture_sections(uncond_model, steps=3, quick=True)
+    assert [s.key for s in sections] == ["forward", "reverse", "noise", "schedulers"]
+    assert sections[1].players[0]["column_labels"] == [] and len(sections[3].parts) == 4, "one grid per scheduler"
