@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import html
 import os
+import re
 import warnings
 
 import ipywidgets as W
@@ -69,6 +70,19 @@ def run_cells(cells: list[tuple[str, str]]) -> list[W.Widget]:
     return shown
 
 
+def _font_style() -> W.HTML:
+    """The CJK subset font and font stacks (as Voila's template and the static export have them): the
+    dashboards' Chinese lines and a zh page would be boxes on a machine with no CJK font."""
+    from ..i18n.fonts import font_css
+
+    return W.HTML(f"<style>{font_css()}</style>", layout=W.Layout(display="none"))
+
+
+def presenter_requested(search: str | None) -> bool:
+    """`?presenter=1` (or true/on/yes) in the page's address: presenter mode for this viewer, as in Voila."""
+    return bool(re.search(r"(^|[?&])presenter=(1|true|on|yes)(&|$)", search or ""))
+
+
 # plain http on a hall's network: Solara says so for every page load; once in the docs is enough
 warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
 NAME = os.environ.get(DASHBOARD_ENV) or "explainer"
@@ -80,6 +94,10 @@ _threads()
 def Page():
     solara.Title(f"diffviz · {NAME}")
     parts = solara.use_memo(lambda: run_cells(CELLS), dependencies=[])
-    with solara.Column(style={"padding": "8px 16px", "max-width": "100%"}):
+    # Presenter mode per viewer: the projector's page asks for it in its address, the students' pages do not.
+    # views.css zooms what is inside a .dv-presenter box (Voila's template puts the class on <body> instead).
+    on = presenter_requested(solara.use_router().search)
+    with solara.Column(style={"padding": "8px 16px", "max-width": "100%"}, classes=["dv-presenter"] if on else []):
+        solara.display(_font_style())
         for part in parts:
             solara.display(part)

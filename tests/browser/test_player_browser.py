@@ -83,7 +83,8 @@ def test_static_export_works_offline_from_file(tmp_path, browser):
     import diffviz
     from diffviz.export import export_html, lecture_sections
 
-    path = export_html(tmp_path / "lecture.html", lecture_sections(diffviz.load("tiny-text"), steps=8))
+    path = export_html(tmp_path / "lecture.html", lecture_sections(diffviz.load("tiny-text"), steps=8,
+                                                                      sections=["forward", "reverse"]))
     ctx = browser.new_context(viewport={"width": 1300, "height": 900}, offline=True)
     page = ctx.new_page()
     errors, external = [], []

@@ -181,3 +181,20 @@ def test_two_processes_behind_the_sticky_proxy(browser, tmp_path):
             ctx.close()
         if proc.poll() is None:
             proc.kill()
+
+
+def test_solara_presenter_mode_from_the_address(solara_server, page):
+    """`?presenter=1` zooms this viewer's views (views.css .dv-presenter), as in Voila; other viewers are unchanged."""
+    width = "() => document.querySelector('canvas.dv-cell').getBoundingClientRect().width"
+    open_dashboard(page, solara_server)
+    plain = page.evaluate(width)
+    assert page.locator(".dv-presenter").count() == 0
+    page.goto(solara_server.url.rstrip("/") + "/?presenter=1", timeout=120_000)
+    page.wait_for_selector("canvas.dv-cell", timeout=120_000, state="visible")
+    page.wait_for_timeout(300)
+    assert page.locator(".dv-presenter").count() >= 1
+    zoom = page.evaluate("() => getComputedStyle(document.querySelector('.dv-presenter')).zoom")
+    assert float(zoom) > 1.2, zoom
+    assert page.evaluate(width) > plain * 1.2, "pictures drawn bigger for the projector"
+    assert not page.log.foreign and not page.log.page_errors, (page.log.foreign, page.log.page_errors)
+    screenshot(page, "solara_presenter")
