@@ -12,6 +12,8 @@ process fits in one plot.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -77,3 +79,100 @@ def reverse_points(unet, schedule: Schedule, n: int, *, steps: int = 100, schedu
     device = next(unet.parameters()).device
     g = torch.Generator(device=device).manual_seed(int(seed))
     return sample_loop(unet, sched, schedule, (int(n), 2), steps=int(steps), generator=g, device=device)
+
+
+# ---- pictures of points ---------------------------------------------------------------------------------
+EXTENT = 3.2  # the pictures show [-3.2, 3.2]²: the toy sets and almost all of N(0, I)
+COLOURS = {"data": (190, 190, 190), "points": (31, 119, 180), "samples": (230, 110, 20), "field": (120, 160, 120),
+           "paths": [(214, 39, 40), (148, 103, 189), (44, 160, 44), (23, 190, 207), (140, 86, 75), (227, 119, 194)]}
+
+
+def render_points(points, size: int = 150, *, background=None, field: tuple | None = None, paths=None,
+                  colour=COLOURS["points"], extent: float = EXTENT) -> np.ndarray:
+    """A uint8 (size, size, 3) picture: grey `background` points, arrows `field` = (grid, −ε̂ arrows),
+    the `points` in `colour`, and particle `paths` (list of (K, 2) polylines, each ending in a dot)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (size, size), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    scale = (size - 1) / (2 * extent)
+
+    def px(p):
+        p = np.asarray(p, dtype=np.float64)
+        return np.stack([(p[..., 0] + extent) * scale, (extent - p[..., 1]) * scale], -1)
+
+    c = px(np.zeros(2))
+    draw.line([(0, c[1]), (size, c[1])], fill=(235, 235, 235))
+    draw.line([(c[0], 0), (c[0], size)], fill=(235, 235, 235))
+    r = 2 * scale  # the circle of radius 2 holds 86 % of N(0, I)
+    draw.ellipse([c[0] - r, c[1] - r, c[0] + r, c[1] + r], outline=(225, 225, 225))
+    pic = np.asarray(img).copy()
+
+    def dots(pts, rgb):
+        q = np.round(px(pts)).astype(int)
+        for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            x, y = q[:, 0] + dx, q[:, 1] + dy
+            ok = (x >= 0) & (x < size) & (y >= 0) & (y < size)
+            pic[y[ok], x[ok]] = rgb
+
+    if background is not None:
+        dots(background, COLOURS["data"])
+    img = Image.fromarray(pic)
+    draw = ImageDraw.Draw(img)
+    if field is not None:
+        for a, b in zip(px(field[0]), px(field[0] + field[1])):
+            draw.line([tuple(a), tuple(b)], fill=COLOURS["field"])
+            draw.rectangle([b[0] - 1, b[1] - 1, b[0] + 1, b[1] + 1], fill=(70, 120, 70))  # the head
+    pic = np.asarray(img).copy()
+    dots(points, colour)
+    img = Image.fromarray(pic)
+    draw = ImageDraw.Draw(img)
+    for i, path in enumerate(paths or []):
+        q = px(path)
+        rgb = COLOURS["paths"][i % len(COLOURS["paths"])]
+        if len(q) > 1:
+            draw.line([tuple(p) for p in q], fill=rgb, width=1)
+        draw.ellipse([q[-1][0] - 3, q[-1][1] - 3, q[-1][0] + 3, q[-1][1] + 3], fill=rgb, outline=(0, 0, 0))
+    return np.asarray(img)
+
+
+def field_arrows(unet, t: int, n: int = 11, extent: float = 3.0, length: float = 0.25) -> tuple[torch.Tensor, torch.Tensor]:
+    """Grid points and arrows −ε̂ · length: the direction a denoising step moves a point there (lengths
+    capped at 3/4 of the grid spacing, so arrows stay apart and readable)."""
+    pts = grid(extent, n)
+    arrows = -noise_field(unet, t, pts) * length
+    norm = arrows.norm(dim=1, keepdim=True).clamp(min=1e-8)
+    return pts, arrows * (norm.clamp(max=0.75 * 2 * extent / (n - 1)) / norm)
+
+
+@dataclass
+class PointFilm:
+    """The forward process and the trained model's way back, as pictures ready for a player."""
+    forward: np.ndarray  # uint8 (K, 1, H, W, 3): data → noise, field of ε̂ at each frame's t
+    forward_t: list[int]
+    reverse: np.ndarray  # uint8 (K', 1, H, W, 3): noise → data by the sampler, field at each step's t
+    reverse_t: list[int]  # t of each reverse frame (-1: the final sample)
+    forward_points: torch.Tensor  # (K, N, 2)
+    reverse_points: torch.Tensor  # (K', N, 2)
+
+
+@torch.no_grad()
+def point_film(unet, schedule: Schedule, data: torch.Tensor, *, frames: int = 30, steps: int = 100, paths: int = 6,
+               size: int = 150, seed: int = 0, scheduler: str = "ddim") -> PointFilm:
+    """Noise `data` (N, 2) step by step to N(0, I), then sample N points back with `unet`; one picture
+    per frame with the predicted-noise field at that frame's t and `paths` particles' tracks. The way
+    back uses DDIM by default: no fresh noise per step, so each particle's track follows the field."""
+    g = torch.Generator().manual_seed(int(seed))
+    ts = frame_timesteps(schedule, frames)
+    fwd = forward_chain(data, schedule, ts, g)
+    traj = reverse_points(unet, schedule, len(data), steps=steps, seed=seed, scheduler=scheduler)
+    keep = np.unique(np.linspace(0, traj.num_steps - 1, min(frames, traj.num_steps)).round().astype(int))
+    rev = torch.cat([traj.x_t[keep], traj.final[None]])
+    rev_t = [int(traj.timesteps[i]) for i in keep] + [-1]
+    bg = data.numpy()
+    fwd_pics = [render_points(fwd[k], size, background=bg, field=field_arrows(unet, t),
+                              paths=[fwd[:k + 1, i] for i in range(paths)]) for k, t in enumerate(ts)]
+    rev_pics = [render_points(rev[k], size, background=bg, colour=COLOURS["samples"],
+                              field=field_arrows(unet, max(t, 0)) if t >= 0 else None,
+                              paths=[rev[:k + 1, i] for i in range(paths)]) for k, t in enumerate(rev_t)]
+    return PointFilm(np.stack(fwd_pics)[:, None], ts, np.stack(rev_pics)[:, None], rev_t, fwd, rev)

@@ -275,13 +275,15 @@ class LiveTraining:
     def start(self) -> "LiveTraining":
         """Start training in the background (or resume when paused; go on to a raised `target` when done)."""
         with self._lock:
-            if self._state == "paused":
+            if self._state == "paused" and self._thread is not None and self._thread.is_alive():
                 self._pause = False
+                self._state = "running"
                 self._wake.notify_all()
                 return self
             if self._thread is not None and self._thread.is_alive():
                 return self
             if self.step >= self.target:
+                self._state = "done"
                 raise DiffvizError(f"the run has reached its {self.target} steps: raise the number of steps to go on")
             self._pause = self._stop = False
             self._state = "running"

@@ -9,10 +9,12 @@ from .explainer import Explainer
 from .fid import FidExplorer
 from .forward import ForwardProcess
 from .i18n import set_language, tr
+from .lab import PointDiffusion, TrainingLab, train_lab
 from .latent import LatentParts
 from .noise import NoiseInspector
 from .player import FramePlayer
 from .reverse import ReverseProcess
 
 __all__ = ["FramePlayer", "ForwardProcess", "ReverseProcess", "NoiseInspector", "GuidanceSweep", "SchedulerCompare",
-           "ClipSimilarity", "FidExplorer", "LatentParts", "Explainer", "set_language", "tr"]
+           "ClipSimilarity", "FidExplorer", "LatentParts", "Explainer", "TrainingLab", "PointDiffusion", "train_lab",
+           "set_language", "tr"]
