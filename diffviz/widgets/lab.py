@@ -267,7 +267,12 @@ class TrainingLab(View):
         return self
 
     def snapshot(self):
+        """The training's current state (a consistent copy; see `LiveTraining.snapshot`)."""
         return self.lab.snapshot()
+
+    def trained_model(self):
+        """The network as trained so far (EMA weights): a DiffusionModel for digits, the 2-D predictor for points."""
+        return self.lab.trained_model()
 
     # ---- traits ------------------------------------------------------------------------------------
     @traitlets.validate("data")
