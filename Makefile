@@ -36,6 +36,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/fid_speed.py
 	$(BIN)/python benchmarks/model_quality.py
 	$(BIN)/python benchmarks/widget_payload.py
+	$(BIN)/python benchmarks/training_lab.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -138,7 +138,7 @@ class PointDiffusion(View):
     def show_field(self) -> None:
         """The chart: data, x_t at t (the forward process in closed form), the field −ε̂ at t."""
         task = self.lab.task
-        net = self.lab.ema_network()
+        net = self.lab.trained_model()  # a copy: the training may go on meanwhile
         g = torch.Generator().manual_seed(11)
         x_t = forward_chain(self._data, task.schedule, [int(self.t)], g)[0].numpy()
         pts, arrows = field_arrows(net, int(self.t))
@@ -160,7 +160,7 @@ class PointDiffusion(View):
         if self.lab.step == 0:
             raise DiffvizError(tr("toy.no_model"))
         step = self.lab.step
-        film = point_film(self.lab.ema_network(), self.lab.task.schedule, self._data, frames=self.frames)
+        film = point_film(self.lab.trained_model(), self.lab.task.schedule, self._data, frames=self.frames)
         self.film = film
         self.forward_player.set_frames({tr("toy.forward_row"): film.forward},
                                        step_labels=[tr("toy.forward_step", t=t) for t in film.forward_t])
