@@ -134,10 +134,10 @@ class ToyTask(LabTask):
     kind = "points"
     schedule_name = "linear"
     lr, batch_size, ema_decay, warmup = 2e-3, 512, 0.99, 50
-    default_steps, sample_every = 3000, 150
+    default_steps, sample_every = 3000, 100
 
-    def __init__(self, name: str = "moons", text: str = "A", n_data: int = 20_000, n_samples: int = 1000,
-                 sample_steps: int = 100, width: int = 128, depth: int = 3):
+    def __init__(self, name: str = "moons", text: str = "A", n_data: int = 20_000, n_samples: int = 600,
+                 sample_steps: int = 50, width: int = 128, depth: int = 3):
         super().__init__()
         self.name, self.text = name, text
         self.data = torch.from_numpy(toy_points(name, n_data, seed=0, text=text))  # checks name and text

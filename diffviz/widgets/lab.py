@@ -385,8 +385,7 @@ class TrainingLab(View):
             frames = np.stack([render_points(s[:600], 150, background=data, colour=(230, 110, 20)) for _, s in snap.samples])
             label = tr("lab.samples_points")
         else:
-            cols = 10
-            frames = np.stack([tile(s, cols=cols, gap=1) for _, s in snap.samples])
+            frames = np.stack([tile(s, cols=5, gap=1) for _, s in snap.samples])  # rows 0–4, 5–9, 0–4, …
             label = tr("lab.samples_row")
         self.samples.set_frames({label: frames[:, None]}, step_labels=[tr("lab.sample_step", step=s) for s, _ in snap.samples])
         self.samples.step = self.samples.num_steps - 1
@@ -417,7 +416,7 @@ class TrainingLab(View):
             self.pairs_box.children = [self._pair_grid]
         for key, values, noise in (("x0", p.x0, False), ("xt", p.x_t, False), ("eps", p.noise, True), ("eps_pred", p.eps_pred, True)):
             pics = (to_uint8_noise if noise else to_uint8_image)(torch.from_numpy(values[:n]))
-            set_png(self._pair_images[key], tile(pics, cols=n, gap=2), zoom=3)
+            set_png(self._pair_images[key], tile(pics, cols=2, gap=1), zoom=4)
         labels = [tr("lab.pair_label", t=int(p.t[i]), what=tr("lab.null_label") if p.labels[i] is None else p.labels[i])
                   for i in range(n)]
         self.pairs_note.value = (f"<div style='color:#333'>{tr('lab.pairs_note', step=p.step)}</div>"

@@ -476,8 +476,9 @@ def training_lab_steps(lec: Lecture, lab) -> None:
         return status.inner_text().strip()
 
     def wait_state(word: str, timeout: float = 240):
-        page.wait_for_function("([e, w]) => e.innerText.includes(w)", arg=[status.element_handle(), word],
-                               timeout=timeout * 1000)
+        # the status line is re-rendered on every update: look it up afresh each time
+        page.wait_for_function("w => Array.from(document.querySelectorAll('.dv-lab-status')).some(e => e.innerText.includes(w))",
+                               arg=word, timeout=timeout * 1000)
 
     seen = {}
     lec.step("digits: 5 steps", lambda: type_into(control(lab, "Steps"), "5"))
@@ -496,8 +497,12 @@ def training_lab_steps(lec: Lecture, lab) -> None:
     lec.step("paused: the loss curve does not grow", lambda: page.wait_for_timeout(2500),
              check=lambda: [] if points() == seen["paused"] and "paused" in state() else
              [f"paused at {seen['paused']} points, now {points()} ({state()!r})"])
-    lec.step("Resume, 4 s, Pause again", lambda: (button(lab, "Resume").click(), page.wait_for_timeout(4000),
-                                                  button(lab, "Pause").click(), wait_state("paused", 60)),
+    def train_to(step: int):  # the samples film keeps a frame every 100 steps: train until it has 6
+        page.wait_for_function("n => Array.from(document.querySelectorAll('.dv-lab-status')).some(e => "
+                               "Number((e.innerText.match(/step (\\d+) of/) || [0, 0])[1]) >= n)", arg=step, timeout=180_000)
+
+    lec.step("Resume, train to step 520, Pause again", lambda: (button(lab, "Resume").click(), train_to(520),
+                                                                button(lab, "Pause").click(), wait_state("paused", 60)),
              changes=["loss chart"],
              check=lambda: [] if points() > seen["paused"] else [f"resume did not train on: {points()} points, was {seen['paused']}"])
     samples = lab.locator(".dv-player").first
@@ -506,9 +511,9 @@ def training_lab_steps(lec: Lecture, lab) -> None:
     def frames() -> int:
         return int(samples.locator(".dv-slider").get_attribute("max") or 0) + 1
 
-    lec.step("the samples player holds frames over training time", check=lambda: [] if frames() >= 4 else
-             [f"expected ≥ 4 sample frames (one per 150 steps) after {state()!r}, got {frames()}"])
-    if frames() >= 4:
+    lec.step("the samples player holds frames over training time", check=lambda: [] if frames() >= 6 else
+             [f"expected ≥ 6 sample frames (one per 100 steps) after {state()!r}, got {frames()}"])
+    if frames() >= 6:
         scrub_player(lec, samples, "samples", title="samples over training time")
     fwd = pd.locator(".dv-player").nth(0)
     lec.region("forward film", fwd)
