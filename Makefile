@@ -37,6 +37,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/model_quality.py
 	$(BIN)/python benchmarks/word_maps.py
 	$(BIN)/python benchmarks/widget_payload.py
+	$(BIN)/python benchmarks/training_lab.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

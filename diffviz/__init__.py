@@ -4,6 +4,7 @@
     model = diffviz.load("shapes")
     traj = model.sample("a red circle", steps=50, guidance=3, scheduler="ddim", seed=0)
     traj.final_images()          # uint8 (B, H, W, 3)
+    lab = diffviz.train_lab("digits"); lab.start(); lab   # train one from scratch, live
 
 `import diffviz` is light: torch, diffusers and the rest load when a name below is first used, so a
 server process that only needs diffviz's settings (Voila's kernel cap, `diffviz.voila.kernels`)
@@ -14,12 +15,14 @@ from __future__ import annotations
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["load", "from_pipeline", "available", "DiffusionModel", "Trajectory", "Schedule", "forward_process", "forward_strip", "ForwardSample"]
+__all__ = ["load", "from_pipeline", "available", "DiffusionModel", "Trajectory", "Schedule", "forward_process", "forward_strip", "ForwardSample",
+           "train_lab"]
 
 _NAMES = {
     "ForwardSample": ".diffusion.forward", "forward_process": ".diffusion.forward", "forward_strip": ".diffusion.forward",
     "Schedule": ".diffusion.schedule", "Trajectory": ".diffusion.trajectory", "DiffusionModel": ".models.pipeline",
     "available": ".models.registry", "load": ".models.registry", "from_pipeline": ".models.registry",
+    "train_lab": ".widgets.lab",
 }
 
 

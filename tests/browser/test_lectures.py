@@ -589,4 +589,81 @@ def test_explainer_overview(lecture, viewport):
                  lambda box=box: (tabs.nth(0).click(),
                                   overview.locator(".widget-button").filter(has_text=re.compile(rf"^\s*{re.escape(box)}\s*$")).first.click()),
                  check=opens(title))
+
+
+def training_lab_steps(lec: Lecture, lab) -> None:
+    """The TrainingLab below the noise inspector: start, pause, resume, reset; the training-time player;
+    the 2-D view's players and its t slider."""
+    page = lec.page
+    lab.scroll_into_view_if_needed()
+    loss = tag(lab.locator(".js-plotly-plot").first, "lab-loss")
+    lec.region("loss chart", loss)
+    status = lab.locator(".dv-lab-status").first
+
+    def points() -> int:  # points on the loss curve, as plotly drew them
+        return int(loss.evaluate("e => (e.data && e.data[0] && e.data[0].x) ? e.data[0].x.length : -1"))
+
+    def state() -> str:
+        return status.inner_text().strip()
+
+    def wait_state(word: str, timeout: float = 240):
+        # the status line is re-rendered on every update: look it up afresh each time
+        page.wait_for_function("w => Array.from(document.querySelectorAll('.dv-lab-status')).some(e => e.innerText.includes(w))",
+                               arg=word, timeout=timeout * 1000)
+
+    seen = {}
+    lec.step("digits: 5 steps", lambda: type_into(control(lab, "Steps"), "5"))
+    lec.step("digits: press Start, wait for the end", lambda: (button(lab, "Start").click(), wait_state("finished")),
+             changes=["loss chart"],
+             check=lambda: [] if points() == 5 and "step 5 of 5" in state() else
+             [f"after 5 steps the loss curve should have 5 points and the status say 'step 5 of 5': {points()} points, {state()!r}"])
+    lec.step("data: 2-D two moons", lambda: control(lab, "Data").locator("select").select_option(label="2-D: two moons"),
+             check=lambda: [] if points() == 0 and "not started" in state() else
+             [f"new data restarts from scratch: {points()} loss points, status {state()!r}"])
+    pd = lab.locator(".diffviz-view").first  # the 2-D view inside the lab
+    lec.step("steps 100000, Start, let it train 4 s, Pause",
+             lambda: (type_into(control(lab, "Steps"), "100000"), button(lab, "Start").click(), page.wait_for_timeout(4000),
+                      button(lab, "Pause").click(), wait_state("paused", 60)),
+             check=lambda: (seen.update(paused=points()), [] if seen["paused"] > 5 else [f"after 4 s of training only {points()} loss points"])[1])
+    lec.step("paused: the loss curve does not grow", lambda: page.wait_for_timeout(2500),
+             check=lambda: [] if points() == seen["paused"] and "paused" in state() else
+             [f"paused at {seen['paused']} points, now {points()} ({state()!r})"])
+    def train_to(step: int):  # the samples film keeps a frame every 100 steps: train until it has 6
+        page.wait_for_function("n => Array.from(document.querySelectorAll('.dv-lab-status')).some(e => "
+                               "Number((e.innerText.match(/step (\\d+) of/) || [0, 0])[1]) >= n)", arg=step, timeout=180_000)
+
+    lec.step("Resume, train to step 520, Pause again", lambda: (button(lab, "Resume").click(), train_to(520),
+                                                                button(lab, "Pause").click(), wait_state("paused", 60)),
+             changes=["loss chart"],
+             check=lambda: [] if points() > seen["paused"] else [f"resume did not train on: {points()} points, was {seen['paused']}"])
+    samples = lab.locator(".dv-player").first
+    lec.region("samples", samples.locator(".dv-grid"))
+
+    def frames() -> int:
+        return int(samples.locator(".dv-slider").get_attribute("max") or 0) + 1
+
+    lec.step("the samples player holds frames over training time", check=lambda: [] if frames() >= 6 else
+             [f"expected ≥ 6 sample frames (one per 100 steps) after {state()!r}, got {frames()}"])
+    if frames() >= 6:
+        scrub_player(lec, samples, "samples", title="samples over training time")
+    fwd = pd.locator(".dv-player").nth(0)
+    lec.region("forward film", fwd)
+    lec.step("Diffuse and come back", lambda: button(pd, "Diffuse and come back").click(), changes=["forward film"],
+             check=lambda: [] if int(fwd.locator(".dv-slider").get_attribute("max") or 0) >= 20 else ["the forward film has < 21 frames"])
+    lec.region("forward grid", fwd.locator(".dv-grid"))
+    scrub_player(lec, fwd, "forward grid", title="forward process film")
+    field = tag(pd.locator(".js-plotly-plot").last, "field")
+    lec.region("field", field)
+    lec.step("t slider to 90 % with the mouse: the field changes", lambda: slider_drag(control(pd, "t"), 0.9), changes=["field"])
+    lec.step("Reset clears the loss and the samples", lambda: button(lab, "Reset").click(), changes=["loss chart"],
+             check=lambda: [] if points() == 0 and frames() <= 1 and "not started" in state() else
+             [f"after reset: {points()} loss points, {frames()} sample frames, {state()!r}"])
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_training_lab_lecture(lecture, viewport):
+    lec = lecture("03_training", viewport)
+    loaded(lec)
+    lab = lec.page.locator(".diffviz-view").filter(has_text="Training lab").last
+    training_lab_steps(lec, lab)
     lec.finish()
