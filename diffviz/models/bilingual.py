@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -44,9 +43,9 @@ import torch
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
-from ..errors import DiffvizError, InputTypeError
+from ..errors import DiffvizError
 from . import io
-from .conditioning import UnknownWordsWarning
+from .conditioning import check_length, prompt_list, warn_unknown_words
 from .part import Part, plain_config
 
 VOCAB_SIZE = 49408  # open_clip's tokenizer
@@ -192,30 +191,14 @@ class BilingualConditioner(Part):
 
     def check_prompts(self, prompts) -> list[str]:
         """Validate prompts (str or list of str); refuse ones longer than the context; warn about unseen words."""
-        if isinstance(prompts, str):
-            prompts = [prompts]
-        if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
-            raise InputTypeError("prompts must be a string or a list of strings")
-        if len(prompts) == 0:
-            raise DiffvizError("prompts must not be empty: give at least one prompt ('' means unconditional)")
-        limit = self.context_length - 2  # start and end tokens
+        prompts = prompt_list(prompts)
         for p in prompts:
-            n = len(self.tokenizer.encode(p))
-            if n > limit:
-                cjk = sum(1 for ch in p if ord(ch) > 127)
-                hint = (f" ({cjk} non-Latin characters; open_clip's byte-level BPE splits each Chinese character into "
-                        "2–3 tokens, so about 18 Chinese characters fit)") if cjk else ""
-                raise DiffvizError(f"prompt {p!r} is {n} tokens long{hint}; this text encoder reads at most {limit} tokens")
-        if self.known_words is not None:
-            unknown = sorted({w for p in prompts for w in _words(p)} - self.known_words)
-            if unknown:
-                warnings.warn(
-                    f"words never seen in training: {', '.join(unknown)}; the model will still generate, "
-                    "but these words carry no meaning for it",
-                    UnknownWordsWarning,
-                    stacklevel=3,
-                )
-        return list(prompts)
+            cjk = sum(1 for ch in p if ord(ch) > 127)
+            hint = (f" ({cjk} non-Latin characters; open_clip's byte-level BPE splits each Chinese character into "
+                    "2–3 tokens, so about 18 Chinese characters fit)") if cjk else ""
+            check_length(p, len(self.tokenizer.encode(p)), self.context_length - 2, hint)  # start and end tokens
+        warn_unknown_words(prompts, self.known_words, _words)
+        return prompts
 
     def tokenize(self, prompts: Sequence[str]) -> torch.Tensor:
         return self.tokenizer(list(prompts), context_length=self.context_length)

@@ -64,31 +64,12 @@ class TextConditioner(Part):
 
     def check_prompts(self, prompts) -> list[str]:
         """Validate prompts; warn about words never seen in training. Returns a list of str."""
-        if isinstance(prompts, str):
-            prompts = [prompts]
-        if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
-            bad = prompts if not isinstance(prompts, (list, tuple)) else next(p for p in prompts if not isinstance(p, str))
-            raise InputTypeError(f"prompts must be a string or a list of strings, got {type(bad).__name__} {short(bad)}")
-        if len(prompts) == 0:
-            raise DiffvizError("prompts must not be empty: give at least one prompt ('' means unconditional)")
-        limit = self.context_length - 2  # start and end tokens
-        for p in prompts:
-            n = len(self.tokenizer.encode(p)) if hasattr(self.tokenizer, "encode") else None
-            if n is not None and n > limit:
-                raise DiffvizError(
-                    f"prompt {short(p)} is {n} tokens long; this text encoder takes at most {limit} tokens"
-                )
-        if self.known_words is not None:
-            unknown = sorted({w for p in prompts for w in prompt_words(p)} - self.known_words)
-            if unknown:
-                shown = ", ".join(short(w, 30).strip("'") for w in unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
-                warnings.warn(
-                    f"words never seen in training: {shown}; the model will still generate, "
-                    "but these words carry no meaning for it",
-                    UnknownWordsWarning,
-                    stacklevel=3,
-                )
-        return list(prompts)
+        prompts = prompt_list(prompts)
+        if hasattr(self.tokenizer, "encode"):
+            for p in prompts:
+                check_length(p, len(self.tokenizer.encode(p)), self.context_length - 2)  # start and end tokens
+        warn_unknown_words(prompts, self.known_words)
+        return prompts
 
     def tokenize(self, prompts: Sequence[str]) -> torch.Tensor:
         return self.tokenizer(list(prompts), context_length=self.context_length)
@@ -102,6 +83,35 @@ class TextConditioner(Part):
     def null(self, batch_size: int) -> torch.Tensor:
         """Unconditional input: the empty prompt, repeated."""
         return self.encode([""] * batch_size)
+
+
+def prompt_list(prompts) -> list[str]:
+    """A prompt or prompts as a list of str; a short error for anything else or for none at all."""
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
+        bad = prompts if not isinstance(prompts, (list, tuple)) else next(p for p in prompts if not isinstance(p, str))
+        raise InputTypeError(f"prompts must be a string or a list of strings, got {type(bad).__name__} {short(bad)}")
+    if len(prompts) == 0:
+        raise DiffvizError("prompts must not be empty: give at least one prompt ('' means unconditional)")
+    return list(prompts)
+
+
+def check_length(prompt: str, n: int, limit: int, hint: str = "") -> None:
+    """Refuse a prompt of n tokens when the text encoder reads at most `limit` (start and end tokens aside)."""
+    if n > limit:
+        raise DiffvizError(f"prompt {short(prompt)} is {n} tokens long{hint}; this text encoder takes at most {limit} tokens")
+
+
+def warn_unknown_words(prompts: list[str], known_words, words=None) -> None:
+    """Warn (UnknownWordsWarning) about words of `prompts` outside `known_words` (None: no vocabulary to check)."""
+    if known_words is None:
+        return
+    unknown = sorted({w for p in prompts for w in (words or prompt_words)(p)} - set(known_words))
+    if unknown:
+        shown = ", ".join(short(w, 30).strip("'") for w in unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
+        warnings.warn(f"words never seen in training: {shown}; the model will still generate, "
+                      "but these words carry no meaning for it", UnknownWordsWarning, stacklevel=4)
 
 
 def prompt_words(prompt: str) -> list[str]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import DiffvizError, InputTypeError, short
+from ..errors import InputTypeError
+from .conditioning import check_length, prompt_list
 
 
 class HFTextConditioner(nn.Module):
@@ -45,20 +46,11 @@ class HFTextConditioner(nn.Module):
 
     def check_prompts(self, prompts) -> list[str]:
         """Validate prompts (a str or a list of str, each fitting the context). Returns a list of str."""
-        if isinstance(prompts, str):
-            prompts = [prompts]
-        if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
-            bad = prompts if not isinstance(prompts, (list, tuple)) else next(p for p in prompts if not isinstance(p, str))
-            raise InputTypeError(f"prompts must be a string or a list of strings, got {type(bad).__name__} {short(bad)}")
-        if len(prompts) == 0:
-            raise DiffvizError("prompts must not be empty: give at least one prompt ('' means unconditional)")
-        limit = self.context_length - 2  # start and end tokens
+        prompts = prompt_list(prompts)
         for p in prompts:
-            n = len(self.tokenizer.tokenize(p))
-            if n > limit:
-                raise DiffvizError(f"prompt {short(p)} is {n} tokens long; this text encoder takes at most {limit} tokens "
-                                   "(diffusers would cut the rest off silently)")
-        return list(prompts)
+            check_length(p, len(self.tokenizer.tokenize(p)), self.context_length - 2,  # start and end tokens
+                         " (diffusers would cut the rest off silently)")
+        return prompts
 
     def tokenize(self, prompts) -> torch.Tensor:
         """(B, L) token ids, padded to the context length as diffusers does."""
