@@ -20,6 +20,17 @@ from .features import ClipImageFeatures, FeatureExtractor, prepare_images
 from ..errors import DiffvizError, InputTypeError, MissingFileError, short
 
 
+def text_list(texts) -> list[str]:
+    """A text or texts as a list of str; a short error for anything else or for none at all."""
+    if isinstance(texts, str):
+        texts = [texts]
+    if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+        raise InputTypeError("texts must be a string or a list of strings")
+    if not texts:
+        raise DiffvizError("texts must not be empty: give at least one text")
+    return list(texts)
+
+
 class ClipScorer:
     """Image and text embeddings from one CLIP model, and the similarities between them."""
 
@@ -52,12 +63,7 @@ class ClipScorer:
 
     @torch.no_grad()
     def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        if isinstance(texts, str):
-            texts = [texts]
-        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
-            raise InputTypeError("texts must be a string or a list of strings")
-        if not texts:
-            raise DiffvizError("texts must not be empty: give at least one text")
+        texts = text_list(texts)
         limit = self.context_length - 2
         for text in texts:
             n = len(self.tokenizer.encode(text)) if hasattr(self.tokenizer, "encode") else 0
@@ -177,12 +183,7 @@ class TransformersClipScorer(ClipScorer):
 
     @torch.no_grad()
     def embed_texts(self, texts) -> torch.Tensor:
-        if isinstance(texts, str):
-            texts = [texts]
-        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
-            raise InputTypeError("texts must be a string or a list of strings")
-        if not texts:
-            raise DiffvizError("texts must not be empty: give at least one text")
+        texts = text_list(texts)
         tok = self.tokenizer(list(texts), padding="max_length", max_length=self.context_length, truncation=True,
                              return_tensors="pt")
         f = _features(self.clip.get_text_features(input_ids=tok.input_ids.to(self.images.device),
