@@ -238,3 +238,20 @@ def voila():
     yield start
     for s in servers:
         s.stop()
+
+
+def open_exported(browser, path, viewport: dict, timeout: int = 60_000):
+    """An exported lecture page opened from file:// with the network blocked: (context, page, errors,
+    requests off the machine). Waits for the page's players and plotly's first resize."""
+    ctx = browser.new_context(viewport=viewport, offline=True)
+    page = ctx.new_page()
+    errors, external = [], []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "blob:", "data:"))
+               else (external.append(route.request.url), route.abort()))
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-ready='1']", timeout=timeout)
+    page.wait_for_selector("canvas.dv-cell")
+    page.wait_for_timeout(500)  # plotly's responsive resize and the players' arrange settle
+    return ctx, page, errors, external

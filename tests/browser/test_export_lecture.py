@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from .conftest import screenshot
+from .conftest import open_exported, screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -47,18 +47,7 @@ def export(tmp_path, name: str, *args: str):
 
 
 def open_offline(browser, path):
-    ctx = browser.new_context(viewport=VIEWPORT, offline=True)
-    page = ctx.new_page()
-    errors, external = [], []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "blob:", "data:"))
-               else (external.append(route.request.url), route.abort()))
-    page.goto(path.as_uri())
-    page.wait_for_selector("body[data-ready='1']", timeout=60_000)
-    page.wait_for_selector("canvas.dv-cell")
-    page.wait_for_timeout(500)  # plotly's responsive resize and the players' arrange settle
-    return ctx, page, errors, external
+    return open_exported(browser, path, VIEWPORT)
 
 
 def check_layout(page, where: str) -> None:

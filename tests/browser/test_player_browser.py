@@ -9,7 +9,7 @@ import pytest
 
 from diffviz.voila import EXTENSIONS
 
-from .conftest import labextensions, screenshot
+from .conftest import labextensions, open_exported, screenshot
 
 CANVAS_STATS = """() => Array.from(document.querySelectorAll('canvas.dv-cell')).map(c => {
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -85,16 +85,7 @@ def test_static_export_works_offline_from_file(tmp_path, browser):
 
     path = export_html(tmp_path / "lecture.html", lecture_sections(diffviz.load("tiny-text"), steps=8,
                                                                       sections=["forward", "reverse"]))
-    ctx = browser.new_context(viewport={"width": 1300, "height": 900}, offline=True)
-    page = ctx.new_page()
-    errors, external = [], []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "blob:", "data:"))
-               else (external.append(route.request.url), route.abort()))
-    page.goto(path.as_uri())
-    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
-    page.wait_for_selector("canvas.dv-cell")
+    ctx, page, errors, external = open_exported(browser, path, {"width": 1300, "height": 900})
     assert min(page.evaluate(CANVAS_STATS)) > 0
     assert page.locator(".plotly .main-svg").count() >= 1, "the schedule chart is drawn"
     page.locator(".dv-player").first.focus()
