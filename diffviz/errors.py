@@ -40,6 +40,11 @@ class OutputPathError(DiffvizError, OSError):
     """diffviz cannot write where it was asked to (a folder where a file goes, no permission, no folder)."""
 
 
+def unreadable_weights(file, err) -> str:
+    """The one message for a weights file that cannot be read (cut short by a crash, or not safetensors)."""
+    return f"{file} is not a readable safetensors file (truncated or corrupted?): {str(err)[:120]}"
+
+
 def short(value, limit: int = ELIDE) -> str:
     """repr of a value for a message, elided: a 5,000-character prompt becomes its first `limit`
     characters + "… (5000 characters)"; numpy scalars show as plain numbers."""

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
 from . import errors as _errors
@@ -65,6 +66,19 @@ def check_seed(value, name: str = "seed") -> int:
 
 # ---- files: every file diffviz writes goes through here, so a kill at any instant leaves the old file or the new
 TMP_PREFIX = ".diffviz-tmp-"
+
+
+
+def to_unit(images):
+    """uint8 pixels 0..255 (a tensor or array, any layout) → float32 in [-1, 1], the models' range."""
+    if isinstance(images, np.ndarray):
+        return images.astype(np.float32) / 127.5 - 1
+    return images.float() / 127.5 - 1
+
+
+def to_u8(x: torch.Tensor) -> torch.Tensor:
+    """float in [-1, 1] (any layout) → uint8 pixels 0..255, rounded; values outside are clipped."""
+    return ((x + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 
 def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], None], *, encoding: str = "utf-8") -> Path:

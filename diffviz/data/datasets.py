@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ..utils import to_u8, to_unit
 from ..errors import DiffvizError
 
 SHAPES_REAL_SEED = 2024  # part p of the shapes real images is drawn from seed SHAPES_REAL_SEED + p
@@ -97,7 +98,7 @@ class Shapes(DataSet):
     def example(self, index, image_size, channels):
         d = _shapes_examples()
         index %= len(d.captions)
-        img = torch.nn.functional.interpolate(d.images[index:index + 1].float() / 127.5 - 1, size=(image_size, image_size),
+        img = torch.nn.functional.interpolate(to_unit(d.images[index:index + 1]), size=(image_size, image_size),
                                               mode="bilinear")[0]
         return img.clamp(-1, 1), d.captions[index]
 
@@ -152,7 +153,7 @@ def _digits_pool(size: int) -> tuple[np.ndarray, list[int]]:
 
     (xa, ya), (xb, yb) = load_digits_tensor(size, "test"), load_digits_tensor(size, "train")
     x = torch.cat([xa, xb])
-    images = ((x.expand(-1, 3, -1, -1) + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    images = to_u8(x.expand(-1, 3, -1, -1)).permute(0, 2, 3, 1).numpy()
     return images, torch.cat([ya, yb]).tolist()
 
 

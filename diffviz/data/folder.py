@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+from ..utils import to_unit
 from ..errors import DiffvizError, MissingFileError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
@@ -22,7 +23,7 @@ def pil_to_tensor(img: Image.Image, size: int) -> torch.Tensor:
     w, h = img.size
     s = min(w, h)
     img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)).resize((size, size), Image.BILINEAR)
-    return torch.from_numpy(np.asarray(img, dtype=np.float32) / 127.5 - 1).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(to_unit(np.asarray(img, dtype=np.uint8))).permute(2, 0, 1).contiguous()
 
 
 class ImageFolderDataset(Dataset):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from ..utils import to_unit
 from ..errors import DiffvizError
 
 COLOURS = {
@@ -126,7 +127,7 @@ class ShapesDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         attrs = {k: ATTRIBUTES[k][int(v[i])] for k, v in self.data.labels.items()}
-        return {"image": self.data.images[i].float() / 127.5 - 1, "caption": self.data.captions[i], "attributes": attrs}
+        return {"image": to_unit(self.data.images[i]), "caption": self.data.captions[i], "attributes": attrs}
 
 
 # ---- Chinese captions (简体中文): the same attributes, for the bilingual text encoder ----------------

@@ -34,7 +34,7 @@ def check_images(x0, name: str = "x0") -> torch.Tensor:
     if not torch.is_tensor(x0):
         raise InputTypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W) in [-1, 1], got {type(x0).__name__}")
     if not x0.is_floating_point():
-        raise InputTypeError(f"{name} must be a float tensor in [-1, 1], got dtype {x0.dtype} (convert uint8 with x / 127.5 - 1)")
+        raise InputTypeError(f"{name} must be a float tensor in [-1, 1], got dtype {x0.dtype} (convert uint8 pixels with diffviz.utils.to_unit)")
     if x0.ndim == 3:
         x0 = x0.unsqueeze(0)
     if x0.ndim != 4:

@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+from ..utils import to_u8
+from ..errors import unreadable_weights
 from ..errors import DiffvizError, FileFormatError, InputTypeError, MissingFileError, OutOfRangeError, OutputPathError, short
 from ..utils import atomic_write, kill_point
 
@@ -51,7 +53,7 @@ def to_uint8_noise(x: torch.Tensor) -> np.ndarray:
 
 def _to_uint8(x: torch.Tensor, scale: float) -> np.ndarray:
     x = x.detach().float().cpu()
-    u = ((x / scale + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    u = to_u8(x / scale)
     if u.shape[-3] == 1:
         u = u.expand(*u.shape[:-3], 3, *u.shape[-2:])
     elif u.shape[-3] != 3:
@@ -177,7 +179,7 @@ class Trajectory:
             with safe_open(str(weights), framework="pt") as fh:
                 header = (fh.metadata() or {}).get("diffviz")
         except Exception as err:  # safetensors raises its own error type on corrupt files
-            raise FileFormatError(f"{weights} is not a readable safetensors file (truncated or corrupted?): {str(err)[:120]}") from None
+            raise FileFormatError(unreadable_weights(weights, err)) from None
         try:
             if header is None and not meta_file.is_file():
                 raise MissingFileError(f"{directory} is not a saved trajectory: {meta_file.name} is missing")

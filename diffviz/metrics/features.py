@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from safetensors.numpy import load_file, save_file
 from tqdm.auto import tqdm
 
+from ..utils import to_unit
 from .stats import RunningStats, content_hash
 from ..errors import DiffvizError, InputTypeError, MissingFileError
 
@@ -37,7 +38,7 @@ def prepare_images(images) -> torch.Tensor:
     if images.dtype == torch.uint8:
         if images.shape[-1] not in (1, 3):
             raise DiffvizError(f"uint8 images must be (B, H, W, 1 or 3), got shape {tuple(images.shape)}")
-        return images.permute(0, 3, 1, 2).float() / 127.5 - 1
+        return to_unit(images.permute(0, 3, 1, 2))
     if not images.is_floating_point():
         raise InputTypeError(f"images must be uint8 or float, got {images.dtype}")
     if images.shape[1] not in (1, 3):

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..utils import to_unit
 from ..data.digits import load_digits_tensor
 from ..data.shapes import ATTRIBUTES, HELDOUT_PAIRS, TEMPLATES_ZH, caption_for, caption_zh, generate_shapes
 from .clip_score import ClipScorer
@@ -75,7 +76,7 @@ def shapes_quality(model, s: QualitySettings) -> dict:
     sim = ClipScorer.from_model(model).similarity(fresh.images.permute(0, 2, 3, 1).numpy(), captions)
     truth = fresh.labels["colour"].numpy() * len(shapes) + fresh.labels["shape"].numpy()
     report["clip_top1"] = float((sim.argmax(1) == truth).mean())
-    report["vae_psnr_db"] = reconstruction_psnr(model, fresh.images.float() / 127.5 - 1)
+    report["vae_psnr_db"] = reconstruction_psnr(model, to_unit(fresh.images))
     return report
 
 

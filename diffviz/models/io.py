@@ -15,6 +15,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..errors import unreadable_weights
 from ..errors import DiffvizError, OutputPathError, short
 from ..utils import atomic_write, kill_point
 
@@ -73,7 +74,7 @@ def load_weights(file: str | Path, device: str | torch.device = "cpu") -> dict[s
     try:
         state = load_file(str(file), device=str(device))
     except (SafetensorError, OSError, ValueError) as err:
-        raise ModelFolderError(f"{file} is not a readable safetensors file (truncated or corrupted?): {err}") from err
+        raise ModelFolderError(unreadable_weights(file, err)) from err
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
@@ -87,7 +88,7 @@ def check_safetensors(file: str | Path) -> None:
             if keys:
                 f.get_slice(keys[-1])[:]  # reading the last tensor catches truncation
     except Exception as err:
-        raise ModelFolderError(f"{file} is not a readable safetensors file (truncated or corrupted?): {err}") from err
+        raise ModelFolderError(unreadable_weights(file, err)) from err
 
 
 def save_weights(module: torch.nn.Module, file: str | Path, dtype: torch.dtype | None = torch.float16) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet2DModel
 
+from ..utils import to_unit
 from ..diffusion.attention import recording_attention
 from ..diffusion.cache import shared_cache, weights_version
 from ..diffusion.sampling import sample_loop
@@ -186,7 +187,7 @@ class DiffusionModel:
         u8 = np.asarray(images)
         if u8.dtype != np.uint8 or u8.ndim != 4 or u8.shape[-1] != 3:
             raise ValueError(f"images must be uint8 (N, H, W, 3), got {u8.dtype} {u8.shape}")
-        x = torch.from_numpy(np.ascontiguousarray(u8)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        x = to_unit(torch.from_numpy(np.ascontiguousarray(u8)).permute(0, 3, 1, 2))
         if self.classifier.in_channels == 1:
             x = x.mean(1, keepdim=True)
         return {k: v.argmax(1).cpu().numpy() for k, v in self.classifier(x.to(self.device)).items()}

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from open_clip.loss import ClipLoss
 
+from ..utils import to_unit
 from ..data.digits import load_digits_tensor
 from ..data.shapes import ATTRIBUTES, ShapesData, bilingual_pairs
 from ..diffusion.guidance import drop_conditions
@@ -43,7 +44,7 @@ CAPTION_DROPOUT = 0.1
 
 
 def _to_float(images_u8: torch.Tensor) -> torch.Tensor:
-    return images_u8.float() / 127.5 - 1
+    return to_unit(images_u8)
 
 
 def _shift(x: torch.Tensor, g: torch.Generator, max_shift: int = 1) -> torch.Tensor:

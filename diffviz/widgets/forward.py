@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import traitlets
 
+from ..utils import to_unit
 from ..diffusion.forward import check_images, forward_process, forward_strip
 from ..diffusion.schedule import Schedule
 from ..diffusion.trajectory import to_uint8_image
@@ -34,7 +35,7 @@ def sample_image(source: str = "shapes", index: int = 0) -> torch.Tensor:
         return x[index % len(x)]
     from ..data.shapes import generate_shapes
 
-    return generate_shapes(index + 1, seed=1234, split="all").images[index].float() / 127.5 - 1
+    return to_unit(generate_shapes(index + 1, seed=1234, split="all").images[index])
 
 
 def to_image_tensor(image) -> torch.Tensor:
@@ -48,7 +49,7 @@ def to_image_tensor(image) -> torch.Tensor:
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (1, 3):
             raise DiffvizError(f"a numpy image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
-        return torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1
+        return to_unit(torch.from_numpy(image).permute(2, 0, 1))
     return check_images(image, "image")[0]
 
 
