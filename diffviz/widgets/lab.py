@@ -162,10 +162,10 @@ class PointDiffusion(View):
         step = self.lab.step
         film = point_film(self.lab.trained_model(), self.lab.task.schedule, self._data, frames=self.frames)
         self.film = film
-        self.forward_player.set_frames({tr("toy.forward_row"): film.forward},
+        self.forward_player.set_frames({"": film.forward},  # titled above the player, not again beside the picture
                                        step_labels=[tr("toy.forward_step", t=t) for t in film.forward_t])
         n = len(film.reverse_t) - 1
-        self.reverse_player.set_frames({tr("toy.reverse_row"): film.reverse},
+        self.reverse_player.set_frames({"": film.reverse},
                                        step_labels=[tr("toy.reverse_step", i=i + 1, n=n + 1, t=t) if t >= 0
                                                     else tr("toy.reverse_final", n=n + 1) for i, t in enumerate(film.reverse_t)])
         self.reverse_player.step = self.reverse_player.num_steps - 1
