@@ -250,8 +250,8 @@ def change_control(lec: Lecture, notebook: str) -> None:
         view = views.nth(1)
         lec.region("pictures", picture_boxes(view, "ch-pics")[0])
         lec.step("noise inspector: drag t", lambda: slider_drag(control(view, "t"), 0.1), changes=["pictures"])
-    elif notebook.startswith("03"):
-        view = views.first
+    elif notebook.startswith("03"):  # the TrainingLab first; the trained model's ReverseProcess after it
+        view = views.filter(has=page.get_by_role("button", name="Generate")).first
         lec.region("final", view.locator("img.widget-image").first)
         lec.step("reverse: class 5, Generate", lambda: (control(view, "Class").locator("select").select_option(label="5"),
                                                          button(view, "Generate").click()), changes=["final"])
