@@ -603,6 +603,10 @@ def training_lab_steps(lec: Lecture, lab) -> None:
     def points() -> int:  # points on the loss curve, as plotly drew them
         return int(loss.evaluate("e => (e.data && e.data[0] && e.data[0].x) ? e.data[0].x.length : -1"))
 
+    def last_step() -> int:  # the step of the curve's last point (the curve is thinned to 400 points as it grows)
+        return int(loss.evaluate("e => (e.data && e.data[0] && e.data[0].x && e.data[0].x.length) ? "
+                                 "e.data[0].x[e.data[0].x.length - 1] : -1"))
+
     def state() -> str:
         return status.inner_text().strip()
 
@@ -624,7 +628,8 @@ def training_lab_steps(lec: Lecture, lab) -> None:
     lec.step("steps 100000, Start, let it train 4 s, Pause",
              lambda: (type_into(control(lab, "Steps"), "100000"), button(lab, "Start").click(), page.wait_for_timeout(4000),
                       button(lab, "Pause").click(), wait_state("paused", 60)),
-             check=lambda: (seen.update(paused=points()), [] if seen["paused"] > 5 else [f"after 4 s of training only {points()} loss points"])[1])
+             check=lambda: (seen.update(paused=points(), paused_step=last_step()),
+                            [] if seen["paused"] > 5 else [f"after 4 s of training only {points()} loss points"])[1])
     lec.step("paused: the loss curve does not grow", lambda: page.wait_for_timeout(2500),
              check=lambda: [] if points() == seen["paused"] and "paused" in state() else
              [f"paused at {seen['paused']} points, now {points()} ({state()!r})"])
@@ -632,10 +637,12 @@ def training_lab_steps(lec: Lecture, lab) -> None:
         page.wait_for_function("n => Array.from(document.querySelectorAll('.dv-lab-status')).some(e => "
                                "Number((e.innerText.match(/step (\\d+) of/) || [0, 0])[1]) >= n)", arg=step, timeout=180_000)
 
-    lec.step("Resume, train to step 520, Pause again", lambda: (button(lab, "Resume").click(), train_to(520),
+    lec.step("Resume, train to step 520 (or 50 past the pause), Pause again",
+             lambda: (button(lab, "Resume").click(), train_to(max(520, seen["paused_step"] + 50)),
                                                                 button(lab, "Pause").click(), wait_state("paused", 60)),
              changes=["loss chart"],
-             check=lambda: [] if points() > seen["paused"] else [f"resume did not train on: {points()} points, was {seen['paused']}"])
+             check=lambda: [] if last_step() >= 520 and last_step() > seen["paused_step"] else
+             [f"resume did not train on: the curve ends at step {last_step()}, was {seen['paused_step']} when paused"])
     samples = lab.locator(".dv-player").first
     lec.region("samples", samples.locator(".dv-grid"))
 
