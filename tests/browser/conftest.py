@@ -255,3 +255,17 @@ def open_exported(browser, path, viewport: dict, timeout: int = 60_000):
     page.wait_for_selector("canvas.dv-cell")
     page.wait_for_timeout(500)  # plotly's responsive resize and the players' arrange settle
     return ctx, page, errors, external
+
+
+def scrub(page, player, slider, stride: int) -> None:
+    """What a student does to a frame player: five ArrowLeft presses with it focused, then drag its
+    slider across with the mouse (a move every `stride` pixels)."""
+    player.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowLeft")
+    box = slider.bounding_box()
+    page.mouse.move(box["x"] + 5, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for x in range(5, int(box["width"]) - 5, stride):
+        page.mouse.move(box["x"] + x, box["y"] + box["height"] / 2)
+    page.mouse.up()

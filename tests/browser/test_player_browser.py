@@ -9,7 +9,7 @@ import pytest
 
 from diffviz.voila import EXTENSIONS
 
-from .conftest import labextensions, open_exported, screenshot
+from .conftest import labextensions, open_exported, screenshot, scrub
 
 CANVAS_STATS = """() => Array.from(document.querySelectorAll('canvas.dv-cell')).map(c => {
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -45,16 +45,7 @@ def test_player_in_voila_scrubs_without_kernel_messages(tmp_path, voila, page):
     before = len(page.log.frames_sent)
     page.evaluate("() => { window.__keys = []; document.addEventListener('keydown', (e) => window.__keys.push(e.key)); }")
     player = page.locator(".dv-player")
-    player.focus()
-    for _ in range(5):
-        page.keyboard.press("ArrowLeft")
-    slider = page.locator(".dv-slider")
-    box = slider.bounding_box()
-    page.mouse.move(box["x"] + 5, box["y"] + box["height"] / 2)
-    page.mouse.down()
-    for x in range(5, int(box["width"]) - 5, 20):
-        page.mouse.move(box["x"] + x, box["y"] + box["height"] / 2)
-    page.mouse.up()
+    scrub(page, player, page.locator(".dv-slider"), 20)
     assert len(page.log.frames_sent) == before, "scrubbing sends no kernel messages"
     player.focus()
     for key in ("Control+s", "Escape", "Shift+Enter"):  # not the player's keys: they reach the page (JupyterLab's)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import SolaraServer, screenshot
+from .conftest import SolaraServer, screenshot, scrub
 
 CANVAS_STATS = """() => Array.from(document.querySelectorAll('canvas.dv-cell')).map(c => {
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -64,16 +64,7 @@ def test_solara_generate_then_scrub_without_server_messages(solara_server, page)
     before = len(page.log.frames_sent)
     label = page.locator(".dv-player").inner_text()
     player = page.locator(".dv-player").first
-    player.focus()
-    for _ in range(5):
-        page.keyboard.press("ArrowLeft")
-    slider = page.locator(".dv-slider").first
-    box = slider.bounding_box()
-    page.mouse.move(box["x"] + 5, box["y"] + box["height"] / 2)
-    page.mouse.down()
-    for x in range(5, int(box["width"]) - 5, 40):
-        page.mouse.move(box["x"] + x, box["y"] + box["height"] / 2)
-    page.mouse.up()
+    scrub(page, player, page.locator(".dv-slider").first, 40)
     page.wait_for_timeout(300)
     assert page.locator(".dv-player").inner_text() != label, "scrubbing moved the step"
     sent = page.log.frames_sent[before:]
