@@ -16,21 +16,32 @@ memory). Voila starts afresh for each N with a preheated kernel, so one viewer f
 and the others start theirs.
 
     .venv/bin/python benchmarks/classroom.py [--server solara voila] [--viewers 1 5 10 20]
-        [--voila-viewers 1 5] [--dashboard 02_reverse] [--workers 2]
+        [--voila-viewers 1 5] [--dashboard 02_reverse] [--workers 2] [--processes 1]
+        [--clients chromium|light]
 
-The browsers run on the same machine and take their share of the CPU: the times are what a hall
-sees only when the server has the machine to itself less the browsers' rendering.
+The browsers run on the same machine and take their share of the CPU. In a hall each student's laptop
+renders its own page; here 20 headless Chromiums share the server's 2 cores, and one bare Solara page
+(no diffviz in it) already costs Chromium ~1.9 CPU-s to load, ~2.3 with this dashboard (measured): 20
+of them need ≥ 20 s of this machine before the server does anything. `--clients light` measures what
+the server gives a hall instead: N − 1 light viewers (`LightViewer`: every request and websocket message a
+browser makes for the page and for Generate, with no rendering) and one real Chromium viewer whose
+pictures-on-screen time is what a student with their own machine sees while the server carries all N.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import re
 import statistics
+import struct
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+import uuid
 from pathlib import Path
 
 import psutil
@@ -117,6 +128,132 @@ async def viewer(browser, url: str, seed: int, start: asyncio.Event, out: dict):
     await ctx.close()
 
 
+def _decode(frame) -> tuple[dict, list[bytes]]:
+    """A Jupyter websocket frame: JSON text, or binary (uint32 count, uint32 offsets, JSON, buffers)."""
+    if isinstance(frame, str):
+        return json.loads(frame), []
+    n = struct.unpack(">I", frame[:4])[0]
+    offsets = list(struct.unpack(f">{n}I", frame[4:4 + 4 * n])) + [len(frame)]
+    return json.loads(frame[offsets[0]:offsets[1]]), [frame[a:b] for a, b in zip(offsets[1:-1], offsets[2:])]
+
+
+class LightViewer:
+    """One viewer as the SERVER sees it, without a browser's rendering: it fetches the page and every file
+    a real Chromium viewer fetched (same addresses, gzip accepted, its own cookies: a new session), opens
+    the kernel websocket and asks Solara to run the app as Solara's front end does, receives every widget,
+    and is "ready" when its reverse-process player's frames have arrived. Generate: types its seed into the
+    Seed box and clicks Generate (the messages a browser sends), done when the summary names the seed."""
+
+    def __init__(self, url: str, assets: list[str]):
+        self.url, self.assets = url, assets
+        self.client = str(uuid.uuid4())
+        self.comms: dict[str, dict] = {}
+
+    def _msg(self, msg_type: str, content: dict) -> str:
+        return json.dumps({"header": {"msg_id": str(uuid.uuid4()), "msg_type": msg_type, "session": self.client,
+                                      "username": "", "version": "5.2", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                           "parent_header": {}, "metadata": {}, "content": content, "buffers": [], "channel": "shell"})
+
+    def _seen(self, msg: dict, bufs: list[bytes]) -> bool:
+        """Note widget models; True when this message carries the player's frames."""
+        content = msg.get("content", {})
+        data = content.get("data", {})
+        if msg.get("msg_type") == "comm_open":
+            self.comms[content["comm_id"]] = data.get("state", {})
+        paths = data.get("buffer_paths", [])
+        return any(p == ["frames"] and len(b) > 1000 for p, b in zip(paths, bufs))
+
+    async def run(self, seed: int, start: asyncio.Event, out: dict) -> None:
+        import httpx
+        import websockets
+
+        await start.wait()
+        t0 = time.time()
+        try:
+            async with httpx.AsyncClient(headers={"accept-encoding": "gzip"}, timeout=TIMEOUT_MS / 1000) as http:
+                page = await http.get(self.url)
+                page.raise_for_status()
+                limit = asyncio.Semaphore(6)  # a browser's connections per host
+
+                async def fetch(u):
+                    async with limit:
+                        (await http.get(u)).raise_for_status()
+
+                await asyncio.gather(*(fetch(u) for u in self.assets))
+                cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+            kernel = str(uuid.uuid4())
+            ws_url = self.url.replace("http", "ws", 1).rstrip("/") + \
+                f"/jupyter/api/kernels/{kernel}/channels?session_id={self.client}"
+            async with websockets.connect(ws_url, additional_headers={"Cookie": cookie}, max_size=None) as ws:
+                await ws.send(self._msg("kernel_info_request", {}))
+                control = str(uuid.uuid4())
+                await ws.send(self._msg("comm_open", {"comm_id": control, "target_name": "solara.control", "data": {}}))
+                await ws.send(self._msg("comm_msg", {"comm_id": control, "data": {
+                    "method": "run", "args": {"path": "/", "dark": False, "themes": {}, "appName": None}}}))
+                while True:
+                    msg, bufs = _decode(await ws.recv())
+                    if self._seen(msg, bufs):
+                        break
+                out["ready"] = time.time() - t0
+                seed_box = next(c for c, s in self.comms.items()
+                                if s.get("_model_name") == "IntTextModel" and s.get("description") == "Seed")
+                button = next(c for c, s in self.comms.items()
+                              if s.get("_model_name") == "ButtonModel" and s.get("description") == "Generate")
+                await ws.send(self._msg("comm_msg", {"comm_id": seed_box, "data": {
+                    "method": "update", "state": {"value": seed}, "buffer_paths": []}}))
+                t1 = time.time()
+                await ws.send(self._msg("comm_msg", {"comm_id": button, "data": {
+                    "method": "custom", "content": {"event": "click"}}}))
+                done = re.compile(rf"seed {seed}\b")
+                while True:
+                    frame = await ws.recv()
+                    msg, bufs = _decode(frame)
+                    self._seen(msg, bufs)
+                    if done.search(json.dumps(msg.get("content", {}))):
+                        break
+                out["generate"] = time.time() - t1
+            async with httpx.AsyncClient(timeout=30) as http:  # as a closed tab does
+                await http.get(self.url.rstrip("/") + f"/_solara/api/close/{kernel}?session_id={self.client}")
+        except Exception as err:  # noqa: BLE001 - reported in the table
+            out["error"] = f"{type(err).__name__}: {str(err)[:120]}"
+        out["foreign"], out["errors"] = [], []
+
+
+async def page_assets(url: str) -> list[str]:
+    """The same-origin files a real Chromium viewer fetches for the page (what each light viewer fetches)."""
+    from playwright.async_api import async_playwright
+
+    host = urllib.parse.urlparse(url).netloc
+    seen: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = await (await browser.new_context()).new_page()
+        page.on("request", lambda r: seen.append(r.url) if urllib.parse.urlparse(r.url).netloc == host
+                and r.url.startswith("http") and r.resource_type != "document" else None)
+        await page.goto(url, timeout=TIMEOUT_MS)
+        await page.wait_for_selector(READY, timeout=TIMEOUT_MS, state="visible")
+        await page.wait_for_timeout(1000)
+        await browser.close()
+    return list(dict.fromkeys(seen))
+
+
+async def light_hall(url: str, n: int, seed0: int, assets: list[str]) -> list[dict]:
+    """N viewers at once: N − 1 light viewers and one real Chromium viewer (the probe, last in the list):
+    the server carries a hall of N, and one browser shows what a student on their own laptop sees."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        start, outs = asyncio.Event(), [dict() for _ in range(n)]
+        tasks = [asyncio.create_task(LightViewer(url, assets).run(seed0 + i, start, outs[i])) for i in range(n - 1)]
+        tasks.append(asyncio.create_task(viewer(browser, url, seed0 + n - 1, start, outs[-1])))
+        await asyncio.sleep(1.0)
+        start.set()
+        await asyncio.gather(*tasks)
+        await browser.close()
+    return outs
+
+
 async def hall(url: str, n: int, seed0: int) -> list[dict]:
     from playwright.async_api import async_playwright
 
@@ -149,6 +286,26 @@ HEAD = ("| server | N   | ready median s | ready max s | generate median s | gen
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
+LIGHT_HEAD = ("| server | N (light + 1 Chromium) | light ready median s | light ready max s | Chromium ready s "
+              "| generate median s | generate max s | Chromium generate s | peak GB | per viewer MB | idle GB "
+              "| server CPU s per viewer | failed | off-machine requests | console errors | load avg (1 min) before |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def light_row(server: str, n: int, outs: list[dict], idle: int, peak: int, load: str, cpu: float) -> str:
+    light, probe = outs[:-1], outs[-1]
+    ready = [o["ready"] for o in light if "ready" in o]
+    gen = [o["generate"] for o in outs if "generate" in o]
+    fails = [o["error"] for o in outs if "error" in o]
+    med = lambda xs: f"{statistics.median(xs):6.1f}" if xs else "     -"  # noqa: E731
+    mx = lambda xs: f"{max(xs):6.1f}" if xs else "     -"  # noqa: E731
+    one = lambda o, k: f"{o[k]:6.1f}" if k in o else "     -"  # noqa: E731
+    return (f"| {server:6s} | {n - 1:3d} + 1 | {med(ready)} | {mx(ready)} | {one(probe, 'ready')} | {med(gen)} | {mx(gen)} "
+            f"| {one(probe, 'generate')} | {peak / 2**30:5.2f} | {(peak - idle) / max(1, n) / 2**20:6.0f} | {idle / 2**30:5.2f} "
+            f"| {cpu / max(1, n):5.1f} | {len(fails)} | {len(probe['foreign'])} | {len(probe['errors'])} | {load} |"
+            + (f"  {fails[0]}" if fails else ""))
+
+
 def load_avg() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
@@ -159,7 +316,6 @@ class ProxiedSolara:
 
     def __init__(self, dashboard: str, workers: int, processes: int):
         import socket
-        import subprocess
 
         from browser.conftest import wait_for_port
 
@@ -191,22 +347,27 @@ def main():
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--processes", type=int, default=1,
                    help="Solara processes behind diffviz's sticky proxy (diffviz dashboard --processes N)")
+    p.add_argument("--clients", choices=["chromium", "light"], default="chromium",
+                   help="Solara's viewers: all headless Chromium (the browsers share this machine's cores), or "
+                        "N − 1 light viewers (the server's whole work for a viewer, no rendering) + 1 Chromium")
     args = p.parse_args()
+    light = args.clients == "light"
     print(f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GB; dashboard {args.dashboard}", flush=True)
-    print(HEAD, flush=True)
+    print(LIGHT_HEAD if light and args.server == ["solara"] else HEAD, flush=True)
     seed = 1000
     if "solara" in args.server:
         server = SolaraServer(args.dashboard, args.workers) if args.processes == 1 else \
             ProxiedSolara(args.dashboard, args.workers, args.processes)
         try:
             asyncio.run(hall(server.url, 1, 999))  # warm: imports and models in memory
+            assets = asyncio.run(page_assets(server.url)) if light else []
             time.sleep(3)
             for n in args.viewers:
                 idle, load, cpu0 = Sampler(server.proc.pid).total(), load_avg(), Sampler(server.proc.pid).cpu()
                 with Sampler(server.proc.pid) as s:
-                    outs = asyncio.run(hall(server.url, n, seed))
+                    outs = asyncio.run(light_hall(server.url, n, seed, assets) if light else hall(server.url, n, seed))
                 name = "solara" if args.processes == 1 else f"solara×{args.processes}"
-                print(row(name, n, outs, idle, s.peak, load, s.cpu() - cpu0), flush=True)
+                print((light_row if light else row)(name, n, outs, idle, s.peak, load, s.cpu() - cpu0), flush=True)
                 seed += n
                 time.sleep(5)  # closed pages' virtual kernels go away
         finally:

@@ -328,3 +328,103 @@ def test_processes_are_for_solara(capsys):
 
     assert main(["dashboard", "02_reverse", "--processes", "2"]) != 0
     assert "--processes is for --server solara" in capsys.readouterr().err
+
+
+def _static_app(tmp_path, calls):
+    """A starlette app serving one file under /static/ and one page, each counting its calls, behind
+    solara_main's caching gzip middleware (as Solara's app is)."""
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import FileResponse, PlainTextResponse
+    from starlette.routing import Route
+
+    from diffviz.servers.solara_main import CachedGZipMiddleware, StaticCache
+
+    asset = tmp_path / "app.js"
+    asset.write_text("var x = 1;\n" * 5000)
+
+    def static(request):
+        calls.append(request.url.path)
+        return FileResponse(asset)
+
+    def page(request):
+        calls.append(request.url.path)
+        return PlainTextResponse("page " * 400)
+
+    CachedGZipMiddleware.cache = StaticCache()
+    return Starlette(routes=[Route("/static/app.js", static), Route("/", page)],
+                     middleware=[Middleware(CachedGZipMiddleware, minimum_size=1000)]), asset
+
+
+def test_static_files_are_compressed_once_and_served_from_memory(tmp_path):
+    import gzip
+
+    from starlette.testclient import TestClient
+
+    from diffviz.servers.solara_main import CachedGZipMiddleware
+
+    calls = []
+    app, asset = _static_app(tmp_path, calls)
+    client = TestClient(app)
+    first = client.get("/static/app.js", headers={"accept-encoding": "gzip"})
+    second = client.get("/static/app.js", headers={"accept-encoding": "gzip"})
+    assert first.status_code == second.status_code == 200
+    assert second.headers["content-encoding"] == "gzip" and second.content == asset.read_bytes()  # httpx un-gzips
+    assert second.headers["content-length"] == first.headers["content-length"]
+    assert int(second.headers["content-length"]) < asset.stat().st_size // 10  # really compressed
+    assert calls == ["/static/app.js"]  # the file was read (and compressed) once
+    plain = client.get("/static/app.js", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == asset.read_bytes()
+    assert calls == ["/static/app.js"] * 2  # a client without gzip has its own entry
+    # pages, conditional and partial requests are Solara's own business, never cached
+    client.get("/", headers={"accept-encoding": "gzip"}), client.get("/", headers={"accept-encoding": "gzip"})
+    client.get("/static/app.js", headers={"if-none-match": first.headers["etag"]})
+    assert calls.count("/") == 2 and calls.count("/static/app.js") == 3
+    cache = CachedGZipMiddleware.cache
+    assert cache.hits == 1 and gzip.decompress(next(iter(cache._items.values()))[1]) == asset.read_bytes()
+
+
+def test_static_cache_is_bounded():
+    from diffviz.servers.solara_main import StaticCache
+
+    cache = StaticCache(max_total=10, max_entry=6)
+    start = {"type": "http.response.start", "status": 200, "headers": []}
+    cache.put("a", start, b"12345"), cache.put("b", start, b"12345")
+    cache.put("big", start, b"1234567")  # over max_entry: not kept
+    assert cache.get("big") is None and cache.get("a") is not None
+    cache.put("c", start, b"123")  # over max_total: the least recently used ("b") goes
+    assert cache.get("b") is None and cache.get("a") is not None and cache.get("c") is not None
+    assert cache._size == 8
+
+
+def test_solara_command_runs_solara_through_the_caching_launcher():
+    import subprocess
+    import sys
+
+    from diffviz.servers import solara_command
+
+    cmd = solara_command(port=9999)
+    assert cmd[1:4] == ["-m", "diffviz.servers.solara_main", "run"]
+    # the launcher hands the command line to Solara's own CLI
+    out = subprocess.run([sys.executable, "-m", "diffviz.servers.solara_main", "run", "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "--production" in out.stdout
+
+
+def test_release_memory_runs_at_most_once_per_window_and_once_after_it(monkeypatch):
+    import time
+
+    from diffviz import utils
+
+    runs = []
+    monkeypatch.setattr(utils, "_release_now", lambda: runs.append(time.monotonic()))
+    monkeypatch.setattr(utils, "RELEASE_EVERY_S", 0.5)
+    monkeypatch.setattr(utils, "_released", [0.0])
+    utils.release_memory()
+    for _ in range(20):  # a burst of actions: one release now, one at the window's end
+        utils.release_memory()
+    assert len(runs) == 1
+    time.sleep(0.8)
+    assert len(runs) == 2 and runs[1] - runs[0] >= 0.45
+    utils.release_memory(force=True)
+    assert len(runs) == 3

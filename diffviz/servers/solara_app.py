@@ -72,10 +72,13 @@ def run_cells(cells: list[tuple[str, str]]) -> list[W.Widget]:
 
 def _font_style() -> W.HTML:
     """The CJK subset font and font stacks (as Voila's template and the static export have them): the
-    dashboards' Chinese lines and a zh page would be boxes on a machine with no CJK font."""
-    from ..i18n.fonts import font_css
+    dashboards' Chinese lines and a zh page would be boxes on a machine with no CJK font. The font is a
+    file the server serves (`assets_dir`), fetched once by each browser, not 240 KB in every viewer's
+    websocket."""
+    from ..i18n.fonts import FONT_FILE, font_css
+    from . import PAGE_ASSETS_URL
 
-    return W.HTML(f"<style>{font_css()}</style>", layout=W.Layout(display="none"))
+    return W.HTML(f"<style>{font_css(PAGE_ASSETS_URL + FONT_FILE.name)}</style>", layout=W.Layout(display="none"))
 
 
 def presenter_requested(search: str | None) -> bool:

@@ -189,3 +189,59 @@ def test_solara_presenter_mode_from_the_address(solara_server, page):
     assert page.evaluate(width) > plain * 1.2, "pictures drawn bigger for the projector"
     assert not page.log.foreign and not page.log.page_errors, (page.log.foreign, page.log.page_errors)
     screenshot(page, "solara_presenter")
+
+
+def test_solara_serves_the_cjk_font_as_a_file(solara_server, page):
+    """The dashboard's Chinese line is drawn with diffviz's CJK subset font, which the page fetches as a file
+    (once per browser, compressed once per server), not inside every viewer's websocket."""
+    from .test_zh import assert_drawn_with_the_font, assert_glyphs_differ, no_system_cjk_font
+
+    fonts = []
+    page.on("response", lambda r: fonts.append((r.url, r.status)) if r.url.endswith(".woff2") and "cjk" in r.url else None)
+    open_dashboard(page, solara_server)
+    page.evaluate("() => document.fonts.ready")
+    assert [status for _, status in fonts] == [200], fonts
+    styles = page.evaluate("() => Array.from(document.querySelectorAll('style')).map(s => s.textContent.length)")
+    assert max(styles) < 200_000, "a style sheet still carries the font inlined"
+    found = page.evaluate("""() => { const p = Array.from(document.querySelectorAll('.dv-markdown p'))
+        .find(e => e.textContent.includes('反向过程')); if (p) p.id = 'dv-zh-line'; return !!p; }""")
+    assert found, "the dashboard's Chinese line"
+    line = "#dv-zh-line"
+    if no_system_cjk_font():  # on a machine with a CJK font the browser could draw it without ours
+        assert_glyphs_differ(page, line, "solara")
+    assert_drawn_with_the_font(page, line, "solara_markdown")
+    assert not page.log.foreign and not page.log.page_errors and not page.log.console_errors
+
+
+def test_the_benchmarks_light_viewer_gets_the_page_and_generates(solara_server):
+    """benchmarks/classroom.py's light viewer (the server's whole work for one viewer, without a browser's
+    rendering) speaks to the real server as Solara's front end does: it gets every widget, the player's
+    frames, and a new summary after Generate."""
+    import asyncio
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "classroom.py"
+    spec = importlib.util.spec_from_file_location("classroom_benchmark", path)
+    classroom = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(classroom)
+    from concurrent.futures import ThreadPoolExecutor
+
+    def in_thread(coro_fn):  # the sync Playwright of the other tests keeps an event loop on this thread
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(lambda: asyncio.run(coro_fn())).result()
+
+    assets = in_thread(lambda: classroom.page_assets(solara_server.url))
+    assert any("solara-vuetify" in a for a in assets) and any("diffviz-cjk" in a for a in assets)
+    viewer, out = classroom.LightViewer(solara_server.url, assets), {}
+
+    async def one():
+        start = asyncio.Event()
+        start.set()
+        await viewer.run(4242, start, out)
+
+    in_thread(one)
+    assert "error" not in out, out
+    assert 0 < out["ready"] < 60 and 0 < out["generate"] < 120, out
+    kinds = [s.get("_model_name") for s in viewer.comms.values()]
+    assert kinds.count("ButtonModel") >= 2 and "AnyModel" in kinds, kinds
