@@ -338,6 +338,86 @@ class ProxiedSolara:
         self.proc.wait(timeout=60)
 
 
+BARE_APP = """import ipywidgets as W
+import solara
+
+
+@solara.component
+def Page():
+    solara.display(W.HTML("<div class='dv-player'><img width=64 height=64 src='data:image/gif;base64,"
+                          "R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7'></div>"))
+"""
+
+
+def chromium_cpu() -> float:
+    """CPU seconds used so far by every Chromium process on the machine."""
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if "chrom" in (proc.info["name"] or ""):
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+    return total
+
+
+async def page_cpu(url: str, loads: int = 4) -> list[float]:
+    """Chromium's CPU seconds (all its processes) for each of `loads` fresh viewers opening `url` one after
+    another, until the player shows."""
+    from playwright.async_api import async_playwright
+
+    cpu = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for _ in range(loads):
+            ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = await ctx.new_page()
+            before = chromium_cpu()
+            await page.goto(url, timeout=TIMEOUT_MS)
+            await page.wait_for_selector(READY, timeout=TIMEOUT_MS, state="visible")
+            await page.wait_for_timeout(300)
+            cpu.append(chromium_cpu() - before)
+            await ctx.close()
+        await browser.close()
+    return cpu
+
+
+def browser_floor(dashboard: str, workers: int) -> None:
+    """What the hall's browsers alone cost this machine: Chromium CPU per page load for a bare Solara page (one
+    HTML widget, no diffviz) and for the dashboard, and the least wall time 20 such loads need on its cores."""
+    import tempfile
+
+    from browser.conftest import SolaraServer, free_port, wait_for_port
+
+    from diffviz.servers import solara_command, solara_environment
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = Path(tmp) / "bare.py"
+        app.write_text(BARE_APP)
+        port = free_port()
+        log = Path(tmp) / "bare.log"
+        cmd = solara_command(port=port)
+        cmd[cmd.index("diffviz.servers.solara_app")] = str(app)
+        proc = subprocess.Popen(cmd, env=solara_environment(dashboard), stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(proc, port, log, "solara (bare page)", 120)
+            bare = asyncio.run(page_cpu(f"http://127.0.0.1:{port}/"))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    server = SolaraServer(dashboard, workers)
+    try:
+        full = asyncio.run(page_cpu(server.url))
+    finally:
+        server.stop()
+    cores = os.cpu_count() or 1
+    for name, cpu in (("bare Solara page", bare), (f"dashboard {dashboard}", full)):
+        med = statistics.median(cpu[1:])  # the first load also warms the browser itself
+        print(f"{name}: Chromium CPU per page load {med:.2f} s (loads: {', '.join(f'{c:.2f}' for c in cpu)}); "
+              f"20 such loads need ≥ {20 * med / cores:.1f} s of this machine's {cores} cores", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--server", nargs="*", default=["solara", "voila"], choices=["solara", "voila"])
@@ -350,7 +430,11 @@ def main():
     p.add_argument("--clients", choices=["chromium", "light"], default="chromium",
                    help="Solara's viewers: all headless Chromium (the browsers share this machine's cores), or "
                         "N − 1 light viewers (the server's whole work for a viewer, no rendering) + 1 Chromium")
+    p.add_argument("--browser-floor", action="store_true",
+                   help="only measure Chromium's own CPU per page load (bare Solara page and the dashboard)")
     args = p.parse_args()
+    if args.browser_floor:
+        return browser_floor(args.dashboard, args.workers)
     light = args.clients == "light"
     print(f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GB; dashboard {args.dashboard}", flush=True)
     print(LIGHT_HEAD if light and args.server == ["solara"] else HEAD, flush=True)

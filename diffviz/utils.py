@@ -9,17 +9,20 @@ import gc
 import glob
 import os
 import signal
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
 from . import errors as _errors
 from .errors import DiffvizError
+
+if TYPE_CHECKING:
+    import torch
 
 # Set by diffviz.voila for the kernels it serves: where the page serves plotly's widget bundle (a path
 # under the server's base URL); diffviz.widgets.charts then points charts at it. Here so both import down.
@@ -27,10 +30,17 @@ PLOTLY_BUNDLE_ENV = "DIFFVIZ_PLOTLY_BUNDLE"
 # Presenter mode (bigger pictures and text for a projector) for every view a kernel makes; set by
 # `diffviz dashboard --presenter`, read by diffviz.widgets.base.presenter().
 PRESENTER_ENV = "DIFFVIZ_PRESENTER"
+# Worker threads for heavy view actions (diffviz.widgets.base): 1 in a Voila kernel, a small pool in a
+# Solara server; set by `diffviz dashboard --server solara --workers N`.
+WORKERS_ENV = "DIFFVIZ_WORKERS"
+# torch is imported where it is used: the `diffviz dashboard` launcher and the sticky proxy import this
+# module and should not carry torch's ~0.4 GB for a whole lecture.
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """Return the requested device, or the best available one (cuda, then mps, then cpu)."""
+    import torch
+
     if device is not None:
         try:
             dev = torch.device(device)
@@ -80,6 +90,8 @@ def to_unit(images):
 
 def to_u8(x: torch.Tensor) -> torch.Tensor:
     """float in [-1, 1] (any layout) → uint8 pixels 0..255, rounded; values outside are clipped."""
+    import torch
+
     return ((x + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 
@@ -216,7 +228,8 @@ def _release_later() -> None:
 
 def _release_now() -> None:
     gc.collect()
-    if torch.cuda.is_available():
+    torch = sys.modules.get("torch")  # nothing of torch's to free in a process that never imported it
+    if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
     libc = _libc()
     if libc is not None:

@@ -428,3 +428,23 @@ def test_release_memory_runs_at_most_once_per_window_and_once_after_it(monkeypat
     assert len(runs) == 2 and runs[1] - runs[0] >= 0.45
     utils.release_memory(force=True)
     assert len(runs) == 3
+
+
+def test_launcher_and_proxy_do_not_carry_torch():
+    """`diffviz dashboard` stays alive beside its servers for the whole lecture, and the sticky proxy holds
+    every connection: neither imports torch (each would carry ~0.4–0.9 GB of RSS for nothing)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, psutil\n"
+            "import diffviz.cli, diffviz.commands.dashboard, diffviz.servers.proxy\n"
+            "from diffviz.servers import solara_command, solara_environment\n"
+            "from diffviz.voila import voila_command, voila_environment\n"
+            "solara_environment('02_reverse'), solara_command(), voila_environment()\n"
+            "heavy = [m for m in ('torch', 'diffusers', 'open_clip', 'ipywidgets') if m in sys.modules]\n"
+            "print(heavy, psutil.Process().memory_info().rss // 2**20)\n")  # (ru_maxrss keeps the forking pytest's)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    heavy, rss_mb = out.stdout.rsplit("]", 1)
+    assert heavy + "]" == "[]", f"the launcher imports {heavy}]"
+    assert int(rss_mb) < 150, f"launcher RSS {rss_mb} MB"

@@ -74,8 +74,8 @@ def assets_dir() -> Path:
 def solara_environment(dashboard: str, workers: int = DEFAULT_WORKERS) -> dict[str, str]:
     """Environment for the Solara server process."""
     from ..i18n.fonts import FONT_SERVED_ENV
+    from ..utils import WORKERS_ENV
     from ..voila import plotly_bundle_name
-    from ..widgets.base import WORKERS_ENV
 
     env = dict(os.environ)
     env[DASHBOARD_ENV] = dashboard

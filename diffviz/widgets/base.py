@@ -21,7 +21,7 @@ from PIL import Image
 
 from ..errors import DiffvizError
 from ..models.pipeline import GuidanceRangeWarning
-from ..utils import PRESENTER_ENV, release_memory
+from ..utils import PRESENTER_ENV, WORKERS_ENV, release_memory
 from .i18n import tr
 
 
@@ -170,7 +170,6 @@ def add_cjk_font(box: W.Box, model=None) -> None:
 # (one viewer) has one worker; a Solara server (many viewers in one process) sets WORKERS_ENV to a
 # small pool so one viewer's slow request does not queue everyone else's. A view's own actions still
 # run one at a time, in the order they were asked for (see View.submit).
-WORKERS_ENV = "DIFFVIZ_WORKERS"
 _WORKER: list[ThreadPoolExecutor] = []
 _WORKER_LOCK = threading.Lock()
 
