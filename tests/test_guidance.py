@@ -7,7 +7,6 @@ import torch
 from diffviz.diffusion.forward import forward_process, predict_x0
 from diffviz.diffusion.guidance import combine, guided_prediction, outside_range, visibility_gain
 from diffviz.diffusion.objective import noise_prediction, train_step
-from diffviz.diffusion.schedule import Schedule
 
 
 def test_predict_x0_inverts_the_forward_process():

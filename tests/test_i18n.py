@@ -11,7 +11,6 @@ import re
 import string
 
 import ipywidgets as W
-import numpy as np
 import plotly.graph_objects as go
 import pytest
 

@@ -33,7 +33,6 @@ from ..diffusion.guidance import drop_conditions
 from ..diffusion.objective import NoisePrediction, noise_prediction
 from ..diffusion.points import reverse_points
 from ..diffusion.schedule import Schedule
-from ..diffusion.trajectory import to_uint8_image
 from ..errors import DiffvizError
 from ..models import builders
 from ..models.conditioning import ClassConditioner

@@ -28,7 +28,7 @@ from ..data.toy2d import TOY_NAMES, toy_points
 from ..diffusion.points import EXTENT, field_arrows, forward_chain, point_film, render_points
 from ..diffusion.trajectory import to_uint8_image, to_uint8_noise
 from ..errors import DiffvizError
-from ..training.live import LiveTraining, ToyTask, make_task
+from ..training.live import LiveTraining, make_task
 from .base import WIDE, Int, View, button, explain, guarded, heading, heavy, image_widget, notice, set_png, tile
 from .charts import LAYOUT, _figure_widget, update_trace
 from .i18n import tr

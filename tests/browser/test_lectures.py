@@ -6,7 +6,6 @@ seen and the screenshot (artifacts/screenshots/<dashboard>-<viewport>/<nn>-<step
 """
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
@@ -178,7 +177,6 @@ def test_forward_lecture(lecture, viewport, tmp_path):
 # ---- 02 reverse / 03 training: ReverseProcess and NoiseInspector -----------------------------------------
 def noise_inspector_steps(lec: Lecture, view, cond: str) -> None:
     """Every control of a NoiseInspector (`cond`: "Prompt" text box or "Class" dropdown)."""
-    page = lec.page
     boxes = picture_boxes(view, f"ni-{lec.n}")
     lec.region("ni pictures", boxes[0])
     lec.region("ni guided", boxes[1] if len(boxes) > 1 else boxes[0])
@@ -379,7 +377,7 @@ def test_evaluation_lecture(lecture, viewport):
 
     def matrix_labels():
         text = clip_charts.inner_text() if clip_charts.count() else ""
-        return [] if "a green triangle" in text else [f"the similarity matrix should list the new prompt 'a green triangle'"]
+        return [] if "a green triangle" in text else ["the similarity matrix should list the new prompt 'a green triangle'"]
 
     lec.step("clip: prompts edited", lambda: type_into(control(clip, "Prompts"), "a red circle\na green triangle\na blue square"))
     lec.step("clip: Generate and compare", lambda: button(clip, "Generate and compare").click(),

@@ -1,11 +1,8 @@
 """FramePlayer in a real Voila page and the static export from file://, in headless Chromium."""
-import json
 import textwrap
-import time
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from diffviz.voila import EXTENSIONS
 
