@@ -55,6 +55,18 @@ READY = ".dv-player img, .dv-player canvas"
 TIMEOUT_MS = 600_000
 
 
+def cpu_seconds(procs) -> float:
+    """CPU seconds (user + system) these processes have used so far (ones that have ended count 0)."""
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
 class Sampler:
     """Peak summed RSS of a process and all its children, sampled on a thread."""
 
@@ -64,14 +76,7 @@ class Sampler:
 
     def cpu(self) -> float:
         """CPU seconds (user + system) the server and its live children have used so far."""
-        total = 0.0
-        for p in [self.root, *self.root.children(recursive=True)]:
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.Error:
-                pass
-        return total
+        return cpu_seconds([self.root, *self.root.children(recursive=True)])
 
     def total(self) -> int:
         procs = [self.root]
@@ -351,15 +356,7 @@ def Page():
 
 def chromium_cpu() -> float:
     """CPU seconds used so far by every Chromium process on the machine."""
-    total = 0.0
-    for proc in psutil.process_iter(["name"]):
-        if "chrom" in (proc.info["name"] or ""):
-            try:
-                t = proc.cpu_times()
-                total += t.user + t.system
-            except psutil.Error:
-                pass
-    return total
+    return cpu_seconds(p for p in psutil.process_iter(["name"]) if "chrom" in (p.info["name"] or ""))
 
 
 async def page_cpu(url: str, loads: int = 4) -> list[float]:
