@@ -242,35 +242,35 @@ async def page_assets(url: str) -> list[str]:
     return list(dict.fromkeys(seen))
 
 
-async def light_hall(url: str, n: int, seed0: int, assets: list[str]) -> list[dict]:
-    """N viewers at once: N − 1 light viewers and one real Chromium viewer (the probe, last in the list):
-    the server carries a hall of N, and one browser shows what a student on their own laptop sees."""
+async def hall(url: str, n: int, seed0: int, assets: list[str] | None = None) -> list[dict]:
+    """N viewers at once, all headless Chromium; or, given `assets` (the page's files), N − 1 light viewers and
+    one real Chromium viewer (the probe, last in the list): the server carries a hall of N, and one browser
+    shows what a student on their own laptop sees."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         start, outs = asyncio.Event(), [dict() for _ in range(n)]
-        tasks = [asyncio.create_task(LightViewer(url, assets).run(seed0 + i, start, outs[i])) for i in range(n - 1)]
-        tasks.append(asyncio.create_task(viewer(browser, url, seed0 + n - 1, start, outs[-1])))
-        await asyncio.sleep(1.0)
-        start.set()
-        await asyncio.gather(*tasks)
-        await browser.close()
-    return outs
-
-
-async def hall(url: str, n: int, seed0: int) -> list[dict]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        start, outs = asyncio.Event(), [dict() for _ in range(n)]
-        tasks = [asyncio.create_task(viewer(browser, url, seed0 + i, start, outs[i])) for i in range(n)]
+        light = n - 1 if assets is not None else 0
+        tasks = [asyncio.create_task(LightViewer(url, assets).run(seed0 + i, start, outs[i]) if i < light
+                                     else viewer(browser, url, seed0 + i, start, outs[i])) for i in range(n)]
         await asyncio.sleep(1.0)  # contexts made: everyone navigates at once
         start.set()
         await asyncio.gather(*tasks)
         await browser.close()
     return outs
+
+
+def med(xs: list[float]) -> str:
+    return f"{statistics.median(xs):6.1f}" if xs else "     -"
+
+
+def mx(xs: list[float]) -> str:
+    return f"{max(xs):6.1f}" if xs else "     -"
+
+
+def one(out: dict, key: str) -> str:
+    return f"{out[key]:6.1f}" if key in out else "     -"
 
 
 def row(server: str, n: int, outs: list[dict], idle: int, peak: int, load: str, cpu: float) -> str:
@@ -279,8 +279,6 @@ def row(server: str, n: int, outs: list[dict], idle: int, peak: int, load: str, 
     fails = [o["error"] for o in outs if "error" in o]
     foreign = sum(len(o["foreign"]) for o in outs)
     errors = sum(len(o["errors"]) for o in outs)
-    med = lambda xs: f"{statistics.median(xs):6.1f}" if xs else "     -"  # noqa: E731
-    mx = lambda xs: f"{max(xs):6.1f}" if xs else "     -"  # noqa: E731
     return (f"| {server:6s} | {n:3d} | {med(ready)} | {mx(ready)} | {med(gen)} | {mx(gen)} | {peak / 2**30:5.2f} | "
             f"{(peak - idle) / max(1, n) / 2**20:6.0f} | {idle / 2**30:5.2f} | {cpu / max(1, n):5.1f} | {len(fails)} | {foreign} | {errors} | {load} |"
             + (f"  {fails[0]}" if fails else ""))
@@ -302,9 +300,6 @@ def light_row(server: str, n: int, outs: list[dict], idle: int, peak: int, load:
     ready = [o["ready"] for o in light if "ready" in o]
     gen = [o["generate"] for o in outs if "generate" in o]
     fails = [o["error"] for o in outs if "error" in o]
-    med = lambda xs: f"{statistics.median(xs):6.1f}" if xs else "     -"  # noqa: E731
-    mx = lambda xs: f"{max(xs):6.1f}" if xs else "     -"  # noqa: E731
-    one = lambda o, k: f"{o[k]:6.1f}" if k in o else "     -"  # noqa: E731
     return (f"| {server:6s} | {n - 1:3d} + 1 | {med(ready)} | {mx(ready)} | {one(probe, 'ready')} | {med(gen)} | {mx(gen)} "
             f"| {one(probe, 'generate')} | {peak / 2**30:5.2f} | {(peak - idle) / max(1, n) / 2**20:6.0f} | {idle / 2**30:5.2f} "
             f"| {cpu / max(1, n):5.1f} | {len(fails)} | {len(probe['foreign'])} | {len(probe['errors'])} | {load} |"
@@ -320,13 +315,9 @@ class ProxiedSolara:
     (the memory sampled is the whole process tree: proxy + every Solara process)."""
 
     def __init__(self, dashboard: str, workers: int, processes: int):
-        import socket
+        from browser.conftest import free_port, wait_for_port
 
-        from browser.conftest import wait_for_port
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}/"
         log = Path(os.environ.get("TMPDIR", "/tmp")) / f"solara-proxy-{port}.log"
         env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
@@ -446,7 +437,7 @@ def main():
             for n in args.viewers:
                 idle, load, cpu0 = Sampler(server.proc.pid).total(), load_avg(), Sampler(server.proc.pid).cpu()
                 with Sampler(server.proc.pid) as s:
-                    outs = asyncio.run(light_hall(server.url, n, seed, assets) if light else hall(server.url, n, seed))
+                    outs = asyncio.run(hall(server.url, n, seed, assets if light else None))
                 name = "solara" if args.processes == 1 else f"solara×{args.processes}"
                 print((light_row if light else row)(name, n, outs, idle, s.peak, load, s.cpu() - cpu0), flush=True)
                 seed += n

@@ -62,14 +62,16 @@ class StaticCache:
                 self._size -= len(dropped)
 
 
-def cacheable(scope) -> bool:
-    if scope["type"] != "http" or scope.get("method") != "GET":
-        return False
-    if not scope.get("path", "").startswith(STATIC_PREFIXES):
-        return False
+def cache_key(scope) -> tuple | None:
+    """The cache entry a request reads, or None for one answered by Solara itself: anything but a plain GET of
+    a static file (pages, API, websocket) and conditional or partial requests (304, 206)."""
+    if scope["type"] != "http" or scope.get("method") != "GET" or not scope.get("path", "").startswith(STATIC_PREFIXES):
+        return None
     headers = Headers(scope=scope)
-    # conditional and partial requests get Solara's own answer (304, 206)
-    return not any(h in headers for h in ("range", "if-none-match", "if-modified-since"))
+    if any(h in headers for h in ("range", "if-none-match", "if-modified-since")):
+        return None
+    gz = "gzip" in headers.get("accept-encoding", "")
+    return scope.get("root_path", ""), scope["path"], scope.get("query_string", b""), gz
 
 
 class CachedGZipMiddleware(_SolaraGZip):
@@ -78,11 +80,10 @@ class CachedGZipMiddleware(_SolaraGZip):
     cache = StaticCache()  # one per process: every viewer shares it
 
     async def __call__(self, scope, receive, send) -> None:
-        if not cacheable(scope):
+        key = cache_key(scope)
+        if key is None:
             await super().__call__(scope, receive, send)
             return
-        gz = "gzip" in Headers(scope=scope).get("accept-encoding", "")
-        key = (scope.get("root_path", ""), scope["path"], scope.get("query_string", b""), gz)
         hit = self.cache.get(key)
         if hit is not None:
             start, body = hit

@@ -377,6 +377,11 @@ def tag(locator, name: str):
     return locator.page.locator(f"[data-scn='{name}']")
 
 
+def chart_box(scope, name: str):
+    """The last widget box in `scope` that holds a plotly chart, tagged `name` (see `tag`)."""
+    return tag(scope.locator(".widget-box").filter(has=scope.page.locator(".js-plotly-plot")).last, name)
+
+
 def player_step(player) -> int:
     return int(player.get_attribute("data-step") or -1)
 

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from .conftest import SHOTS, PageLog
-from .lecture import Lecture, button, control, html_text, tag, type_into
+from .lecture import Lecture, button, chart_box, control, html_text, type_into
 from .test_lectures import READY, loaded
 
 pytestmark = pytest.mark.browser
@@ -49,7 +49,7 @@ def test_stable_diffusion_folder_in_voila(browser, voila, tmp_path):
         loaded(lec)
         lec.region("player", reverse.locator(".dv-player .dv-grid").first)
         lec.region("final", reverse.locator("img.widget-image").first)
-        lec.region("token states", tag(latent.locator(".widget-box").filter(has=page.locator(".js-plotly-plot")).last, "states"))
+        lec.region("token states", chart_box(latent, "states"))
 
         def summary(scheduler: str):
             def check():

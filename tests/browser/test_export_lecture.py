@@ -7,6 +7,7 @@ in the Chinese export.
 """
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 
@@ -46,8 +47,19 @@ def export(tmp_path, name: str, *args: str):
     return out
 
 
-def open_offline(browser, path):
-    return open_exported(browser, path, VIEWPORT)
+@contextlib.contextmanager
+def offline_lecture(browser, path, where: str):
+    """The exported page opened from file:// with the network blocked. After the test's own steps: laid out
+    within the viewport, a screenshot, no console error, no request off the machine."""
+    ctx, page, errors, external = open_exported(browser, path, VIEWPORT)
+    try:
+        yield page
+        check_layout(page, where)
+        screenshot(page, "export_lecture_" + where.replace(" ", "_"))
+        assert not errors, errors
+        assert not external, f"requests off the machine: {external}"
+    finally:
+        ctx.close()
 
 
 def check_layout(page, where: str) -> None:
@@ -112,8 +124,7 @@ def same_as_fresh_text(page, selector: str) -> None:
 
 def test_shapes_lecture_export_works_offline(tmp_path, browser):
     path = export(tmp_path, "shapes-en", "--model", "shapes", "--lang", "en")
-    ctx, page, errors, external = open_offline(browser, path)
-    try:
+    with offline_lecture(browser, path, "shapes en") as page:
         for key in ("forward", "reverse", "noise", "guidance", "schedulers", "clip", "fid", "latent"):
             assert page.locator(f"section#{key}").count() == 1, f"section {key} missing"
             assert page.locator(f"section#{key} .dv-notice-box").count() == 1, f"{key}: no what-to-notice text"
@@ -124,20 +135,13 @@ def test_shapes_lecture_export_works_offline(tmp_path, browser):
             hover_chart(page, key)
         assert page.locator("#clip .plotly .heatmaplayer").count() == 1, "the CLIP matrix is drawn"
         assert page.locator("#fid .js-plotly-plot").count() == 2, "FID-vs-N and the feature space"
-        check_layout(page, "shapes en")
-        screenshot(page, "export_lecture_shapes_en")
-        assert not errors, errors
-        assert not external, f"requests off the machine: {external}"
-    finally:
-        ctx.close()
 
 
 def test_digits_lecture_export_in_chinese(tmp_path, browser):
     from .test_zh import assert_glyphs_differ
 
     path = export(tmp_path, "digits-zh", "--model", "digits", "--lang", "zh")
-    ctx, page, errors, external = open_offline(browser, path)
-    try:
+    with offline_lecture(browser, path, "digits zh") as page:
         assert page.locator("html[lang='zh']").count() == 1
         for key in ("forward", "reverse", "noise", "guidance", "schedulers", "fid"):
             assert page.locator(f"section#{key}").count() == 1, f"section {key} missing"
@@ -147,9 +151,3 @@ def test_digits_lecture_export_in_chinese(tmp_path, browser):
         same_as_fresh_text(page, "nav b")
         scrub(page, "reverse")
         hover_chart(page, "guidance" if page.locator("#guidance .js-plotly-plot").count() else "noise")
-        check_layout(page, "digits zh")
-        screenshot(page, "export_lecture_digits_zh")
-        assert not errors, errors
-        assert not external, f"requests off the machine: {external}"
-    finally:
-        ctx.close()

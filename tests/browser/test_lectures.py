@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from .conftest import PageLog, VoilaServer
-from .lecture import (Lecture, button, control, first_pictures, html_text, numbers, picture_boxes, player_step, readout, scrub_player,
+from .lecture import (Lecture, button, chart_box, control, first_pictures, html_text, numbers, picture_boxes, player_step, readout, scrub_player,
                       slider_drag, slider_keys, slider_type, tag, type_into)
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "diffviz" / "dashboards"
@@ -282,8 +282,8 @@ def test_guidance_lecture(lecture, viewport):
     sweep, sched = page.locator(".diffviz-view").nth(0), page.locator(".diffviz-view").nth(1)
     loaded(lec)
     lec.region("sweep images", first_pictures(lec, sweep, "sweep"))
-    chart_box = tag(sweep.locator(".widget-box").filter(has=page.locator(".js-plotly-plot")).last, "sweep-chart")
-    lec.region("sweep chart", chart_box)
+    sweep_chart = chart_box(sweep, "sweep-chart")
+    lec.region("sweep chart", sweep_chart)
     lec.region("scheduler grid", first_pictures(lec, sched, "sched"))
 
     def clip_scores(n: int):
@@ -337,7 +337,7 @@ def test_latent_lecture(lecture, viewport):
     page = lec.page
     view = page.locator(".diffviz-view").first
     loaded(lec)
-    lec.region("token states", tag(view.locator(".widget-box").filter(has=page.locator(".js-plotly-plot")).last, "states"))
+    lec.region("token states", chart_box(view, "states"))
     lec.region("pictures", first_pictures(lec, view, "latent"))
 
     def psnr():
@@ -373,7 +373,7 @@ def test_evaluation_lecture(lecture, viewport):
     clip_charts = tag(clip.locator(".widget-hbox").filter(has=page.locator(".js-plotly-plot")), "clip-charts")
     lec.region("clip matrix", clip_charts.locator("> :nth-child(1)"))
     lec.region("clip projection", clip_charts.locator("> :nth-child(2)"))
-    lec.region("clip per step", tag(clip.locator(".widget-box").filter(has=page.locator(".js-plotly-plot")).last, "clip-step"))
+    lec.region("clip per step", chart_box(clip, "clip-step"))
 
     def matrix_labels():
         text = clip_charts.inner_text() if clip_charts.count() else ""
@@ -471,7 +471,7 @@ def test_word_maps_lecture(lecture, viewport):
     loaded(lec)
     player = view.locator(".dv-player").first
     lec.region("word map", player.locator(".dv-grid"))
-    lec.region("share chart", tag(view.locator(".widget-box").filter(has=page.locator(".js-plotly-plot")).last, "shares"))
+    lec.region("share chart", chart_box(view, "shares"))
     tokens = view.locator(".widget-toggle-buttons .widget-toggle-button")
 
     def offered(words: list[str]):
@@ -511,7 +511,7 @@ def test_prompt_compare_lecture(lecture, viewport):
     loaded(lec)
     player = view.locator(".dv-player").first
     lec.region("pair", player.locator(".dv-grid"))
-    lec.region("delta chart", tag(view.locator(".widget-box").filter(has=page.locator(".js-plotly-plot")).last, "delta"))
+    lec.region("delta chart", chart_box(view, "delta"))
 
     def delta_shown(positive: bool = True):
         def check():
