@@ -8,7 +8,7 @@ PORT    ?= 8866
 
 .PHONY: venv dashboard test test-fast browsers benchmarks clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(PIP) -e '.[dev]'

@@ -445,7 +445,7 @@ def main():
         finally:
             server.stop()
     if "voila" in args.server:
-        nb = ROOT / "diffviz" / "dashboards" / f"{args.dashboard}.ipynb"
+        nb = ROOT / "dashboards" / f"{args.dashboard}.ipynb"
         for n in args.voila_viewers or args.viewers:
             server = VoilaServer(nb, preheat=True, settings={"CappedKernelManager.max_kernels": n + 2})
             try:

@@ -86,13 +86,13 @@ def main():
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    names = args.dashboards or sorted(q.stem for q in (ROOT / "diffviz" / "dashboards").glob("*.ipynb"))
+    names = args.dashboards or sorted(q.stem for q in (ROOT / "dashboards").glob("*.ipynb"))
     cull = {"MappingKernelManager.cull_idle_timeout": args.cull, "MappingKernelManager.cull_interval": 5}
     print(f"floor (ipykernel + torch + diffusers UNets, no diffviz): {floor()}")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         for name in names:
-            nb = ROOT / "diffviz" / "dashboards" / f"{name}.ipynb"
+            nb = ROOT / "dashboards" / f"{name}.ipynb"
             cold_server = VoilaServer(nb, preheat=False)
             cold = seconds(*load(browser, cold_server.url, charts=True))
             cold_memory = memory(kernels(cold_server))

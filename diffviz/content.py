@@ -1,7 +1,9 @@
 """Where the package's own content lives: the lecture dashboards and the chapter notebooks.
 
-Both ship inside the package (`diffviz/dashboards/`, `diffviz/notebooks/`), so `pip install diffviz`
-gives them; they are found with importlib.resources, never by walking up from a source checkout.
+In the source tree they sit at the top (`notebooks/`, `dashboards/`, beside `diffviz/`); the build maps them
+into the wheel as `diffviz/notebooks/` and `diffviz/dashboards/` (pyproject.toml's package-dir), so
+`pip install diffviz` gives them and importlib.resources finds them. A checkout (the folder above `diffviz/`
+holds pyproject.toml and these folders) uses its own top-level copies, so an edited chapter is what is served.
 `DIFFVIZ_DASHBOARDS` points `diffviz dashboard` at another folder of dashboards (a course's own).
 """
 from __future__ import annotations
@@ -17,13 +19,20 @@ DASHBOARDS_ENV = "DIFFVIZ_DASHBOARDS"
 LANGUAGES = ("en", "zh")
 
 
-def _package_folder(name: str) -> Path:
+CHECKOUT = Path(__file__).resolve().parents[1]  # the source tree's top, when diffviz runs from a checkout
+
+
+def package_folder(name: str) -> Path:
+    """`notebooks` or `dashboards`: a checkout's top-level folder, else the installed package's copy."""
+    top = CHECKOUT / name
+    if (CHECKOUT / "pyproject.toml").is_file() and top.is_dir():
+        return top
     return Path(str(files("diffviz") / name))
 
 
 def dashboards_dir() -> Path:
     """The folder of dashboards `diffviz dashboard` serves (the package's, or $DIFFVIZ_DASHBOARDS)."""
-    d = Path(os.environ[DASHBOARDS_ENV]) if os.environ.get(DASHBOARDS_ENV) else _package_folder("dashboards")
+    d = Path(os.environ[DASHBOARDS_ENV]) if os.environ.get(DASHBOARDS_ENV) else package_folder("dashboards")
     if not d.is_dir():
         raise MissingFileError(f"no dashboards folder at {d}; {DASHBOARDS_ENV} must name a folder of .ipynb dashboards")
     return d
@@ -37,7 +46,7 @@ def chapters_dir(lang: str = "en") -> Path:
     """The chapter notebooks in a language (English: the folder itself; others: a subfolder)."""
     if lang not in LANGUAGES:
         raise DiffvizError(f"unknown language {lang!r}; allowed: {', '.join(LANGUAGES)}")
-    d = _package_folder("notebooks")
+    d = package_folder("notebooks")
     d = d if lang == "en" else d / lang
     if not any(d.glob("*.ipynb")):
         raise MissingFileError(f"no {lang} chapters in this diffviz installation (looked in {d})")

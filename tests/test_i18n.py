@@ -177,13 +177,13 @@ def test_font_covers_every_chapter_and_every_caption_character():
     from diffviz.i18n.fonts import needs_font
 
     have = font_characters()
-    chapters = sorted((I18N_DIR.parent / "notebooks").rglob("*.ipynb"))
+    chapters = sorted((I18N_DIR.parents[1] / "notebooks").rglob("*.ipynb"))
     assert any(p.parent.name == "zh" and p.name.startswith("05") for p in chapters)
     for path in chapters:
         text = _notebook_text(path)
         missing = {c for c in text if needs_font(c)} - have
         assert not missing, f"{path.parent.name}/{path.name}: the font lacks {''.join(sorted(missing))!r} (rebuild it)"
-    ch5 = _notebook_text(I18N_DIR.parent / "notebooks" / "zh" / "05_latent_diffusion.ipynb")
+    ch5 = _notebook_text(I18N_DIR.parents[1] / "notebooks" / "zh" / "05_latent_diffusion.ipynb")
     assert sum(map(is_cjk, ch5)) > 300 and "左上角有一个小的蓝色正方形" in ch5
     assert set(vocabulary_zh()) <= have, "".join(sorted(set(vocabulary_zh()) - have))
 

@@ -1,4 +1,4 @@
-"""The Chinese chapters (diffviz/notebooks/zh/) are the English chapters in Chinese: same cells, same code.
+"""The Chinese chapters (notebooks/zh/) are the English chapters in Chinese: same cells, same code.
 
 Their code may differ from the English only in what a reader sees (string literals, comments) and in one
 added cell that switches the language; the prose is Chinese, with the lecture's own terms.
@@ -15,8 +15,8 @@ import pytest
 from diffviz.i18n.fonts import is_cjk
 
 ROOT = Path(__file__).resolve().parents[1]
-EN = sorted((ROOT / "diffviz" / "notebooks").glob("*.ipynb"))
-ZH_DIR = ROOT / "diffviz" / "notebooks" / "zh"
+EN = sorted((ROOT / "notebooks").glob("*.ipynb"))
+ZH_DIR = ROOT / "notebooks" / "zh"
 LANGUAGE_CELL = re.compile(r"^from diffviz\.widgets import set_language\nset_language\('zh'\)")
 TERMS = ["前向过程", "反向过程", "噪声预测器", "分类器无关引导", "文字编码器", "解码器", "隐空间", "训练资料", "CLIP 分数", "FID"]
 

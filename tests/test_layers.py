@@ -110,4 +110,18 @@ def test_docs_draw_the_layers_of_this_table():
         table.setdefault(level, []).append(name)
     top = max(table) + 1
     assert {k: sorted(v) for k, v in readme.items() if k != top} == {k: sorted(v) for k, v in table.items()}
-    assert readme[top] == ["notebooks", "dashboards"] and all((PACKAGE / p).is_dir() for p in readme[top])
+    assert readme[top] == ["notebooks", "dashboards"] and all((root / p).is_dir() for p in readme[top])
+
+
+def test_the_source_tree_has_the_top_level_the_user_asked_for():
+    """pyproject.toml, diffviz/, notebooks/, dashboards/, tests/, README.md at the root; the chapters and
+    dashboards live only there (the wheel gets them through package-dir: tests/test_package.py)."""
+    root = PACKAGE.parent
+    for name in ("pyproject.toml", "README.md"):
+        assert (root / name).is_file(), name
+    for name in ("diffviz", "notebooks", "dashboards", "tests"):
+        assert (root / name).is_dir(), name
+    assert any((root / "notebooks").glob("*.ipynb")) and any((root / "notebooks" / "zh").glob("*.ipynb"))
+    assert any((root / "dashboards").glob("*.ipynb")) and (root / "dashboards" / "voila.json").is_file()
+    inside = list(PACKAGE.glob("notebooks/**/*.ipynb")) + list(PACKAGE.glob("dashboards/*"))
+    assert not inside, f"a second copy of the chapters or dashboards inside diffviz/: {inside[:3]}"

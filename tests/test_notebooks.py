@@ -6,9 +6,9 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "diffviz" / "notebooks").glob("*.ipynb"))
-ZH_NOTEBOOKS = sorted((ROOT / "diffviz" / "notebooks" / "zh").glob("*.ipynb"))
-DASHBOARDS = sorted((ROOT / "diffviz" / "dashboards").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+ZH_NOTEBOOKS = sorted((ROOT / "notebooks" / "zh").glob("*.ipynb"))
+DASHBOARDS = sorted((ROOT / "dashboards").glob("*.ipynb"))
 NOTICE = {"en": "What to notice", "zh": "注意看"}
 # The Chinese chapters run the English chapters' code (tests/test_i18n_chapters.py checks that); two of them
 # also run here, top to bottom, to keep CI time down.

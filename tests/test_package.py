@@ -15,8 +15,8 @@ from diffviz.content import chapters, copy_chapters, dashboard_names, dashboards
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_dashboards_and_chapters_ship_inside_the_package():
-    assert dashboards_dir().parent == Path(__import__("diffviz").__file__).parent
+def test_a_checkout_serves_its_top_level_dashboards_and_chapters():
+    assert dashboards_dir() == ROOT / "dashboards" and chapters()[0].parent == ROOT / "notebooks"
     assert {"explainer", "01_forward", "06_evaluation"} <= set(dashboard_names())
     assert [p.stem[:2] for p in chapters()] == ["01", "02", "03", "04", "05", "06"]
 
@@ -83,8 +83,15 @@ def test_built_wheel_gives_what_a_pip_user_needs(tmp_path):
     wheel = next(dist.glob("diffviz-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.endswith("licenses/LICENSE") for n in names), "the wheel carries the LICENSE"
+    shipped = {f"diffviz/{p.relative_to(ROOT).as_posix()}" for d in ("notebooks", "dashboards")
+               for p in (ROOT / d).rglob("*") if p.is_file()}
+    assert shipped <= set(names), f"top-level content missing from the wheel: {sorted(shipped - set(names))}"
+    packages = {n.rpartition("/")[0].replace("/", ".") for n in names if n.endswith("__init__.py")}
+    source = {p.parent.relative_to(ROOT).as_posix().replace("/", ".") for p in (ROOT / "diffviz").rglob("__init__.py")}
+    assert source <= packages, f"pyproject.toml's packages list lacks {sorted(source - packages)}"
     for part in ("diffviz/dashboards/explainer.ipynb", "diffviz/dashboards/voila.json",
-                 "diffviz/notebooks/01_forward_process.ipynb", "diffviz/bundled/shapes/model_index.json",
+                 "diffviz/notebooks/01_forward_process.ipynb", "diffviz/notebooks/zh/01_forward_process.ipynb",
+                 "diffviz/bundled/shapes/model_index.json",
                  "diffviz/widgets/static/player.js", "diffviz/widgets/static/views.css"):
         assert part in names, f"{part} is in the wheel"
     print(f"wheel {wheel.name}: {wheel.stat().st_size / 1e6:.1f} MB, {len(names)} files")

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from diffviz.i18n.fonts import FONT_FILE, needs_font  # the stylesheets call it FAMILY; the font keeps its own names (OFL)
+from diffviz.content import package_folder
 
 PACKAGE = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCES = [
@@ -64,7 +65,8 @@ def _notebook_text(path: Path) -> str:
 def ui_text(package: Path = PACKAGE) -> str:
     """All the text the Chinese UI can show: zh.json, the chapters (zh, and the English ones' Chinese prompts), dashboards, prompt words."""
     parts = _strings(json.loads((package / "i18n" / "zh.json").read_text(encoding="utf-8")))
-    for folder in (package / "notebooks" / "zh", package / "notebooks", package / "dashboards"):  # English chapters show Chinese prompts too
+    notebooks, dashboards = package_folder("notebooks"), package_folder("dashboards")
+    for folder in (notebooks / "zh", notebooks, dashboards):  # English chapters show Chinese prompts too
         parts += [_notebook_text(p) for p in sorted(folder.glob("*.ipynb"))]
     return "\n".join(parts)
 

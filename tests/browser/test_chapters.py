@@ -20,7 +20,7 @@ import pytest
 from .conftest import PageLog, free_port, stop_process
 from .lecture import Lecture, button, control, picture_boxes, player_step, slider_drag, type_into
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "diffviz" / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 class JupyterServer:

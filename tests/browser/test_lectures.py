@@ -16,7 +16,7 @@ from .conftest import PageLog, VoilaServer
 from .lecture import (Lecture, button, chart_box, control, first_pictures, html_text, numbers, picture_boxes, player_step, readout, scrub_player,
                       slider_drag, slider_keys, slider_type, tag, type_into)
 
-DASHBOARDS = Path(__file__).resolve().parents[2] / "diffviz" / "dashboards"
+DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 VIEWPORTS = {"1400x1000": (1400, 1000), "1024x768": (1024, 768)}
 READY = ".diffviz-view, .widget-tab"
 
