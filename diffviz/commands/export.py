@@ -28,7 +28,7 @@ def run(args) -> int:
     from ..export import export_html, lecture_sections
     from ..export.lecture import check_sections
     from ..utils import check_output_file
-    from ..models.defaults import model_name
+    from ..models.defaults import load_default
     from ..models.registry import load
     from ..i18n import language, set_language, tr
 
@@ -38,7 +38,7 @@ def run(args) -> int:
         raise OutputPathError(f"output {short(str(out))} must be an .html file")
     if args.lang:
         set_language(args.lang)
-    model = load(args.model or model_name())
+    model = load(args.model) if args.model else load_default()  # in --lang zh: reads Chinese prompts
     sections = None if args.sections is None else [s.strip() for s in args.sections.split(",") if s.strip()]
     if sections is not None and not sections:
         raise DiffvizError(f"--sections needs at least one of: {', '.join(CHAPTER_NAMES)}")

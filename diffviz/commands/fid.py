@@ -33,7 +33,7 @@ def run(args) -> int:
                            kernel_inception_distance)
     from ..metrics.fid import generated_features
     from ..data.domain import domain_conditions, real_images
-    from ..models.defaults import model_name
+    from ..models.defaults import load_default
     from ..models.registry import load
 
     from ..diffusion.schedulers import SCHEDULER_NAMES
@@ -42,7 +42,7 @@ def run(args) -> int:
 
     check_choice("scheduler", args.scheduler, SCHEDULER_NAMES)  # before minutes of work
     device = pick_device(args.device)
-    model = load(args.model or model_name(), device=device)
+    model = load(args.model, device=device) if args.model else load_default(device=device)
     check_int("--steps", args.steps, minimum=1, maximum=model.schedule.num_train_timesteps)
     if args.inception:
         extractor = InceptionFeatures(weights=args.inception, device=args.device)

@@ -50,14 +50,13 @@ def check_picture_path(path: str) -> Path:
 
 
 def run(args) -> int:
-    from ..models.defaults import example_conditions, model_name
+    from ..models.defaults import example_conditions, load_default
     from ..models.registry import load
     from ..utils import atomic_write, pick_device
 
     out = check_picture_path(args.output)  # before the model loads and samples (seconds of work)
     device = pick_device(args.device)
-    name = args.model or model_name()
-    model = load(name, device=device)
+    model = load(args.model, device=device) if args.model else load_default(device=device)  # DIFFVIZ_LANG=zh: reads Chinese
     conds = args.conditions or None
     if model.kind == "class" and conds:
         conds = [int(c) if c.isdigit() else c for c in conds]

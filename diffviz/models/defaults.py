@@ -12,6 +12,10 @@ STAND_INS = {"shapes": "tiny-text", "digits": "tiny-class"}  # a tiny random mod
 EXAMPLE_PROMPTS = ("a red circle", "a big blue square at the top left", "a small yellow triangle",
                    "a green cross in the centre", "an orange circle at the bottom right")  # the shapes model's
 EXAMPLE_CLASSES = 5  # a class model's first classes shown by default
+# Given no model, a lecture in this language reads its prompts through this text encoder of the bundled model
+# (same UNet and VAE): in Chinese, shapes' bilingual encoder, so "一个蓝色的正方形" draws a blue square. English
+# keeps the CLIP text encoder chapter 4 explains (benchmarks/bilingual_default.py measured both ways).
+LANGUAGE_TEXT_ENCODERS = {"zh": "bilingual"}
 
 
 def model_name(prefer: str | None = None) -> str:
@@ -24,6 +28,27 @@ def model_name(prefer: str | None = None) -> str:
     if names:
         return prefer if prefer in names else names[0]
     return STAND_INS.get(prefer, STAND_INS[DEFAULT_MODEL])
+
+
+def default_text_encoder(name: str, lang: str | None = None) -> str | None:
+    """The text encoder to swap into the bundled model `name` for `lang` (default: the current language),
+    or None: the model's own (no swap for this language, or the model has no such encoder)."""
+    from ..i18n import language
+    from .registry import BUNDLED_DIR, bundled_names
+
+    encoder = LANGUAGE_TEXT_ENCODERS.get(lang or language())
+    if encoder is None or name not in bundled_names() or not (BUNDLED_DIR / name / f"text_encoder_{encoder}").is_dir():
+        return None
+    return encoder
+
+
+def load_default(prefer: str | None = None, device=None):
+    """The model a view or command uses when given none: `model_name(prefer)`, read in the current language
+    (in Chinese, shapes with its bilingual text encoder)."""
+    from .registry import load
+
+    name = model_name(prefer)
+    return load(name, device=device, text_encoder=default_text_encoder(name))
 
 
 def example_prompts(model=None, k: int | None = None) -> list[str]:

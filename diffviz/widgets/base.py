@@ -25,33 +25,39 @@ from ..utils import PRESENTER_ENV, WORKERS_ENV, release_memory
 from .i18n import tr
 
 
-_SHARED_MODELS: dict[str, object] = {}
+_SHARED_MODELS: dict[tuple, object] = {}  # (name, swapped-in text encoder or None) → the loaded copy
 
 
-def default_model(model=None, prefer: str | None = None):
+def default_model(model=None, prefer: str | None = None, lang: str | None = None):
     """The given model handle, or a bundled one by name (or the bundled default), else a tiny one.
 
-    Bundled and tiny models named here are loaded once per process and shared by every view: a
+    Given no model, the view reads prompts in the current language (in Chinese: shapes with its bilingual
+    text encoder, `models.defaults.default_text_encoder`; `lang` overrides the current language for a view
+    that needs one encoder). Bundled and tiny models are loaded once per
+    process and shared by every view: a
     dashboard with three views holds one copy, not three, and a Solara server's viewers share one
     copy (loaded under a lock: the first viewer loads, the others wait for it). Views never change a model's weights (the
     noise inspector trains a private copy), so sharing is safe. A folder path is loaded afresh.
     """
-    from ..models.defaults import model_name
+    from ..models.defaults import default_text_encoder, model_name
     from ..models.registry import LOAD_LOCK, bundled_names, load
     from ..models.tiny import TINY_MODELS
 
     if model is not None and not isinstance(model, str):
         return model
-    if model is None:
-        model = model_name(prefer)  # the choice lives in models/defaults.py; sharing the loaded copy lives here
+    encoder = None
+    if model is None:  # the choice lives in models/defaults.py; sharing the loaded copy lives here
+        model = model_name(prefer)
+        encoder = default_text_encoder(model, lang)
     if model not in bundled_names() and model not in TINY_MODELS:
         return load(model)
-    shared = _SHARED_MODELS.get(model)
+    key = (model, encoder)
+    shared = _SHARED_MODELS.get(key)
     if shared is None:
         with LOAD_LOCK:  # many viewers of one server (Solara) ask at once: load once, the rest wait and share
-            if model not in _SHARED_MODELS:
-                _SHARED_MODELS[model] = load(model)
-            shared = _SHARED_MODELS[model]
+            if key not in _SHARED_MODELS:
+                _SHARED_MODELS[key] = load(model, text_encoder=encoder)
+            shared = _SHARED_MODELS[key]
     return shared
 
 

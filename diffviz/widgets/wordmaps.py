@@ -71,7 +71,7 @@ class WordMaps(_SamplingView):
 
     def __init__(self, model=None, *, generate: bool = True, **state):
         super().__init__()
-        self.model = default_model(model, prefer="shapes")
+        self.model = default_model(model, prefer="shapes", lang="en")  # word maps need the English encoder's tokens
         check_attention_model(self.model)
         self.trajectory = None
         if "prompt" not in state:  # a prompt of the model's own words, with a position if it has one
