@@ -262,3 +262,65 @@ def test_widgets_on_a_ddpm_folder(tmp_path):
     assert "conditional" in sweep.banner.value
     with pytest.raises(DiffvizError, match="latent text-to-image"):
         LatentParts(model)
+
+
+def scheduler_loop(pipe, shape, steps, seed):
+    """diffusers' own loop on an unconditional pipe's parts: each step's pred_original_sample, and the result."""
+    from diffusers.utils.torch_utils import randn_tensor
+
+    sched = type(pipe.scheduler).from_config(pipe.scheduler.config)
+    sched.set_timesteps(steps)
+    generator = torch.Generator().manual_seed(seed)
+    x = randn_tensor(shape, generator=generator) * sched.init_noise_sigma
+    x0s = []
+    with torch.no_grad():
+        for t in sched.timesteps:
+            out = sched.step(pipe.unet(sched.scale_model_input(x, t), t).sample, t, x, generator=generator)
+            x0s.append(out.pred_original_sample)
+            x = out.prev_sample
+    return torch.stack(x0s), x
+
+
+def check_eps_matches_x0(traj):
+    """The recorded ε̂ is the noise the recorded x̂0 implies: x_t = √ᾱ x̂0 + √(1-ᾱ) ε̂."""
+    a = traj.alpha_bar.view(-1, 1, 1, 1, 1)
+    torch.testing.assert_close(a.sqrt() * traj.x0_pred + (1 - a).sqrt() * traj.eps, traj.x_t, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind,zero_snr", [("v_prediction", True), ("sample", True), ("epsilon", False)])
+def test_recorded_x0_follows_the_prediction_type(tmp_path, kind, zero_snr):
+    """x̂0 and ε̂ come from what the UNet predicts (the scheduler's prediction_type), finite at zero terminal SNR,
+    and x̂0 is diffusers' own pred_original_sample at every step; the result stays bitwise the scheduler's."""
+    pipe = tiny_uncond_pipeline("DDPMPipeline", prediction_type=kind, rescale_betas_zero_snr=zero_snr,
+                                timestep_spacing="trailing", clip_sample=False)
+    model = diffviz.load(save(pipe, tmp_path / kind))
+    traj = model.sample(num_images=2, steps=5, seed=3)
+    from diffusers import DDPMPipeline  # the user's pipe from the same folder (see test_pixel_pipelines_bitwise)
+
+    x0s, final = scheduler_loop(DDPMPipeline.from_pretrained(tmp_path / kind, local_files_only=True), (2, 3, 8, 8), 5, 3)
+    assert torch.equal(traj.final, final)
+    assert int(traj.timesteps[0]) == 999 and (float(traj.alpha_bar[0]) == 0.0) == zero_snr
+    assert torch.isfinite(traj.x0_pred).all() and torch.isfinite(traj.eps).all()
+    torch.testing.assert_close(traj.x0_pred, x0s, rtol=1e-5, atol=1e-5)
+    check_eps_matches_x0(traj)
+
+
+def test_v_prediction_text_pipeline_with_zero_terminal_snr(sd_dir, tmp_path):
+    """An SD 2.x-style pipeline (v-prediction, zero terminal SNR, trailing spacing): pipe()'s latents bitwise, and
+    finite x̂0 and ε̂ (guided, conditional, unconditional) that the decoder shows as pictures."""
+    from diffusers import StableDiffusionPipeline
+
+    from diffviz.diffusion.guidance import combine
+
+    pipe = sd_dir[1]
+    pipe.scheduler = scheduler("DDIMScheduler", prediction_type="v_prediction", rescale_betas_zero_snr=True,
+                               timestep_spacing="trailing")
+    folder = save(pipe, tmp_path / "sd-v")
+    traj = diffviz.load(folder).sample(PROMPTS, steps=4, guidance=7.5, seed=1)
+    theirs = StableDiffusionPipeline.from_pretrained(folder, local_files_only=True)
+    assert torch.equal(traj.final, pipe_latents(theirs, PROMPTS, 4, 7.5, 1))
+    assert float(traj.alpha_bar[0]) == 0.0
+    for name in ("x0_pred", "eps", "eps_cond", "eps_uncond", "decoded"):
+        assert torch.isfinite(getattr(traj, name)).all(), name
+    check_eps_matches_x0(traj)
+    torch.testing.assert_close(traj.eps, combine(traj.eps_uncond, traj.eps_cond, 7.5), rtol=1e-4, atol=1e-4)
