@@ -324,3 +324,40 @@ def test_v_prediction_text_pipeline_with_zero_terminal_snr(sd_dir, tmp_path):
         assert torch.isfinite(getattr(traj, name)).all(), name
     check_eps_matches_x0(traj)
     torch.testing.assert_close(traj.eps, combine(traj.eps_uncond, traj.eps_cond, 7.5), rtol=1e-4, atol=1e-4)
+
+
+def test_noise_inspector_on_a_v_prediction_model(tmp_path):
+    """The training view's ε̂ of a v-predicting UNet is the noise its v implies: its x̂0 is diffusers' own."""
+    from diffusers import DDPMScheduler
+
+    from diffviz.widgets import NoiseInspector
+
+    pipe = tiny_uncond_pipeline("DDPMPipeline", prediction_type="v_prediction", clip_sample=False)
+    model = diffviz.load(save(pipe, tmp_path / "v"))
+    view = NoiseInspector(model)
+    out = view.last
+    with torch.no_grad():
+        v = model.unet(out.x_t, out.t).sample
+    ref = DDPMScheduler.from_config(model.scheduler_config).step(v, int(out.t[0]), out.x_t).pred_original_sample
+    torch.testing.assert_close(out.x0_pred(), ref, rtol=1e-4, atol=1e-4)
+    assert not view.banner.value and out.eps_pred.shape == out.noise.shape
+
+
+def test_learned_variance_ddpm_samples_as_diffusers_does(tmp_path):
+    """A UNet that also predicts its variance (6 channels, variance_type="learned_range"): DDPMPipeline's images
+    bitwise; the recorded ε̂ is the noise half; a teaching scheduler steps with that half."""
+    import diffusers
+
+    pipe = tiny_uncond_pipeline("DDPMPipeline", out_channels=6, variance_type="learned_range")
+    folder = save(pipe, tmp_path / "learned")
+    model = diffviz.load(folder)
+    theirs = diffusers.DDPMPipeline.from_pretrained(folder, local_files_only=True)
+    ref = theirs(batch_size=2, num_inference_steps=4, generator=torch.Generator().manual_seed(2), output_type="np").images
+    traj = model.sample(num_images=2, steps=4, seed=2)
+    assert np.array_equal((traj.final / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy(), ref)
+    assert traj.eps.shape == traj.x_t.shape == traj.x0_pred.shape == (4, 2, 3, 8, 8)
+    with torch.no_grad():
+        first = model.unet(traj.x_t[0], traj.timesteps[0]).sample
+    assert torch.equal(traj.eps[0], first[:, :3])
+    ddim = model.sample(num_images=2, steps=4, seed=2, scheduler="ddim")
+    assert ddim.final.shape == (2, 3, 8, 8) and torch.isfinite(ddim.final).all()

@@ -37,7 +37,8 @@ def _accepts_generator(scheduler) -> bool:
 def step_input(out: torch.Tensor, pred: torch.Tensor, scheduler) -> torch.Tensor:
     """What the scheduler steps with: the UNet's whole output for a scheduler that reads a learned variance
     (DDPM with `variance_type` "learned"/"learned_range" splits it itself), else the prediction alone."""
-    learned = getattr(scheduler.config, "variance_type", None) in ("learned", "learned_range")
+    reads = "variance_type" in inspect.signature(type(scheduler).__init__).parameters  # a config key it knows
+    learned = reads and getattr(scheduler.config, "variance_type", None) in ("learned", "learned_range")
     return out if learned else pred
 
 
