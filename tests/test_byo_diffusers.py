@@ -361,3 +361,44 @@ def test_learned_variance_ddpm_samples_as_diffusers_does(tmp_path):
     assert torch.equal(traj.eps[0], first[:, :3])
     ddim = model.sample(num_images=2, steps=4, seed=2, scheduler="ddim")
     assert ddim.final.shape == (2, 3, 8, 8) and torch.isfinite(ddim.final).all()
+
+
+def spoil_weights(file):
+    """Overwrite 4 KB in the middle of a safetensors file's data with 0xFF bytes: NaN in float32 and float16."""
+    size = file.stat().st_size
+    with open(file, "r+b") as f:
+        f.seek(size // 2)
+        f.write(b"\xff" * 4096)
+
+
+def test_weights_holding_nan_are_refused_at_load(tmp_path):
+    """A damaged weights file (NaN where numbers were) is refused by name at load, for a diffusers pipeline folder
+    and for a diffviz model folder alike, instead of sampling NaN pictures."""
+    folder = save(tiny_uncond_pipeline(), tmp_path / "ddpm")
+    spoil_weights(folder / "unet" / "diffusion_pytorch_model.safetensors")
+    with pytest.raises(ModelFolderError, match=r"ddpm/unet: weights hold NaN or infinite values"):
+        diffviz.load(folder)
+    ours = tmp_path / "digits"
+    from diffviz.models.registry import BUNDLED_DIR
+
+    shutil.copytree(BUNDLED_DIR / "digits", ours)
+    spoil_weights(ours / "unet" / "diffusion_pytorch_model.safetensors")
+    with pytest.raises(ModelFolderError, match=r"digits/unet: weights hold NaN"):
+        diffviz.load(ours)
+
+
+def test_unknown_pipeline_or_scheduler_class_is_refused_by_name(tmp_path):
+    folder = save(tiny_uncond_pipeline(), tmp_path / "ddpm")
+    cases = {"pipeline": ("model_index.json", "_class_name", "FooPipeline"),
+             "scheduler": ("model_index.json", "scheduler", ["diffusers", "FooScheduler"]),
+             "scheduler config": ("scheduler/scheduler_config.json", "_class_name", "FooScheduler")}
+    for case, (file, key, value) in cases.items():
+        bad = tmp_path / case.replace(" ", "-")
+        shutil.copytree(folder, bad)
+        data = json.loads((bad / file).read_text())
+        data[key] = value
+        (bad / file).write_text(json.dumps(data))
+        kind = "pipeline" if case == "pipeline" else "scheduler"
+        with pytest.raises(ModelFolderError, match=rf"{file} names the {kind} class 'Foo\w+', which diffusers"):
+            diffviz.load(bad)
+    assert diffviz.load(folder).scheduler_config["_class_name"] == "DDPMScheduler"  # the folder itself is fine

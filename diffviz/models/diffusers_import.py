@@ -91,13 +91,45 @@ def load_pipeline_folder(path: str | Path, device=None, dtype=None, attention_sl
         raise DiffvizError(f"{path} needs a package that is not installed ({err}); {EXTRA}") from err
     except (OSError, ValueError, EnvironmentError) as err:
         raise io.ModelFolderError(f"could not load {path} as a diffusers {index.get('_class_name')}: {str(err)[:400]}") from err
+    for part, module in pipe.components.items():
+        if isinstance(module, torch.nn.Module):
+            io.check_finite_weights(module, path / part)
     return from_pipeline(pipe, name=path.name, device=device, attention_slicing=attention_slicing, vae_tiling=vae_tiling,
                          _source=str(path))
 
 
+def _check_classes(path: Path, index: dict) -> None:
+    """The pipeline and scheduler classes a folder names must be diffusers' own, refused by name otherwise (diffusers
+    raises a raw AttributeError for an unknown pipeline, and quietly uses model_index.json's scheduler class
+    whatever scheduler_config.json names)."""
+    import diffusers
+    from diffusers.schedulers.scheduling_utils import SchedulerMixin
+
+    def known(name, base) -> bool:
+        cls = getattr(diffusers, str(name), None) if isinstance(name, str) else None
+        return isinstance(cls, type) and issubclass(cls, base)
+
+    name = index.get("_class_name")
+    if not known(name, diffusers.DiffusionPipeline):
+        raise io.ModelFolderError(f"{path}/model_index.json names the pipeline class {short(name)}, which diffusers "
+                                  f"{diffusers.__version__} does not have; diffviz loads diffusers' own pipelines "
+                                  "(DDPMPipeline, DDIMPipeline, StableDiffusionPipeline, …)")
+    spec = index.get("scheduler")
+    named = [("model_index.json", spec[1])] if isinstance(spec, list) and len(spec) == 2 and spec[0] == "diffusers" else []
+    config = path / "scheduler" / "scheduler_config.json"
+    if config.is_file():
+        named.append(("scheduler/scheduler_config.json", io.read_json(config).get("_class_name")))
+    for where, cls in named:
+        if cls is not None and not known(cls, SchedulerMixin):
+            raise io.ModelFolderError(f"{path}/{where} names the scheduler class {short(cls)}, which diffusers "
+                                      f"{diffusers.__version__} does not have; allowed: a diffusers scheduler "
+                                      "(DDIMScheduler, DDPMScheduler, EulerDiscreteScheduler, …)")
+
+
 def _check_parts(path: Path, index: dict) -> None:
-    """Clear errors before diffusers' own: a missing part, a transformers part without transformers, weights
-    only as pickles."""
+    """Clear errors before diffusers' own: an unknown pipeline or scheduler class, a missing part, a transformers
+    part without transformers, weights only as pickles."""
+    _check_classes(path, index)
     parts = [k for k, v in index.items() if not k.startswith("_") and isinstance(v, list) and len(v) == 2 and v[0] is not None]
     if not parts:
         raise io.ModelFolderError(f"{path}/model_index.json names a {index.get('_class_name')} but none of its parts "
