@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import traitlets
 
 pytest.importorskip("transformers")
 
@@ -402,3 +403,23 @@ def test_unknown_pipeline_or_scheduler_class_is_refused_by_name(tmp_path):
         with pytest.raises(ModelFolderError, match=rf"{file} names the {kind} class 'Foo\w+', which diffusers"):
             diffviz.load(bad)
     assert diffviz.load(folder).scheduler_config["_class_name"] == "DDPMScheduler"  # the folder itself is fine
+
+
+def test_scheduler_compare_offers_the_models_own_scheduler(sd_model, class_model):
+    """SchedulerCompare starts with the scheduler an imported model ships ("model", captioned by its class), whose
+    picture is the one model.sample gives with it; bundled models keep the teaching four."""
+    from diffviz.widgets import SchedulerCompare
+
+    comp = SchedulerCompare(sd_model, run=False)
+    assert comp.schedulers == ["model", "ddpm", "ddim", "dpm", "euler"]
+    comp.schedulers, comp.step_counts = ["model", "ddim"], [3]
+    comp.run()
+    own = sd_model.sample([comp.w_cond.value], seed=comp.seed, steps=3, scheduler="model", decode_steps=False)
+    assert np.array_equal(comp.grid[("model", 3)], own.final_images()[0])
+    assert not np.array_equal(comp.grid[("model", 3)], comp.grid[("ddim", 3)])
+    captions = " ".join(w.value for row in comp.results.children for cell in row.children for w in cell.children
+                        if hasattr(w, "value") and isinstance(w.value, str))
+    assert "model: DDIMScheduler" in captions
+    assert SchedulerCompare(class_model, run=False).schedulers == ["ddpm", "ddim", "dpm", "euler"]
+    with pytest.raises(traitlets.TraitError, match="ddpm, ddim, dpm, euler; got"):
+        SchedulerCompare(class_model, run=False).schedulers = ["model"]
