@@ -20,7 +20,7 @@ import diffviz  # noqa: E402
 from diffviz.errors import DiffvizError, InputTypeError  # noqa: E402
 from diffviz.models.io import ModelFolderError  # noqa: E402
 
-from tiny_pipelines import SCHEDULERS, save, scheduler, tiny_sd_pipeline, tiny_uncond_pipeline  # noqa: E402
+from tiny_pipelines import SCHEDULERS, save, scheduler, tiny_ldm_pipeline, tiny_sd_pipeline, tiny_uncond_pipeline  # noqa: E402
 
 PROMPTS = ["a red circle", "a photograph of an astronaut riding a horse"]
 
@@ -423,3 +423,27 @@ def test_scheduler_compare_offers_the_models_own_scheduler(sd_model, class_model
     assert SchedulerCompare(class_model, run=False).schedulers == ["ddpm", "ddim", "dpm", "euler"]
     with pytest.raises(traitlets.TraitError, match="ddpm, ddim, dpm, euler; got"):
         SchedulerCompare(class_model, run=False).schedulers = ["model"]
+
+
+def test_ldm_pipeline_decodes_with_its_vq_model(tmp_path):
+    """An LDMPipeline folder (a VQModel decoder, `vqvae`): a latent model whose pictures are LDMPipeline's, bit for
+    bit; the views show decoded pictures; a save keeps the VQModel."""
+    import diffusers
+
+    from diffviz.widgets import NoiseInspector, ReverseProcess
+
+    folder = save(tiny_ldm_pipeline(), tmp_path / "ldm")
+    model = diffviz.load(folder)
+    assert model.latent and model.sample_shape == (3, 8, 8) and model.image_shape == (3, 16, 16)
+    theirs = diffusers.LDMPipeline.from_pretrained(folder, local_files_only=True)
+    ref = theirs(batch_size=2, num_inference_steps=4, generator=torch.Generator().manual_seed(6), output_type="np").images
+    traj = model.sample(num_images=2, steps=4, seed=6)
+    assert np.array_equal((traj.final_decoded / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy(), ref)
+    assert traj.decoded.shape == (4, 2, 3, 16, 16) and traj.final_images().shape == (2, 16, 16, 3)
+    rev = ReverseProcess(model, steps=3, num_images=1).wait()
+    assert not rev.banner.value and rev.trajectory.final_images().shape == (1, 16, 16, 3)
+    noise = NoiseInspector(model)
+    assert not noise.banner.value and noise.last.x_t.shape == (1, 3, 8, 8)
+    again = diffviz.load(model.save_pretrained(tmp_path / "saved", dtype=None))
+    assert type(again.vae).__name__ == "VQModel"
+    assert torch.equal(again.sample(num_images=2, steps=4, seed=6).final_decoded, traj.final_decoded)

@@ -101,6 +101,23 @@ def tiny_uncond_pipeline(kind: str = "DDPMPipeline", seed: int = 0, out_channels
     return pipe
 
 
+def tiny_ldm_pipeline(seed: int = 0):
+    """An LDMPipeline: a tiny UNet2DModel on 3×8×8 latents of a tiny VQModel (16×16 pictures), a DDIM scheduler."""
+    from diffusers import DDIMScheduler, LDMPipeline, UNet2DModel, VQModel
+
+    torch.manual_seed(seed)
+    unet = UNet2DModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=8, in_channels=3, out_channels=3,
+                       down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+                       norm_num_groups=4)
+    torch.manual_seed(seed)
+    vqvae = VQModel(block_out_channels=[8, 16], in_channels=3, out_channels=3, latent_channels=3, norm_num_groups=4,
+                    down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+                    num_vq_embeddings=32, sample_size=16)
+    pipe = LDMPipeline(vqvae=vqvae, unet=unet, scheduler=DDIMScheduler(num_train_timesteps=1000))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 def save(pipe, folder: Path) -> Path:
     pipe.save_pretrained(folder, safe_serialization=True)
     return Path(folder)

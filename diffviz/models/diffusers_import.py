@@ -5,8 +5,8 @@
     model = diffviz.from_pipeline(pipe)                              # a pipeline you built (no weights copied)
 
 Supported: pipelines whose parts are a `UNet2DModel` or `UNet2DConditionModel`, an optional `AutoencoderKL`
-(`vae`, latent models), a transformers CLIP text encoder + CLIP tokenizer (text models), and a diffusers
-scheduler — DDPMPipeline, DDIMPipeline, StableDiffusionPipeline (SD 1.x and 2.x layouts) and others built the same
+(`vae`, latent models) or `VQModel` (`vqvae`, LDMPipeline), a transformers CLIP text encoder + CLIP tokenizer (text models), and a diffusers
+scheduler — DDPMPipeline, DDIMPipeline, LDMPipeline, StableDiffusionPipeline (SD 1.x and 2.x layouts) and others built the same
 way. Nothing is ever downloaded (`local_files_only=True`), and only `.safetensors` weights are read.
 
 Faithful by default: such a model samples with the scheduler it ships, config untouched (`scheduler="model"`),
@@ -161,26 +161,28 @@ def from_pipeline(pipe, name: str | None = None, device=None, attention_slicing=
     device: None keeps the pipeline's device. attention_slicing ("auto", "max" or a slice size) and vae_tiling
     are diffusers' memory savers (`enable_attention_slicing`, `enable_vae_tiling`) for a large model on a small GPU.
     """
-    from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel, VQModel
     from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
     comps = getattr(pipe, "components", None)
     if not isinstance(comps, dict):
         raise InputTypeError(f"from_pipeline takes a diffusers pipeline, got {type(pipe).__name__}")
     kind_name = type(pipe).__name__
-    unet, scheduler, vae = comps.get("unet"), comps.get("scheduler"), comps.get("vae")
+    unet, scheduler = comps.get("unet"), comps.get("scheduler")
+    vae = comps.get("vae") if comps.get("vae") is not None else comps.get("vqvae")  # LDMPipeline: a VQModel "vqvae"
     if not isinstance(unet, (UNet2DModel, UNet2DConditionModel)):
         found = unet if unet is not None else comps.get("transformer") or comps.get("prior")
         raise DiffvizError(f"diffviz works with pipelines whose denoiser is a UNet2DModel or UNet2DConditionModel; "
                            f"this {kind_name} has {type(found).__name__ if found is not None else 'no unet'}")
     if not isinstance(scheduler, SchedulerMixin):
         raise DiffvizError(f"this {kind_name} has no diffusers scheduler (got {type(scheduler).__name__})")
-    if vae is not None and not isinstance(vae, AutoencoderKL):
-        raise DiffvizError(f"diffviz decodes latents with an AutoencoderKL; this {kind_name} has a {type(vae).__name__}")
+    if vae is not None and not isinstance(vae, (AutoencoderKL, VQModel)):
+        raise DiffvizError(f"diffviz decodes latents with an AutoencoderKL or a VQModel; this {kind_name} has a "
+                           f"{type(vae).__name__}")
     unsupported = [k for k in ("text_encoder_2", "image_encoder", "controlnet", "adapter") if comps.get(k) is not None]
     if unsupported:
         raise DiffvizError(f"this {kind_name} has parts diffviz does not drive ({', '.join(unsupported)}); supported: "
-                           "DDPMPipeline, DDIMPipeline, StableDiffusionPipeline (SD 1.x/2.x) and pipelines of the same parts")
+                           "DDPMPipeline, DDIMPipeline, LDMPipeline, StableDiffusionPipeline (SD 1.x/2.x) and pipelines of the same parts")
     conditioner = None
     if isinstance(unet, UNet2DConditionModel):
         text_encoder, tokenizer = comps.get("text_encoder"), comps.get("tokenizer")

@@ -195,14 +195,17 @@ class DiffusionModel:
     # ---- latent space ---------------------------------------------------------------------
     @torch.no_grad()
     def encode_images(self, x: torch.Tensor) -> torch.Tensor:
-        """Pixels in [-1, 1] → the denoiser's space (VAE latent mean × latent_scale, or identity)."""
+        """Pixels in [-1, 1] → the denoiser's space (VAE latent mean, or a VQModel's unquantised latent, × latent_scale;
+        identity for pixel models)."""
         if self.vae is None:
             return x
-        return (self.vae.encode(x.to(self.device, self.vae.dtype)).latent_dist.mean * self.latent_scale).float()
+        encoded = self.vae.encode(x.to(self.device, self.vae.dtype))
+        z = encoded.latent_dist.mean if hasattr(encoded, "latent_dist") else encoded.latents  # AutoencoderKL, VQModel
+        return (z * self.latent_scale).float()
 
     @torch.no_grad()
     def decode_latents(self, z: torch.Tensor) -> torch.Tensor:
-        """The denoiser's space → pixels in [-1, 1] (the lecture's decoder)."""
+        """The denoiser's space → pixels in [-1, 1] (the lecture's decoder; a VQModel quantises first, as LDMPipeline)."""
         if self.vae is None:
             return z
         return self.vae.decode(z.to(self.device, self.vae.dtype) / self.latent_scale).sample.float().clamp(-1, 1)
