@@ -447,3 +447,18 @@ def test_ldm_pipeline_decodes_with_its_vq_model(tmp_path):
     again = diffviz.load(model.save_pretrained(tmp_path / "saved", dtype=None))
     assert type(again.vae).__name__ == "VQModel"
     assert torch.equal(again.sample(num_images=2, steps=4, seed=6).final_decoded, traj.final_decoded)
+
+
+def test_save_roundtrip_keeps_the_feature_extractor(sd_dir, tmp_path):
+    """A folder's feature_extractor (the safety checker's image preprocessing) survives a load–save round trip."""
+    from diffusers import StableDiffusionPipeline
+    from transformers import CLIPImageProcessor
+
+    pipe = StableDiffusionPipeline.from_pretrained(sd_dir[0], local_files_only=True)
+    pipe.feature_extractor = CLIPImageProcessor(size={"shortest_edge": 40}, crop_size={"height": 40, "width": 40})
+    pipe.register_modules(feature_extractor=pipe.feature_extractor)
+    folder = save(pipe, tmp_path / "with-fe")
+    out = diffviz.load(folder).save_pretrained(tmp_path / "saved")
+    assert json.loads((out / "model_index.json").read_text())["feature_extractor"] == ["transformers", "CLIPImageProcessor"]
+    again = StableDiffusionPipeline.from_pretrained(out, local_files_only=True)
+    assert isinstance(again.feature_extractor, CLIPImageProcessor) and again.feature_extractor.crop_size == {"height": 40, "width": 40}

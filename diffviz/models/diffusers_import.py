@@ -82,8 +82,8 @@ def load_pipeline_folder(path: str | Path, device=None, dtype=None, attention_sl
     extra = {}
     if "safety_checker" in index:  # not a generation part; a real one is a 1.2 GB CLIP vision model
         extra.update(safety_checker=None, requires_safety_checker=False)
-    if "feature_extractor" in index:
-        extra.update(feature_extractor=None)
+    if "feature_extractor" in index and not _loads(path / "feature_extractor"):
+        extra.update(feature_extractor=None)  # a few hundred bytes of image preprocessing: kept when present, for a save
     _check_parts(path, index)
     try:
         pipe = DiffusionPipeline.from_pretrained(path, torch_dtype=dtype, use_safetensors=True, local_files_only=True, **extra)
@@ -96,6 +96,15 @@ def load_pipeline_folder(path: str | Path, device=None, dtype=None, attention_sl
             io.check_finite_weights(module, path / part)
     return from_pipeline(pipe, name=path.name, device=device, attention_slicing=attention_slicing, vae_tiling=vae_tiling,
                          _source=str(path))
+
+
+def _loads(folder: Path) -> bool:
+    """A transformers preprocessor folder (feature_extractor/) that is there and can be read here."""
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        return False
+    return (folder / "preprocessor_config.json").is_file()
 
 
 def _check_classes(path: Path, index: dict) -> None:
