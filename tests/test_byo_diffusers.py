@@ -462,3 +462,20 @@ def test_save_roundtrip_keeps_the_feature_extractor(sd_dir, tmp_path):
     assert json.loads((out / "model_index.json").read_text())["feature_extractor"] == ["transformers", "CLIPImageProcessor"]
     again = StableDiffusionPipeline.from_pretrained(out, local_files_only=True)
     assert isinstance(again.feature_extractor, CLIPImageProcessor) and again.feature_extractor.crop_size == {"height": 40, "width": 40}
+
+
+def test_guidance_below_one_against_pipe(sd_dir):
+    """diffusers runs no guidance at w ≤ 1: pipe(w=0.5) is pipe(w=1) is model.sample(w=1), bit for bit, while
+    diffviz's w = 0.5 is the documented mix ε̂_uncond + 0.5·(ε̂_cond − ε̂_uncond) (README, DiffusionModel.sample)."""
+    from diffusers import StableDiffusionPipeline
+
+    from diffviz.diffusion.guidance import combine
+
+    model = diffviz.load(sd_dir[0])
+    theirs = StableDiffusionPipeline.from_pretrained(sd_dir[0], local_files_only=True)
+    at_one = pipe_latents(theirs, PROMPTS, 4, 1.0, 9)
+    assert torch.equal(pipe_latents(theirs, PROMPTS, 4, 0.5, 9), at_one)
+    assert torch.equal(model.sample(PROMPTS, steps=4, guidance=1.0, seed=9).final, at_one)
+    half = model.sample(PROMPTS, steps=4, guidance=0.5, seed=9)
+    assert not torch.equal(half.final, at_one)
+    torch.testing.assert_close(half.eps, combine(half.eps_uncond, half.eps_cond, 0.5), rtol=0, atol=1e-6)

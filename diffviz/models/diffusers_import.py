@@ -12,7 +12,8 @@ way. Nothing is ever downloaded (`local_files_only=True`), and only `.safetensor
 Faithful by default: such a model samples with the scheduler it ships, config untouched (`scheduler="model"`),
 so `model.sample(prompt, steps=n, guidance=w, seed=s)` gives bitwise the latents of
 `pipe(prompt, num_inference_steps=n, guidance_scale=w, generator=torch.Generator().manual_seed(s),
-output_type="latent")` on the CPU. diffviz's teaching schedulers ("ddim", "ddpm", "dpm", "euler": trailing
+output_type="latent")` on the CPU for w = 1 and w > 1 (diffusers runs no guidance at w ≤ 1; diffviz applies
+w as given, so w = 0 is unconditional: pipe(guidance_scale=w < 1) is model.sample(guidance=1)). diffviz's teaching schedulers ("ddim", "ddpm", "dpm", "euler": trailing
 spacing, clipped x̂0) stay available by name.
 """
 from __future__ import annotations

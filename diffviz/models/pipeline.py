@@ -257,7 +257,9 @@ class DiffusionModel:
 
         conditions: prompt(s) for text models ('' is unconditional), class index/name(s) for class
         models, None for unconditional models (then num_images). guidance: classifier-free guidance
-        scale w ≥ 0 (1 = conditional only, 0 = unconditional only; default from the model card).
+        scale w ≥ 0 (1 = conditional only, 0 = unconditional only; default from the model card), applied at
+        every w: diffusers' pipelines instead run no guidance at w ≤ 1, so for w < 1 `pipe(...)` equals this
+        with guidance=1.
         cache: answer a request identical to an earlier one (same model and weights, conditions,
         seed, steps, scheduler, guidance) from the process's bounded trajectory cache, and let
         identical requests made at the same time share one computation (`diffviz.diffusion.cache`).
