@@ -301,6 +301,7 @@ def test_recorded_x0_follows_the_prediction_type(tmp_path, kind, zero_snr):
     x0s, final = scheduler_loop(DDPMPipeline.from_pretrained(tmp_path / kind, local_files_only=True), (2, 3, 8, 8), 5, 3)
     assert torch.equal(traj.final, final)
     assert int(traj.timesteps[0]) == 999 and (float(traj.alpha_bar[0]) == 0.0) == zero_snr
+    assert model.schedule.prediction_type == kind == model.schedule.to_scheduler_config()["prediction_type"]
     assert torch.isfinite(traj.x0_pred).all() and torch.isfinite(traj.eps).all()
     torch.testing.assert_close(traj.x0_pred, x0s, rtol=1e-5, atol=1e-5)
     check_eps_matches_x0(traj)

@@ -58,8 +58,9 @@ class Schedule:
         return cls(name=name, betas=sched.betas.to(torch.float64), prediction_type=sched.config.prediction_type)
 
     def to_scheduler_config(self) -> dict:
-        """A DDPMScheduler config that reproduces this schedule (betas given explicitly)."""
-        return dict(DDPMScheduler(num_train_timesteps=self.num_train_timesteps, trained_betas=self.betas.tolist()).config)
+        """A DDPMScheduler config that reproduces this schedule (betas given explicitly) and its prediction type."""
+        return dict(DDPMScheduler(num_train_timesteps=self.num_train_timesteps, trained_betas=self.betas.tolist(),
+                                  prediction_type=self.prediction_type).config)
 
     @property
     def num_train_timesteps(self) -> int:
