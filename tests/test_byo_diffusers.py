@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import traitlets
 
 pytest.importorskip("transformers")
 
@@ -19,7 +20,7 @@ import diffviz  # noqa: E402
 from diffviz.errors import DiffvizError, InputTypeError  # noqa: E402
 from diffviz.models.io import ModelFolderError  # noqa: E402
 
-from tiny_pipelines import SCHEDULERS, save, scheduler, tiny_sd_pipeline, tiny_uncond_pipeline  # noqa: E402
+from tiny_pipelines import SCHEDULERS, save, scheduler, tiny_ldm_pipeline, tiny_sd_pipeline, tiny_uncond_pipeline  # noqa: E402
 
 PROMPTS = ["a red circle", "a photograph of an astronaut riding a horse"]
 
@@ -262,3 +263,220 @@ def test_widgets_on_a_ddpm_folder(tmp_path):
     assert "conditional" in sweep.banner.value
     with pytest.raises(DiffvizError, match="latent text-to-image"):
         LatentParts(model)
+
+
+def scheduler_loop(pipe, shape, steps, seed):
+    """diffusers' own loop on an unconditional pipe's parts: each step's pred_original_sample, and the result."""
+    from diffusers.utils.torch_utils import randn_tensor
+
+    sched = type(pipe.scheduler).from_config(pipe.scheduler.config)
+    sched.set_timesteps(steps)
+    generator = torch.Generator().manual_seed(seed)
+    x = randn_tensor(shape, generator=generator) * sched.init_noise_sigma
+    x0s = []
+    with torch.no_grad():
+        for t in sched.timesteps:
+            out = sched.step(pipe.unet(sched.scale_model_input(x, t), t).sample, t, x, generator=generator)
+            x0s.append(out.pred_original_sample)
+            x = out.prev_sample
+    return torch.stack(x0s), x
+
+
+def check_eps_matches_x0(traj):
+    """The recorded ε̂ is the noise the recorded x̂0 implies: x_t = √ᾱ x̂0 + √(1-ᾱ) ε̂."""
+    a = traj.alpha_bar.view(-1, 1, 1, 1, 1)
+    torch.testing.assert_close(a.sqrt() * traj.x0_pred + (1 - a).sqrt() * traj.eps, traj.x_t, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind,zero_snr", [("v_prediction", True), ("sample", True), ("epsilon", False)])
+def test_recorded_x0_follows_the_prediction_type(tmp_path, kind, zero_snr):
+    """x̂0 and ε̂ come from what the UNet predicts (the scheduler's prediction_type), finite at zero terminal SNR,
+    and x̂0 is diffusers' own pred_original_sample at every step; the result stays bitwise the scheduler's."""
+    pipe = tiny_uncond_pipeline("DDPMPipeline", prediction_type=kind, rescale_betas_zero_snr=zero_snr,
+                                timestep_spacing="trailing", clip_sample=False)
+    model = diffviz.load(save(pipe, tmp_path / kind))
+    traj = model.sample(num_images=2, steps=5, seed=3)
+    from diffusers import DDPMPipeline  # the user's pipe from the same folder (see test_pixel_pipelines_bitwise)
+
+    x0s, final = scheduler_loop(DDPMPipeline.from_pretrained(tmp_path / kind, local_files_only=True), (2, 3, 8, 8), 5, 3)
+    assert torch.equal(traj.final, final)
+    assert int(traj.timesteps[0]) == 999 and (float(traj.alpha_bar[0]) == 0.0) == zero_snr
+    assert model.schedule.prediction_type == kind == model.schedule.to_scheduler_config()["prediction_type"]
+    assert torch.isfinite(traj.x0_pred).all() and torch.isfinite(traj.eps).all()
+    torch.testing.assert_close(traj.x0_pred, x0s, rtol=1e-5, atol=1e-5)
+    check_eps_matches_x0(traj)
+
+
+def test_v_prediction_text_pipeline_with_zero_terminal_snr(sd_dir, tmp_path):
+    """An SD 2.x-style pipeline (v-prediction, zero terminal SNR, trailing spacing): pipe()'s latents bitwise, and
+    finite x̂0 and ε̂ (guided, conditional, unconditional) that the decoder shows as pictures."""
+    from diffusers import StableDiffusionPipeline
+
+    from diffviz.diffusion.guidance import combine
+
+    pipe = sd_dir[1]
+    pipe.scheduler = scheduler("DDIMScheduler", prediction_type="v_prediction", rescale_betas_zero_snr=True,
+                               timestep_spacing="trailing")
+    folder = save(pipe, tmp_path / "sd-v")
+    traj = diffviz.load(folder).sample(PROMPTS, steps=4, guidance=7.5, seed=1)
+    theirs = StableDiffusionPipeline.from_pretrained(folder, local_files_only=True)
+    assert torch.equal(traj.final, pipe_latents(theirs, PROMPTS, 4, 7.5, 1))
+    assert float(traj.alpha_bar[0]) == 0.0
+    for name in ("x0_pred", "eps", "eps_cond", "eps_uncond", "decoded"):
+        assert torch.isfinite(getattr(traj, name)).all(), name
+    check_eps_matches_x0(traj)
+    torch.testing.assert_close(traj.eps, combine(traj.eps_uncond, traj.eps_cond, 7.5), rtol=1e-4, atol=1e-4)
+
+
+def test_noise_inspector_on_a_v_prediction_model(tmp_path):
+    """The training view's ε̂ of a v-predicting UNet is the noise its v implies: its x̂0 is diffusers' own."""
+    from diffusers import DDPMScheduler
+
+    from diffviz.widgets import NoiseInspector
+
+    pipe = tiny_uncond_pipeline("DDPMPipeline", prediction_type="v_prediction", clip_sample=False)
+    model = diffviz.load(save(pipe, tmp_path / "v"))
+    view = NoiseInspector(model)
+    out = view.last
+    with torch.no_grad():
+        v = model.unet(out.x_t, out.t).sample
+    ref = DDPMScheduler.from_config(model.scheduler_config).step(v, int(out.t[0]), out.x_t).pred_original_sample
+    torch.testing.assert_close(out.x0_pred(), ref, rtol=1e-4, atol=1e-4)
+    assert not view.banner.value and out.eps_pred.shape == out.noise.shape
+
+
+def test_learned_variance_ddpm_samples_as_diffusers_does(tmp_path):
+    """A UNet that also predicts its variance (6 channels, variance_type="learned_range"): DDPMPipeline's images
+    bitwise; the recorded ε̂ is the noise half; a teaching scheduler steps with that half."""
+    import diffusers
+
+    pipe = tiny_uncond_pipeline("DDPMPipeline", out_channels=6, variance_type="learned_range")
+    folder = save(pipe, tmp_path / "learned")
+    model = diffviz.load(folder)
+    theirs = diffusers.DDPMPipeline.from_pretrained(folder, local_files_only=True)
+    ref = theirs(batch_size=2, num_inference_steps=4, generator=torch.Generator().manual_seed(2), output_type="np").images
+    traj = model.sample(num_images=2, steps=4, seed=2)
+    assert np.array_equal((traj.final / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy(), ref)
+    assert traj.eps.shape == traj.x_t.shape == traj.x0_pred.shape == (4, 2, 3, 8, 8)
+    with torch.no_grad():
+        first = model.unet(traj.x_t[0], traj.timesteps[0]).sample
+    assert torch.equal(traj.eps[0], first[:, :3])
+    ddim = model.sample(num_images=2, steps=4, seed=2, scheduler="ddim")
+    assert ddim.final.shape == (2, 3, 8, 8) and torch.isfinite(ddim.final).all()
+
+
+def spoil_weights(file):
+    """Overwrite 4 KB in the middle of a safetensors file's data with 0xFF bytes: NaN in float32 and float16."""
+    size = file.stat().st_size
+    with open(file, "r+b") as f:
+        f.seek(size // 2)
+        f.write(b"\xff" * 4096)
+
+
+def test_weights_holding_nan_are_refused_at_load(tmp_path):
+    """A damaged weights file (NaN where numbers were) is refused by name at load, for a diffusers pipeline folder
+    and for a diffviz model folder alike, instead of sampling NaN pictures."""
+    folder = save(tiny_uncond_pipeline(), tmp_path / "ddpm")
+    spoil_weights(folder / "unet" / "diffusion_pytorch_model.safetensors")
+    with pytest.raises(ModelFolderError, match=r"ddpm/unet: weights hold NaN or infinite values"):
+        diffviz.load(folder)
+    ours = tmp_path / "digits"
+    from diffviz.models.registry import BUNDLED_DIR
+
+    shutil.copytree(BUNDLED_DIR / "digits", ours)
+    spoil_weights(ours / "unet" / "diffusion_pytorch_model.safetensors")
+    with pytest.raises(ModelFolderError, match=r"digits/unet: weights hold NaN"):
+        diffviz.load(ours)
+
+
+def test_unknown_pipeline_or_scheduler_class_is_refused_by_name(tmp_path):
+    folder = save(tiny_uncond_pipeline(), tmp_path / "ddpm")
+    cases = {"pipeline": ("model_index.json", "_class_name", "FooPipeline"),
+             "scheduler": ("model_index.json", "scheduler", ["diffusers", "FooScheduler"]),
+             "scheduler config": ("scheduler/scheduler_config.json", "_class_name", "FooScheduler")}
+    for case, (file, key, value) in cases.items():
+        bad = tmp_path / case.replace(" ", "-")
+        shutil.copytree(folder, bad)
+        data = json.loads((bad / file).read_text())
+        data[key] = value
+        (bad / file).write_text(json.dumps(data))
+        kind = "pipeline" if case == "pipeline" else "scheduler"
+        with pytest.raises(ModelFolderError, match=rf"{file} names the {kind} class 'Foo\w+', which diffusers"):
+            diffviz.load(bad)
+    assert diffviz.load(folder).scheduler_config["_class_name"] == "DDPMScheduler"  # the folder itself is fine
+
+
+def test_scheduler_compare_offers_the_models_own_scheduler(sd_model, class_model):
+    """SchedulerCompare starts with the scheduler an imported model ships ("model", captioned by its class), whose
+    picture is the one model.sample gives with it; bundled models keep the teaching four."""
+    from diffviz.widgets import SchedulerCompare
+
+    comp = SchedulerCompare(sd_model, run=False)
+    assert comp.schedulers == ["model", "ddpm", "ddim", "dpm", "euler"]
+    comp.schedulers, comp.step_counts = ["model", "ddim"], [3]
+    comp.run()
+    own = sd_model.sample([comp.w_cond.value], seed=comp.seed, steps=3, scheduler="model", decode_steps=False)
+    assert np.array_equal(comp.grid[("model", 3)], own.final_images()[0])
+    assert not np.array_equal(comp.grid[("model", 3)], comp.grid[("ddim", 3)])
+    captions = " ".join(w.value for row in comp.results.children for cell in row.children for w in cell.children
+                        if hasattr(w, "value") and isinstance(w.value, str))
+    assert "model: DDIMScheduler" in captions
+    assert SchedulerCompare(class_model, run=False).schedulers == ["ddpm", "ddim", "dpm", "euler"]
+    with pytest.raises(traitlets.TraitError, match="ddpm, ddim, dpm, euler; got"):
+        SchedulerCompare(class_model, run=False).schedulers = ["model"]
+
+
+def test_ldm_pipeline_decodes_with_its_vq_model(tmp_path):
+    """An LDMPipeline folder (a VQModel decoder, `vqvae`): a latent model whose pictures are LDMPipeline's, bit for
+    bit; the views show decoded pictures; a save keeps the VQModel."""
+    import diffusers
+
+    from diffviz.widgets import NoiseInspector, ReverseProcess
+
+    folder = save(tiny_ldm_pipeline(), tmp_path / "ldm")
+    model = diffviz.load(folder)
+    assert model.latent and model.sample_shape == (3, 8, 8) and model.image_shape == (3, 16, 16)
+    theirs = diffusers.LDMPipeline.from_pretrained(folder, local_files_only=True)
+    ref = theirs(batch_size=2, num_inference_steps=4, generator=torch.Generator().manual_seed(6), output_type="np").images
+    traj = model.sample(num_images=2, steps=4, seed=6)
+    assert np.array_equal((traj.final_decoded / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy(), ref)
+    assert traj.decoded.shape == (4, 2, 3, 16, 16) and traj.final_images().shape == (2, 16, 16, 3)
+    rev = ReverseProcess(model, steps=3, num_images=1).wait()
+    assert not rev.banner.value and rev.trajectory.final_images().shape == (1, 16, 16, 3)
+    noise = NoiseInspector(model)
+    assert not noise.banner.value and noise.last.x_t.shape == (1, 3, 8, 8)
+    again = diffviz.load(model.save_pretrained(tmp_path / "saved", dtype=None))
+    assert type(again.vae).__name__ == "VQModel"
+    assert torch.equal(again.sample(num_images=2, steps=4, seed=6).final_decoded, traj.final_decoded)
+
+
+def test_save_roundtrip_keeps_the_feature_extractor(sd_dir, tmp_path):
+    """A folder's feature_extractor (the safety checker's image preprocessing) survives a load–save round trip."""
+    from diffusers import StableDiffusionPipeline
+    from transformers import CLIPImageProcessor
+
+    pipe = StableDiffusionPipeline.from_pretrained(sd_dir[0], local_files_only=True)
+    pipe.feature_extractor = CLIPImageProcessor(size={"shortest_edge": 40}, crop_size={"height": 40, "width": 40})
+    pipe.register_modules(feature_extractor=pipe.feature_extractor)
+    folder = save(pipe, tmp_path / "with-fe")
+    out = diffviz.load(folder).save_pretrained(tmp_path / "saved")
+    assert json.loads((out / "model_index.json").read_text())["feature_extractor"] == ["transformers", "CLIPImageProcessor"]
+    again = StableDiffusionPipeline.from_pretrained(out, local_files_only=True)
+    assert isinstance(again.feature_extractor, CLIPImageProcessor) and again.feature_extractor.crop_size == {"height": 40, "width": 40}
+
+
+def test_guidance_below_one_against_pipe(sd_dir):
+    """diffusers runs no guidance at w ≤ 1: pipe(w=0.5) is pipe(w=1) is model.sample(w=1), bit for bit, while
+    diffviz's w = 0.5 is the documented mix ε̂_uncond + 0.5·(ε̂_cond − ε̂_uncond) (README, DiffusionModel.sample)."""
+    from diffusers import StableDiffusionPipeline
+
+    from diffviz.diffusion.guidance import combine
+
+    model = diffviz.load(sd_dir[0])
+    theirs = StableDiffusionPipeline.from_pretrained(sd_dir[0], local_files_only=True)
+    at_one = pipe_latents(theirs, PROMPTS, 4, 1.0, 9)
+    assert torch.equal(pipe_latents(theirs, PROMPTS, 4, 0.5, 9), at_one)
+    assert torch.equal(model.sample(PROMPTS, steps=4, guidance=1.0, seed=9).final, at_one)
+    half = model.sample(PROMPTS, steps=4, guidance=0.5, seed=9)
+    assert not torch.equal(half.final, at_one)
+    torch.testing.assert_close(half.eps, combine(half.eps_uncond, half.eps_cond, 0.5), rtol=0, atol=1e-6)

@@ -85,17 +85,35 @@ def tiny_sd_pipeline(tmp: Path, scheduler_name: str = "DDIMScheduler", seed: int
     return pipe
 
 
-def tiny_uncond_pipeline(kind: str = "DDPMPipeline", seed: int = 0):
-    """A DDPMPipeline or DDIMPipeline with a tiny pixel UNet2DModel (3×8×8)."""
+def tiny_uncond_pipeline(kind: str = "DDPMPipeline", seed: int = 0, out_channels: int = 3, **scheduler_extra):
+    """A DDPMPipeline or DDIMPipeline with a tiny pixel UNet2DModel (3×8×8); scheduler_extra: its scheduler's
+    config beyond num_train_timesteps (prediction_type, variance_type with out_channels=6, …)."""
     import diffusers
     from diffusers import UNet2DModel
+
+    torch.manual_seed(seed)
+    unet = UNet2DModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=8, in_channels=3, out_channels=out_channels,
+                       down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+                       norm_num_groups=4)
+    cls = diffusers.DDPMScheduler if kind == "DDPMPipeline" else diffusers.DDIMScheduler
+    pipe = getattr(diffusers, kind)(unet=unet, scheduler=cls(num_train_timesteps=1000, **scheduler_extra))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def tiny_ldm_pipeline(seed: int = 0):
+    """An LDMPipeline: a tiny UNet2DModel on 3×8×8 latents of a tiny VQModel (16×16 pictures), a DDIM scheduler."""
+    from diffusers import DDIMScheduler, LDMPipeline, UNet2DModel, VQModel
 
     torch.manual_seed(seed)
     unet = UNet2DModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=8, in_channels=3, out_channels=3,
                        down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
                        norm_num_groups=4)
-    sched = diffusers.DDPMScheduler(num_train_timesteps=1000) if kind == "DDPMPipeline" else diffusers.DDIMScheduler(num_train_timesteps=1000)
-    pipe = getattr(diffusers, kind)(unet=unet, scheduler=sched)
+    torch.manual_seed(seed)
+    vqvae = VQModel(block_out_channels=[8, 16], in_channels=3, out_channels=3, latent_channels=3, norm_num_groups=4,
+                    down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+                    num_vq_embeddings=32, sample_size=16)
+    pipe = LDMPipeline(vqvae=vqvae, unet=unet, scheduler=DDIMScheduler(num_train_timesteps=1000))
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

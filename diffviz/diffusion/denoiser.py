@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from .forward import eps_and_x0, split_variance
+
 
 def call_denoiser(unet, x: torch.Tensor, t, cond) -> torch.Tensor:
     """One denoiser call: text models get `encoder_hidden_states`, class models `class_labels`.
@@ -17,3 +19,14 @@ def call_denoiser(unet, x: torch.Tensor, t, cond) -> torch.Tensor:
     if cond.dtype == torch.long:
         return unet(x, t, class_labels=cond).sample
     return unet(x, t, encoder_hidden_states=cond).sample
+
+
+def predicted_noise(unet, x: torch.Tensor, t, cond, schedule=None) -> torch.Tensor:
+    """ε̂ for x_t at t: the denoiser's output with any learned variance split off and, for a model that predicts
+    v or x0 (`schedule.prediction_type`), converted to the noise it implies (`forward.eps_and_x0`)."""
+    out = split_variance(call_denoiser(unet, x, t, cond), x.shape[1])[0]
+    kind = getattr(schedule, "prediction_type", "epsilon")
+    if kind == "epsilon":
+        return out
+    alpha_bar = schedule.alphas_cumprod.to(x.device)[torch.as_tensor(t, device=x.device).long()].to(x.dtype)
+    return eps_and_x0(out, x, alpha_bar.expand(x.shape[0]) if alpha_bar.numel() == 1 else alpha_bar, kind)[0]

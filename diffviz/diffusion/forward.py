@@ -109,6 +109,48 @@ def predict_x0(x_t: torch.Tensor, eps: torch.Tensor, alpha_bar, clip: float | No
     return x0 if clip is None else x0.clamp(-clip, clip)
 
 
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
+
+
+def prediction_type(config) -> str:
+    """What a denoiser's output means, from its scheduler's config (`prediction_type`; "epsilon" when absent)."""
+    get = config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d)
+    kind = get("prediction_type", None) or "epsilon"
+    if kind not in PREDICTION_TYPES:
+        raise DiffvizError(f"the scheduler's prediction_type is {short(kind)}; allowed: {', '.join(PREDICTION_TYPES)}")
+    return kind
+
+
+def split_variance(output: torch.Tensor, channels: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(prediction, predicted variance or None): a UNet that also learns the variance (a scheduler's
+    `variance_type="learned"`/`"learned_range"`) answers with twice the sample's channels, the variance second."""
+    if output.shape[1] == 2 * channels:
+        pred, var = output.split(channels, dim=1)
+        return pred, var
+    return output, None
+
+
+def eps_and_x0(output: torch.Tensor, x_t: torch.Tensor, alpha_bar, kind: str = "epsilon") -> tuple[torch.Tensor, torch.Tensor]:
+    """(ε̂, x̂0) that a denoiser's output implies for x_t, whatever it predicts (`kind`, see `prediction_type`):
+
+        epsilon:       ε̂ = out,                          x̂0 = (x_t − √(1-ᾱ) ε̂) / √ᾱ
+        v_prediction:  ε̂ = √ᾱ out + √(1-ᾱ) x_t,         x̂0 = √ᾱ x_t − √(1-ᾱ) out
+        sample:        ε̂ = (x_t − √ᾱ out) / √(1-ᾱ),     x̂0 = out
+
+    as diffusers' schedulers convert it (v = √ᾱ ε − √(1-ᾱ) x0). v and x0 stay finite at ᾱ = 0 (zero
+    terminal SNR), where x̂0 from ε̂ is infinite."""
+    a = torch.as_tensor(alpha_bar, dtype=x_t.dtype, device=x_t.device)
+    if a.ndim == 1:
+        a = a.view(-1, *([1] * (x_t.ndim - 1)))
+    if kind == "epsilon":
+        return output, predict_x0(x_t, output, a)
+    if kind == "v_prediction":
+        return a.sqrt() * output + (1 - a).sqrt() * x_t, a.sqrt() * x_t - (1 - a).sqrt() * output
+    if kind == "sample":
+        return (x_t - a.sqrt() * output) / (1 - a).sqrt(), output
+    raise DiffvizError(f"prediction_type {short(kind)} is not one of {', '.join(PREDICTION_TYPES)}")
+
+
 def forward_strip(
     x0: torch.Tensor,
     timesteps: Sequence[int] | torch.Tensor,

@@ -15,7 +15,7 @@ from typing import NamedTuple, Sequence
 
 import torch
 
-from .denoiser import call_denoiser
+from .denoiser import predicted_noise
 
 
 class GuidedPrediction(NamedTuple):
@@ -31,13 +31,14 @@ def combine(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, w: float) -> torch
 
 
 def guided_prediction(unet, x_t: torch.Tensor, t, cond: torch.Tensor, uncond: torch.Tensor, w: float,
-                      eps_cond: torch.Tensor | None = None) -> GuidedPrediction:
-    """Both predictions and their guided mix for one x_t (`eps_cond` given: only the unconditional call runs)."""
+                      eps_cond: torch.Tensor | None = None, schedule=None) -> GuidedPrediction:
+    """Both predictions and their guided mix for one x_t (`eps_cond` given: only the unconditional call runs);
+    schedule: the model's, so that a v- or x0-predicting model's outputs are mixed as ε̂ (`predicted_noise`)."""
 
     if eps_cond is None:
-        eps_uncond, eps_cond = call_denoiser(unet, torch.cat([x_t, x_t]), t, torch.cat([uncond, cond])).chunk(2)
+        eps_uncond, eps_cond = predicted_noise(unet, torch.cat([x_t, x_t]), t, torch.cat([uncond, cond]), schedule).chunk(2)
     else:
-        eps_uncond = call_denoiser(unet, x_t, t, uncond)
+        eps_uncond = predicted_noise(unet, x_t, t, uncond, schedule)
     delta = w * (eps_cond - eps_uncond)
     return GuidedPrediction(eps_uncond, eps_cond, delta, combine(eps_uncond, eps_cond, w))
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .forward import check_timesteps, predict_x0, q_sample
 from .guidance import drop_conditions  # noqa: F401  (condition dropout lives with guidance; kept importable here)
-from .denoiser import call_denoiser
+from .denoiser import predicted_noise
 from .schedule import Schedule
 
 
@@ -50,7 +50,7 @@ def noise_prediction(unet, schedule: Schedule, x0, t=None, cond=None, generator=
     if noise is None:
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
     x_t, _, alpha_bar = q_sample(x0, t, schedule, noise)
-    eps_pred = call_denoiser(unet, x_t, t, cond)
+    eps_pred = predicted_noise(unet, x_t, t, cond, schedule)  # a v- or x0-predicting model's output as ε̂
     return NoisePrediction(x0, t, noise, x_t, eps_pred, F.mse_loss(eps_pred, noise), alpha_bar)
 
 

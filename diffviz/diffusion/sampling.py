@@ -6,7 +6,9 @@ The loop is exactly the bare diffusers loop —
         eps = unet(scheduler.scale_model_input(x, t), t, cond).sample
         x = scheduler.step(eps, t, x, generator=generator).prev_sample
 — with classifier-free guidance (`guidance.combine`: eps = ε̂_uncond + w·(ε̂_cond − ε̂_uncond), both
-halves from one batched call) and, on the side, copies of x_t, ε̂ and x̂0 (`forward.predict_x0`).
+halves from one batched call) and, on the side, copies of x_t, ε̂ and x̂0. The UNet's output is what the
+scheduler's `prediction_type` says (ε, v or x0); ε̂ and x̂0 are derived from it (`forward.eps_and_x0`), and
+a UNet that also predicts its variance (twice the channels) has it split off as diffusers does.
 Recording never feeds back into the loop, so the final sample is bitwise the bare loop's for the
 same seed.
 """
@@ -21,7 +23,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from tqdm.auto import tqdm
 
 from .denoiser import call_denoiser  # noqa: F401  (re-exported: the one denoiser call)
-from .forward import predict_x0
+from .forward import eps_and_x0, prediction_type, split_variance
 from .guidance import combine
 from .schedule import Schedule
 from .trajectory import Trajectory
@@ -30,6 +32,14 @@ from ..errors import DiffvizError
 
 def _accepts_generator(scheduler) -> bool:
     return "generator" in inspect.signature(scheduler.step).parameters
+
+
+def step_input(out: torch.Tensor, pred: torch.Tensor, scheduler) -> torch.Tensor:
+    """What the scheduler steps with: the UNet's whole output for a scheduler that reads a learned variance
+    (DDPM with `variance_type` "learned"/"learned_range" splits it itself), else the prediction alone."""
+    reads = "variance_type" in inspect.signature(type(scheduler).__init__).parameters  # a config key it knows
+    learned = reads and getattr(scheduler.config, "variance_type", None) in ("learned", "learned_range")
+    return out if learned else pred
 
 
 def alpha_bar_at(schedule: Schedule, t) -> torch.Tensor:
@@ -75,22 +85,27 @@ def sample_loop(
     both = torch.cat([uncond, cond]) if guided else None
 
     rec = {k: [] for k in ("x_t", "eps", "eps_cond", "eps_uncond", "x0_pred", "alpha_bar")}
+    kind, channels = prediction_type(scheduler.config), shape[1]
     timesteps = scheduler.timesteps
     for t in tqdm(timesteps, disable=not progress, desc="denoising", leave=False):
         x_in = scheduler.scale_model_input(x, t)
-        if guided:
-            eps_uncond, eps_cond = call_denoiser(unet, torch.cat([x_in, x_in]), t, both).chunk(2)
-            eps = combine(eps_uncond, eps_cond, guidance)
-            rec["eps_cond"].append(eps_cond.cpu())
-            rec["eps_uncond"].append(eps_uncond.cpu())
-        else:
-            eps = call_denoiser(unet, x_in, t, cond)
         a = alpha_bar_at(schedule, t).to(device=x_in.device, dtype=x_in.dtype)
+        if guided:
+            out_uncond, out_cond = call_denoiser(unet, torch.cat([x_in, x_in]), t, both).chunk(2)
+            (pred_uncond, _), (pred_cond, variance) = split_variance(out_uncond, channels), split_variance(out_cond, channels)
+            pred = combine(pred_uncond, pred_cond, guidance)
+            out = pred if variance is None else torch.cat([pred, variance], dim=1)  # as diffusers' IF pipelines
+            rec["eps_cond"].append(eps_and_x0(pred_cond, x_in, a, kind)[0].cpu())
+            rec["eps_uncond"].append(eps_and_x0(pred_uncond, x_in, a, kind)[0].cpu())
+        else:
+            out = call_denoiser(unet, x_in, t, cond)
+            pred = split_variance(out, channels)[0]
+        eps, x0 = eps_and_x0(pred, x_in, a, kind)
         rec["x_t"].append(x_in.cpu().clone())
         rec["eps"].append(eps.cpu().clone())
-        rec["x0_pred"].append(predict_x0(x_in, eps, a).cpu())
+        rec["x0_pred"].append(x0.cpu().clone())
         rec["alpha_bar"].append(a.cpu())
-        x = scheduler.step(eps, t, x, **step_kwargs).prev_sample
+        x = scheduler.step(step_input(out, pred, scheduler), t, x, **step_kwargs).prev_sample
         if callback is not None:
             callback(len(rec["x_t"]), len(timesteps))
 

@@ -29,6 +29,7 @@ class Schedule:
 
     name: str
     betas: torch.Tensor  # (T,) float64
+    prediction_type: str = "epsilon"  # what the denoiser trained on it predicts: "epsilon", "v_prediction", "sample"
 
     @classmethod
     def from_name(
@@ -54,11 +55,12 @@ class Schedule:
         """The schedule a diffusers scheduler config (e.g. a model's training scheduler) describes."""
         sched = DDPMScheduler.from_config(config)
         name = next((k for k, v in SCHEDULE_NAMES.items() if v == sched.config.beta_schedule), sched.config.beta_schedule)
-        return cls(name=name, betas=sched.betas.to(torch.float64))
+        return cls(name=name, betas=sched.betas.to(torch.float64), prediction_type=sched.config.prediction_type)
 
     def to_scheduler_config(self) -> dict:
-        """A DDPMScheduler config that reproduces this schedule (betas given explicitly)."""
-        return dict(DDPMScheduler(num_train_timesteps=self.num_train_timesteps, trained_betas=self.betas.tolist()).config)
+        """A DDPMScheduler config that reproduces this schedule (betas given explicitly) and its prediction type."""
+        return dict(DDPMScheduler(num_train_timesteps=self.num_train_timesteps, trained_betas=self.betas.tolist(),
+                                  prediction_type=self.prediction_type).config)
 
     @property
     def num_train_timesteps(self) -> int:

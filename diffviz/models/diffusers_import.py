@@ -5,14 +5,15 @@
     model = diffviz.from_pipeline(pipe)                              # a pipeline you built (no weights copied)
 
 Supported: pipelines whose parts are a `UNet2DModel` or `UNet2DConditionModel`, an optional `AutoencoderKL`
-(`vae`, latent models), a transformers CLIP text encoder + CLIP tokenizer (text models), and a diffusers
-scheduler — DDPMPipeline, DDIMPipeline, StableDiffusionPipeline (SD 1.x and 2.x layouts) and others built the same
+(`vae`, latent models) or `VQModel` (`vqvae`, LDMPipeline), a transformers CLIP text encoder + CLIP tokenizer (text models), and a diffusers
+scheduler — DDPMPipeline, DDIMPipeline, LDMPipeline, StableDiffusionPipeline (SD 1.x and 2.x layouts) and others built the same
 way. Nothing is ever downloaded (`local_files_only=True`), and only `.safetensors` weights are read.
 
 Faithful by default: such a model samples with the scheduler it ships, config untouched (`scheduler="model"`),
 so `model.sample(prompt, steps=n, guidance=w, seed=s)` gives bitwise the latents of
 `pipe(prompt, num_inference_steps=n, guidance_scale=w, generator=torch.Generator().manual_seed(s),
-output_type="latent")` on the CPU. diffviz's teaching schedulers ("ddim", "ddpm", "dpm", "euler": trailing
+output_type="latent")` on the CPU for w = 1 and w > 1 (diffusers runs no guidance at w ≤ 1; diffviz applies
+w as given, so w = 0 is unconditional: pipe(guidance_scale=w < 1) is model.sample(guidance=1)). diffviz's teaching schedulers ("ddim", "ddpm", "dpm", "euler": trailing
 spacing, clipped x̂0) stay available by name.
 """
 from __future__ import annotations
@@ -82,8 +83,8 @@ def load_pipeline_folder(path: str | Path, device=None, dtype=None, attention_sl
     extra = {}
     if "safety_checker" in index:  # not a generation part; a real one is a 1.2 GB CLIP vision model
         extra.update(safety_checker=None, requires_safety_checker=False)
-    if "feature_extractor" in index:
-        extra.update(feature_extractor=None)
+    if "feature_extractor" in index and not _loads(path / "feature_extractor"):
+        extra.update(feature_extractor=None)  # a few hundred bytes of image preprocessing: kept when present, for a save
     _check_parts(path, index)
     try:
         pipe = DiffusionPipeline.from_pretrained(path, torch_dtype=dtype, use_safetensors=True, local_files_only=True, **extra)
@@ -91,13 +92,54 @@ def load_pipeline_folder(path: str | Path, device=None, dtype=None, attention_sl
         raise DiffvizError(f"{path} needs a package that is not installed ({err}); {EXTRA}") from err
     except (OSError, ValueError, EnvironmentError) as err:
         raise io.ModelFolderError(f"could not load {path} as a diffusers {index.get('_class_name')}: {str(err)[:400]}") from err
+    for part, module in pipe.components.items():
+        if isinstance(module, torch.nn.Module):
+            io.check_finite_weights(module, path / part)
     return from_pipeline(pipe, name=path.name, device=device, attention_slicing=attention_slicing, vae_tiling=vae_tiling,
                          _source=str(path))
 
 
+def _loads(folder: Path) -> bool:
+    """A transformers preprocessor folder (feature_extractor/) that is there and can be read here."""
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        return False
+    return (folder / "preprocessor_config.json").is_file()
+
+
+def _check_classes(path: Path, index: dict) -> None:
+    """The pipeline and scheduler classes a folder names must be diffusers' own, refused by name otherwise (diffusers
+    raises a raw AttributeError for an unknown pipeline, and quietly uses model_index.json's scheduler class
+    whatever scheduler_config.json names)."""
+    import diffusers
+    from diffusers.schedulers.scheduling_utils import SchedulerMixin
+
+    def known(name, base) -> bool:
+        cls = getattr(diffusers, str(name), None) if isinstance(name, str) else None
+        return isinstance(cls, type) and issubclass(cls, base)
+
+    name = index.get("_class_name")
+    if not known(name, diffusers.DiffusionPipeline):
+        raise io.ModelFolderError(f"{path}/model_index.json names the pipeline class {short(name)}, which diffusers "
+                                  f"{diffusers.__version__} does not have; diffviz loads diffusers' own pipelines "
+                                  "(DDPMPipeline, DDIMPipeline, StableDiffusionPipeline, …)")
+    spec = index.get("scheduler")
+    named = [("model_index.json", spec[1])] if isinstance(spec, list) and len(spec) == 2 and spec[0] == "diffusers" else []
+    config = path / "scheduler" / "scheduler_config.json"
+    if config.is_file():
+        named.append(("scheduler/scheduler_config.json", io.read_json(config).get("_class_name")))
+    for where, cls in named:
+        if cls is not None and not known(cls, SchedulerMixin):
+            raise io.ModelFolderError(f"{path}/{where} names the scheduler class {short(cls)}, which diffusers "
+                                      f"{diffusers.__version__} does not have; allowed: a diffusers scheduler "
+                                      "(DDIMScheduler, DDPMScheduler, EulerDiscreteScheduler, …)")
+
+
 def _check_parts(path: Path, index: dict) -> None:
-    """Clear errors before diffusers' own: a missing part, a transformers part without transformers, weights
-    only as pickles."""
+    """Clear errors before diffusers' own: an unknown pipeline or scheduler class, a missing part, a transformers
+    part without transformers, weights only as pickles."""
+    _check_classes(path, index)
     parts = [k for k, v in index.items() if not k.startswith("_") and isinstance(v, list) and len(v) == 2 and v[0] is not None]
     if not parts:
         raise io.ModelFolderError(f"{path}/model_index.json names a {index.get('_class_name')} but none of its parts "
@@ -129,26 +171,28 @@ def from_pipeline(pipe, name: str | None = None, device=None, attention_slicing=
     device: None keeps the pipeline's device. attention_slicing ("auto", "max" or a slice size) and vae_tiling
     are diffusers' memory savers (`enable_attention_slicing`, `enable_vae_tiling`) for a large model on a small GPU.
     """
-    from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel, VQModel
     from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
     comps = getattr(pipe, "components", None)
     if not isinstance(comps, dict):
         raise InputTypeError(f"from_pipeline takes a diffusers pipeline, got {type(pipe).__name__}")
     kind_name = type(pipe).__name__
-    unet, scheduler, vae = comps.get("unet"), comps.get("scheduler"), comps.get("vae")
+    unet, scheduler = comps.get("unet"), comps.get("scheduler")
+    vae = comps.get("vae") if comps.get("vae") is not None else comps.get("vqvae")  # LDMPipeline: a VQModel "vqvae"
     if not isinstance(unet, (UNet2DModel, UNet2DConditionModel)):
         found = unet if unet is not None else comps.get("transformer") or comps.get("prior")
         raise DiffvizError(f"diffviz works with pipelines whose denoiser is a UNet2DModel or UNet2DConditionModel; "
                            f"this {kind_name} has {type(found).__name__ if found is not None else 'no unet'}")
     if not isinstance(scheduler, SchedulerMixin):
         raise DiffvizError(f"this {kind_name} has no diffusers scheduler (got {type(scheduler).__name__})")
-    if vae is not None and not isinstance(vae, AutoencoderKL):
-        raise DiffvizError(f"diffviz decodes latents with an AutoencoderKL; this {kind_name} has a {type(vae).__name__}")
+    if vae is not None and not isinstance(vae, (AutoencoderKL, VQModel)):
+        raise DiffvizError(f"diffviz decodes latents with an AutoencoderKL or a VQModel; this {kind_name} has a "
+                           f"{type(vae).__name__}")
     unsupported = [k for k in ("text_encoder_2", "image_encoder", "controlnet", "adapter") if comps.get(k) is not None]
     if unsupported:
         raise DiffvizError(f"this {kind_name} has parts diffviz does not drive ({', '.join(unsupported)}); supported: "
-                           "DDPMPipeline, DDIMPipeline, StableDiffusionPipeline (SD 1.x/2.x) and pipelines of the same parts")
+                           "DDPMPipeline, DDIMPipeline, LDMPipeline, StableDiffusionPipeline (SD 1.x/2.x) and pipelines of the same parts")
     conditioner = None
     if isinstance(unet, UNet2DConditionModel):
         text_encoder, tokenizer = comps.get("text_encoder"), comps.get("tokenizer")

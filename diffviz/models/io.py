@@ -91,6 +91,14 @@ def check_safetensors(file: str | Path) -> None:
         raise ModelFolderError(unreadable_weights(file, err)) from err
 
 
+def check_finite_weights(module: torch.nn.Module, where) -> None:
+    """Refuse weights that hold NaN or infinite values (a damaged file): a model loaded with them samples NaN pictures."""
+    bad = [name for name, t in module.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise ModelFolderError(f"{where}: weights hold NaN or infinite values ({', '.join(bad[:3])}"
+                               f"{' …' if len(bad) > 3 else ''}); the file is damaged: copy or download it again")
+
+
 def save_weights(module: torch.nn.Module, file: str | Path, dtype: torch.dtype | None = torch.float16) -> None:
     """Save a module's state dict as safetensors (floating tensors cast to `dtype`), atomically."""
     state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()

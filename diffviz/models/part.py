@@ -130,6 +130,7 @@ def load_part(folder: str | Path, cls: type | None = None) -> torch.nn.Module:
         raise io.ModelFolderError(f"could not load {folder} as {cls.__name__}: {str(err)[:400]}") from err
     if wrong:  # diffusers would start missing tensors from random values: a folder must hold them all
         raise io.ModelFolderError(f"{file} does not fit this {cls.__name__}: {'; '.join(wrong)}")
+    io.check_finite_weights(model, folder)
     return model.float().eval()
 
 

@@ -195,14 +195,17 @@ class DiffusionModel:
     # ---- latent space ---------------------------------------------------------------------
     @torch.no_grad()
     def encode_images(self, x: torch.Tensor) -> torch.Tensor:
-        """Pixels in [-1, 1] → the denoiser's space (VAE latent mean × latent_scale, or identity)."""
+        """Pixels in [-1, 1] → the denoiser's space (VAE latent mean, or a VQModel's unquantised latent, × latent_scale;
+        identity for pixel models)."""
         if self.vae is None:
             return x
-        return (self.vae.encode(x.to(self.device, self.vae.dtype)).latent_dist.mean * self.latent_scale).float()
+        encoded = self.vae.encode(x.to(self.device, self.vae.dtype))
+        z = encoded.latent_dist.mean if hasattr(encoded, "latent_dist") else encoded.latents  # AutoencoderKL, VQModel
+        return (z * self.latent_scale).float()
 
     @torch.no_grad()
     def decode_latents(self, z: torch.Tensor) -> torch.Tensor:
-        """The denoiser's space → pixels in [-1, 1] (the lecture's decoder)."""
+        """The denoiser's space → pixels in [-1, 1] (the lecture's decoder; a VQModel quantises first, as LDMPipeline)."""
         if self.vae is None:
             return z
         return self.vae.decode(z.to(self.device, self.vae.dtype) / self.latent_scale).sample.float().clamp(-1, 1)
@@ -254,7 +257,9 @@ class DiffusionModel:
 
         conditions: prompt(s) for text models ('' is unconditional), class index/name(s) for class
         models, None for unconditional models (then num_images). guidance: classifier-free guidance
-        scale w ≥ 0 (1 = conditional only, 0 = unconditional only; default from the model card).
+        scale w ≥ 0 (1 = conditional only, 0 = unconditional only; default from the model card), applied at
+        every w: diffusers' pipelines instead run no guidance at w ≤ 1, so for w < 1 `pipe(...)` equals this
+        with guidance=1.
         cache: answer a request identical to an earlier one (same model and weights, conditions,
         seed, steps, scheduler, guidance) from the process's bounded trajectory cache, and let
         identical requests made at the same time share one computation (`diffviz.diffusion.cache`).

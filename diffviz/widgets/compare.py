@@ -9,7 +9,6 @@ import numpy as np
 import traitlets
 
 from ..data.domain import has_dataset
-from ..diffusion.schedulers import SCHEDULER_NAMES
 from ..metrics.stats import SingularCovarianceWarning
 from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, image_widget, notice
 from ..errors import DiffvizError
@@ -17,7 +16,7 @@ from .base import Float, Int  # numpy scalars are numbers
 from .charts import line_figure, swap
 from .guidance import guidance_warning
 from .i18n import tr
-from .reverse import condition_control
+from .reverse import condition_control, scheduler_options
 
 
 def parse_list(text: str, cast) -> list | None:
@@ -211,13 +210,15 @@ class GuidanceSweep(_Sweep):
 
 
 class SchedulerCompare(_Sweep):
-    """One seed across schedulers and step counts."""
+    """One seed across schedulers and step counts; a model imported from diffusers also (first) with the scheduler
+    it ships ("model")."""
 
-    schedulers = traitlets.List(traitlets.Unicode(), default_value=list(SCHEDULER_NAMES))
+    schedulers = traitlets.List(traitlets.Unicode())
     step_counts = traitlets.List(Int(), default_value=[5, 10, 25, 50])
 
     def __init__(self, model=None, run: bool = True, zoom: int | None = None):
         super().__init__(model, "schedulers", zoom)
+        self.schedulers = scheduler_options(self.model)
         self.w_steps = W.Text(value=", ".join(map(str, self.step_counts)), description=tr("common.steps"),
                               continuous_update=False, style=WIDE, layout=W.Layout(width="240px"))
         self.bind_list("step_counts", self.w_steps, int, "compare.bad_steps", "{}")
@@ -238,10 +239,15 @@ class SchedulerCompare(_Sweep):
 
     @traitlets.validate("schedulers")
     def _check_schedulers(self, proposal):
-        bad = [s for s in proposal["value"] if s not in SCHEDULER_NAMES]
+        allowed = scheduler_options(self.model)
+        bad = [s for s in proposal["value"] if s not in allowed]
         if bad or not proposal["value"]:
-            raise traitlets.TraitError(f"schedulers must be a non-empty list from {', '.join(SCHEDULER_NAMES)}; got {proposal['value']}")
+            raise traitlets.TraitError(f"schedulers must be a non-empty list from {', '.join(allowed)}; got {proposal['value']}")
         return proposal["value"]
+
+    def _label(self, name: str) -> str:
+        """A caption's scheduler: the model's own by its class ("model: DDIMScheduler"), the others by name."""
+        return f"model: {self.model.scheduler_config.get('_class_name', '?')}" if name == "model" else name
 
     @heavy
     def run(self):
@@ -253,7 +259,7 @@ class SchedulerCompare(_Sweep):
             items = []
             for n in self.step_counts:
                 self.grid[(name, n)] = self._sample(scheduler=name, steps=n)
-                items.append((f"{name} · {tr('compare.steps_caption', n=n)}", self.grid[(name, n)]))
+                items.append((f"{self._label(name)} · {tr('compare.steps_caption', n=n)}", self.grid[(name, n)]))
                 cb(len(self.grid), total)
             rows.append(picture_grid(items, self.zoom))
         self.done()

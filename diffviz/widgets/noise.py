@@ -310,7 +310,7 @@ class NoiseInspector(View):
     def _show_guidance(self, out) -> None:
         with torch.no_grad():
             g = guided_prediction(self.model.unet, out.x_t, out.t, None, self._cond(null=True), self.guidance,
-                                  eps_cond=out.eps_pred)
+                                  eps_cond=out.eps_pred, schedule=self.model.schedule)
         k = visibility_gain(g.delta, NOISE_RANGE)
         swap(self.guided_pictures, [self._grid([
             (tr("noise.eps_cond"), self._noise(g.eps_cond)), (tr("noise.eps_uncond"), self._noise(g.eps_uncond)),
