@@ -98,12 +98,12 @@ def test_progress_callback_counts_steps(class_model):
 
 @pytest.fixture(scope="module")
 def short_schedule_model(text_model):
-    """The tiny latent text model on a 40-step training schedule: a scheduler's last step counts are cheap to run."""
+    """The tiny latent text model on a 12-step training schedule: a scheduler's last step counts are cheap to run."""
     from diffviz.models.pipeline import DiffusionModel
     from diffviz.models.tiny import tiny_scheduler_config
 
     m = text_model
-    return DiffusionModel(m.unet, tiny_scheduler_config(40), m.conditioner, m.vae, latent_scale=1.0, info=m.info)
+    return DiffusionModel(m.unet, tiny_scheduler_config(12), m.conditioner, m.vae, latent_scale=1.0, info=m.info)
 
 
 def test_every_scheduler_samples_up_to_its_limit_and_refuses_past_it(short_schedule_model):
@@ -113,7 +113,7 @@ def test_every_scheduler_samples_up_to_its_limit_and_refuses_past_it(short_sched
     from diffviz.diffusion.schedulers import max_steps
     from diffviz.errors import DiffvizError
 
-    m, T = short_schedule_model, 40
+    m, T = short_schedule_model, 12
     limits = {name: max_steps(m._scheduler(name), T) for name in SCHEDULER_NAMES}
     assert limits == {"ddpm": T, "ddim": T, "dpm": T - 2, "euler": T - 1}, limits
     for name, limit in limits.items():
