@@ -94,3 +94,41 @@ def test_progress_callback_counts_steps(class_model):
     seen = []
     class_model.sample([0], steps=4, seed=0, callback=lambda i, n: seen.append((i, n)))
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+@pytest.fixture(scope="module")
+def short_schedule_model(text_model):
+    """The tiny latent text model on a 12-step training schedule: a scheduler's last step counts are cheap to run."""
+    from diffviz.models.pipeline import DiffusionModel
+    from diffviz.models.tiny import tiny_scheduler_config
+
+    m = text_model
+    return DiffusionModel(m.unet, tiny_scheduler_config(12), m.conditioner, m.vae, latent_scale=1.0, info=m.info)
+
+
+def test_every_scheduler_samples_up_to_its_limit_and_refuses_past_it(short_schedule_model):
+    """Steps = T: DPM-Solver++ (latents) and Euler stop short of T (their first timestep would be T, past the
+    schedule: the raw loop raises IndexError or draws NaN); up to their limit they sample, past it a short refusal."""
+    from diffviz.diffusion.sampling import sample_loop
+    from diffviz.diffusion.schedulers import max_steps
+    from diffviz.errors import DiffvizError
+
+    m, T = short_schedule_model, 12
+    limits = {name: max_steps(m._scheduler(name), T) for name in SCHEDULER_NAMES}
+    assert limits == {"ddpm": T, "ddim": T, "dpm": T - 2, "euler": T - 1}, limits
+    for name, limit in limits.items():
+        traj = m.sample("a red circle", steps=limit, scheduler=name, decode_steps=False)
+        assert traj.num_steps == limit and torch.isfinite(traj.final).all(), name
+        if limit == T:
+            continue
+        with pytest.raises(DiffvizError, match=f"scheduler '{name}' can take 1 to {limit} steps .* got {limit + 1}"):
+            m.sample("a red circle", steps=limit + 1, scheduler=name)
+        with pytest.raises(DiffvizError, match=f"1 to {limit} steps"):
+            m.check_steps(T, name)
+        cond = m.conditioner.encode(["a red circle"])
+        try:  # what the refusal saves the user from: the bare loop past the limit breaks
+            raw = sample_loop(m.unet, m._scheduler(name), m.schedule, (1, *m.sample_shape), cond=cond, steps=limit + 1,
+                              generator=torch.Generator().manual_seed(0))
+            assert not torch.isfinite(raw.final).all(), f"{name} at {limit + 1} steps should break without the check"
+        except IndexError:
+            pass

@@ -1,6 +1,7 @@
 """Widget state from code and from controls: charts change in place, bad values are refused clearly,
 replaced charts are closed, the noise inspector takes a generated x0."""
 import datetime
+import html
 import io
 
 import numpy as np
@@ -241,3 +242,37 @@ def test_value_set_from_code_beyond_a_slider_is_kept_not_clamped(class_model):
     assert "25" in w.guidance_note.value, "the note says w is outside the tuned range"
     w.w_guidance.value = 2.0  # the slider still drives the trait
     assert w.guidance == 2.0
+
+
+def test_scheduler_steps_past_a_schedulers_end_refused_up_front(class_model):
+    """Steps = 1000 on a 1000-step schedule: Euler's last timestep would be past the schedule's end; the box
+    refuses it naming the range, the list in use stays, and nothing starts (no bar left half-way)."""
+    s = SchedulerCompare(class_model, run=False)
+    s.w_steps.value = "5, 1000"
+    assert "scheduler 'euler' can take 1 to 999 steps" in html.unescape(s.banner.value) and s.step_counts == [5, 10, 25, 50]
+    with pytest.raises(traitlets.TraitError, match="1 to 999 steps"):
+        s.step_counts = [1000]
+    s.schedulers = ["ddpm", "ddim"]
+    s.step_counts = [1000]  # DDPM and DDIM take every training timestep
+    with pytest.raises(traitlets.TraitError, match="'euler' can take 1 to 999"):
+        s.schedulers = ["euler"]
+
+
+def test_run_rereads_a_refused_list_box(class_model):
+    """A refused list stays in its box; Run reads the box again and refuses again, never running the last list."""
+    for view, box, good in ((SchedulerCompare(class_model, run=False), "w_steps", "1, 2"),
+                            (GuidanceSweep(class_model, run=False), "w_scales", "1, 2")):
+        getattr(view, box).value = "abc"
+        refusal = view.banner.value
+        assert "comma-separated" in refusal and getattr(view, box).value == "abc"
+        view.w_go.click()
+        assert view.banner.value == refusal and not view.busy, "Run refused the box's text again and ran nothing"
+        assert (view.grid if box == "w_steps" else view.images) in ({}, [])
+        getattr(view, box).value = good
+        view.steps = 2
+        if box == "w_steps":
+            view.schedulers = ["ddim"]
+        view.w_go.click()
+        view.wait()
+        assert "dv-error" not in view.banner.value, view.banner.value
+        assert len(view.grid if box == "w_steps" else view.images) == 2

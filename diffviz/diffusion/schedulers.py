@@ -1,6 +1,8 @@
 """Sampling schedulers by name, built from a model's training schedule (diffusers does the maths)."""
 from __future__ import annotations
 
+import copy
+
 from diffusers import (
     DDIMScheduler,
     DDPMScheduler,
@@ -62,3 +64,23 @@ def model_scheduler(config: dict):
         raise DiffvizError(f"the model's scheduler {name!r} is not a diffusers scheduler diffviz knows; "
                            f"use one of {', '.join(SCHEDULER_NAMES)}")
     return cls.from_config(config)
+
+
+
+def steps_fit(scheduler, steps: int, num_train_timesteps: int) -> bool:
+    """True when `scheduler` (a built diffusers scheduler) can sample in `steps` steps on a schedule of
+    `num_train_timesteps`: its timesteps are then distinct training timesteps (0 … T−1). Tried on a copy.
+
+    `leading` spacing with `steps_offset=1` (diffviz's Euler, and DPM-Solver++ on latents) shifts every
+    timestep up by one, so at T steps (DPM-Solver++: T−1 too) the first one is T, past the schedule's end
+    (diffusers then indexes past its tables: an IndexError, or NaN pictures)."""
+    probe = copy.deepcopy(scheduler)
+    probe.set_timesteps(int(steps))
+    ts = [float(t) for t in probe.timesteps]
+    return len(set(ts)) == steps and min(ts) >= 0 and max(ts) <= num_train_timesteps - 1
+
+
+def max_steps(scheduler, num_train_timesteps: int) -> int:
+    """The most sampling steps `scheduler` can take on a schedule of `num_train_timesteps` (see `steps_fit`)."""
+    T = int(num_train_timesteps)
+    return next((n for n in range(T, 1, -1) if steps_fit(scheduler, n, T)), 1)

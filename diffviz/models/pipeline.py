@@ -21,7 +21,7 @@ from ..diffusion.attention import recording_attention
 from ..diffusion.cache import shared_cache, weights_version
 from ..diffusion.sampling import sample_loop
 from ..diffusion.schedule import Schedule
-from ..diffusion.schedulers import make_scheduler, model_scheduler
+from ..diffusion.schedulers import make_scheduler, max_steps, model_scheduler, steps_fit
 from ..diffusion.trajectory import Trajectory
 from ..errors import InputTypeError, short
 from ..utils import check_finite_number, check_int, check_seed, pick_device
@@ -33,6 +33,7 @@ from .info import ModelInfo
 from .part import load_part, part_class, save_part
 from .tokens import check_attention_model, prompt_tokens
 from ..errors import DiffvizError
+from ..i18n import tr
 
 UNET_CLASSES = {"UNet2DModel": UNet2DModel, "UNet2DConditionModel": UNet2DConditionModel}
 MAX_IMAGES = 256
@@ -306,10 +307,8 @@ class DiffusionModel:
         seed = check_seed(seed)
         if not isinstance(scheduler, str):
             raise InputTypeError(f"scheduler must be a name (ddpm, ddim, dpm or euler), got {short(scheduler)}")
-        if scheduler == "model":
-            sched = model_scheduler(self.scheduler_config)
-        else:
-            sched = make_scheduler(scheduler, self.scheduler_config, sample_range=self.sample_range)
+        sched = self._scheduler(scheduler)
+        self._check_fit(sched, scheduler, steps)
         cond, uncond, labels = self.encode_conditions(conditions, num_images)
         if generator is None:  # on the CPU on every device: a seed is the same noise everywhere (see above)
             generator = torch.Generator().manual_seed(seed)
@@ -329,6 +328,22 @@ class DiffusionModel:
         traj.meta.update(model=self.name, kind=self.kind, latent=self.latent, conditions=labels,
                          steps=steps, guidance=guidance, scheduler=scheduler, seed=seed)
         return traj
+
+    def _scheduler(self, name: str):
+        if name == "model":
+            return model_scheduler(self.scheduler_config)
+        return make_scheduler(name, self.scheduler_config, sample_range=self.sample_range)
+
+    def _check_fit(self, sched, name: str, steps: int) -> None:
+        T = self.schedule.num_train_timesteps
+        if not steps_fit(sched, steps, T):
+            raise DiffvizError(tr("compare.steps_limit", scheduler=name, limit=max_steps(sched, T), T=T, got=steps))
+
+    def check_steps(self, steps: int, scheduler: str | None = None) -> None:
+        """Refuse, with a short DiffvizError naming the allowed range, a step count that `scheduler` (a name as
+        in `sample`; default: the model's) cannot take on this model (see `diffusion.schedulers.steps_fit`)."""
+        name = self.meta.get("default_scheduler", "ddim") if scheduler is None else scheduler
+        self._check_fit(self._scheduler(name), name, steps)
 
     def _cache_key(self, conditions, num_images, steps, guidance, scheduler, seed, decode_steps):
         """The trajectory cache's key for a request, or None when it cannot be keyed (then: no caching)."""

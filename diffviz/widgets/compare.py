@@ -59,7 +59,8 @@ class _Sweep(View):
             self.w_cond.continuous_update = False  # sample when the prompt is done, not per key
         self.w_seed = W.IntText(description=tr("common.seed"), style=WIDE, layout=W.Layout(width="170px"))
         self.w_go = button("compare.run", primary=True, icon="play")
-        self.w_go.on_click(lambda _: self.submit(self.run))
+        self.w_go.on_click(lambda _: self.run_boxes())
+        self._list_boxes: list[tuple[str, W.Text, type, str]] = []
         self.bind("seed", self.w_seed)
         self.results = W.VBox(layout=W.Layout(max_width="100%"))
         self.extra = W.HTML()
@@ -75,19 +76,28 @@ class _Sweep(View):
         """A text box of comma-separated numbers ("0, 1, 3") two-way bound to list trait `name`:
         an unreadable item shows `error_key` in the banner; the trait's validator refuses the rest."""
 
-        @guarded
-        def from_box(view, change):
-            values = parse_list(change["new"], cast)
-            if values is None:
-                raise DiffvizError(tr(error_key))
-            setattr(view, name, values)
-
         def to_box(change):
             if parse_list(box.value, cast) != change["new"]:  # set from code: show it
                 box.value = ", ".join(fmt.format(v) for v in change["new"])
 
-        box.observe(lambda change: from_box(self, change), "value")
+        self._list_boxes.append((name, box, cast, error_key))
+        box.observe(lambda change: self._read_box(name, box, cast, error_key), "value")
         self.observe(to_box, name)
+
+    @guarded
+    def _read_box(self, name: str, box: W.Text, cast, error_key: str) -> bool:
+        """The box's text into its list trait; True when taken (a refusal shows in the banner, the text stays)."""
+        values = parse_list(box.value, cast)
+        if values is None:
+            raise DiffvizError(tr(error_key))
+        setattr(self, name, values)
+        return True
+
+    def run_boxes(self) -> None:
+        """Run (the button): the list boxes' text as it is now, read again, or the refusal again (never
+        the last list taken while the box shows another)."""
+        if all(self._read_box(*entry) for entry in self._list_boxes):
+            self.submit(self.run)
 
     def condition(self):
         if self.w_cond is None:
@@ -235,7 +245,16 @@ class SchedulerCompare(_Sweep):
         counts = proposal["value"]
         if not counts or min(counts) < 1 or max(counts) > self.model.schedule.num_train_timesteps:
             raise traitlets.TraitError(f"{tr('compare.bad_steps')}; got {counts}")
+        self._check_fit(self.schedulers, counts)
         return counts
+
+    def _check_fit(self, schedulers, counts) -> None:
+        """Refuse up front step counts past a scheduler's end (DPM-Solver++ and Euler stop short of T)."""
+        for name in schedulers:
+            try:
+                self.model.check_steps(max(counts), name)
+            except DiffvizError as err:
+                raise traitlets.TraitError(str(err)) from None
 
     @traitlets.validate("schedulers")
     def _check_schedulers(self, proposal):
@@ -243,6 +262,7 @@ class SchedulerCompare(_Sweep):
         bad = [s for s in proposal["value"] if s not in allowed]
         if bad or not proposal["value"]:
             raise traitlets.TraitError(f"schedulers must be a non-empty list from {', '.join(allowed)}; got {proposal['value']}")
+        self._check_fit(proposal["value"], self.step_counts)
         return proposal["value"]
 
     def _label(self, name: str) -> str:
