@@ -9,7 +9,8 @@ CHAPTER_NAMES = ("forward", "reverse", "noise", "guidance", "schedulers", "clip"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", default="lecture.html")
+    p.add_argument("-o", "--output", default="lecture.html", help="the .html page to write (default: lecture.html)"
+                   "; a symbolic link is written through (its target replaced); a device or FIFO is refused")
     p.add_argument("--model", default=None, help="bundled name or folder (default: shapes, else the first bundled)")
     p.add_argument("--prompts", nargs="*", default=None, help="prompts (text model) or classes (class model)")
     p.add_argument("--steps", type=int_in(1, None), default=50)

@@ -5,6 +5,7 @@ A diffviz model folder holds JSON configs and `.safetensors` weights. Any pickle
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from ..errors import unreadable_weights
 from ..errors import DiffvizError, OutputPathError, short
-from ..utils import atomic_write, kill_point
+from ..utils import atomic_write, check_output_folder, folder_mode, kill_point
 
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"}
 FORMAT = "diffviz"
@@ -112,7 +113,12 @@ def write_json(path: str | Path, data: dict) -> None:
 
 
 def _old(target: Path) -> Path:
-    return target.with_name(f".{target.name}.old")
+    return target.with_name(f".{target.name[:100]}.old")  # cut: room for the suffix beside a long name
+
+
+def _tmp_prefix(target: Path) -> str:
+    """A save's temp folder name, `.<name>.tmp-` (the name cut to 100 characters: room for the pid and suffix)."""
+    return f".{target.name[:100]}.tmp-"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -142,7 +148,7 @@ def recover_folder(target: str | Path) -> Path:
     elif target.is_dir() and old.exists():
         shutil.rmtree(old, ignore_errors=True)  # a kill while the old copy was being removed
     if target.parent.is_dir():
-        for tmp in target.parent.glob(f".{target.name}.tmp-*"):
+        for tmp in target.parent.glob(f"{glob.escape(_tmp_prefix(target))}*"):
             try:
                 pid = int(tmp.name.rsplit(".tmp-", 1)[1].split("-", 1)[0])
             except ValueError:
@@ -165,16 +171,15 @@ class atomic_folder:
         self.target = Path(target)
 
     def __enter__(self) -> Path:
-        if self.target.exists() and not self.target.is_dir():
-            raise OutputPathError(f"{short(str(self.target))} is a file; a model is saved as a folder (give a folder path)")
+        self.target = check_output_folder(self.target)  # a link is written through: the folder it points to is replaced
         try:
             self.target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise OutputPathError(f"cannot create folder {short(str(self.target.parent))}: {err.strerror}") from None
-        if not os.access(self.target.parent, os.W_OK):
-            raise OutputPathError(f"cannot write in {short(str(self.target.parent))}: no permission")
         recover_folder(self.target)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-{os.getpid()}-", dir=self.target.parent))
+        mode = folder_mode(self.target)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"{_tmp_prefix(self.target)}{os.getpid()}-", dir=self.target.parent))
+        os.chmod(self.tmp, mode)  # mkdtemp's 0700 would hide the model from other users
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
