@@ -13,11 +13,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..metrics.quality import QualitySettings, format_report, model_quality
     from ..utils import atomic_write, check_output_file
 
     if args.json:
         check_output_file(args.json)  # before minutes of measuring
+    from ..metrics.quality import QualitySettings, format_report, model_quality
+
     settings = QualitySettings.quick() if args.quick else QualitySettings()
     reports = {name: model_quality(name, settings) for name in args.models}
     print(format_report(reports))

@@ -26,17 +26,18 @@ def run(args) -> int:
     import time
 
     from ..errors import DiffvizError, OutputPathError, short
+    from ..utils import check_output_file
+
+    start = time.perf_counter()
+    out = check_output_file(args.output)  # before a minute of sampling, and before seconds of imports
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise OutputPathError(f"output {short(str(out))} must be an .html file")
     from ..export import export_html, lecture_sections
     from ..export.lecture import check_sections
-    from ..utils import check_output_file
     from ..models.defaults import model_name
     from ..models.registry import load
     from ..i18n import language, set_language, tr
 
-    start = time.perf_counter()
-    out = check_output_file(args.output)  # before a minute of sampling
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise OutputPathError(f"output {short(str(out))} must be an .html file")
     if args.lang:
         set_language(args.lang)
     model = load(args.model or model_name())

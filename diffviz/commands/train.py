@@ -53,7 +53,7 @@ def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     runs = check_output_folder(args.runs)  # a file, a read-only place: refused before minutes of training
-    out = check_output_folder(args.out) if args.out else default_out(runs, args.name)
+    out = check_output_folder(args.out) if args.out is not None else default_out(runs, args.name)
     if args.part:
         bundle.train_part(args.name, args.part, runs, device=device, seed=args.seed, steps=args.steps, minutes=args.minutes)
         target = args.steps or bundle.part_steps(args.name, args.part)

@@ -172,6 +172,8 @@ class atomic_folder:
 
     def __enter__(self) -> Path:
         self.target = check_output_folder(self.target)  # a link is written through: the folder it points to is replaced
+        if self.target.name in ("", ".", ".."):
+            raise OutputPathError(f"{short(str(self.target))} names no folder of its own; give the model folder's name (e.g. ./model)")
         try:
             self.target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
