@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from ..errors import unreadable_weights
 from ..errors import DiffvizError, OutputPathError, short
-from ..utils import atomic_write, check_output_folder, folder_mode, kill_point
+from ..utils import atomic_write, check_output_folder, folder_mode, kill_point, umask
 
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"}
 FORMAT = "diffviz"
@@ -158,6 +158,15 @@ def recover_folder(target: str | Path) -> Path:
     return target
 
 
+def _open_modes(folder: Path) -> None:
+    """Give what a save built the modes open()/mkdir() would: a writer's own temp-and-rename (safetensors
+    via diffusers leaves 0600) would hide a model from a server running as another user."""
+    mask = umask()
+    for path in folder.rglob("*"):
+        if not path.is_symlink():
+            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
+
+
 class atomic_folder:
     """Context manager: build a folder in a temp sibling, then swap it into place.
 
@@ -188,6 +197,7 @@ class atomic_folder:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return False
+        _open_modes(self.tmp)
         kill_point("folder:built")
         old = None
         if self.target.exists():
