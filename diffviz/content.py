@@ -13,7 +13,7 @@ import shutil
 from importlib.resources import files
 from pathlib import Path
 from .errors import DiffvizError, MissingFileError, OutputPathError
-from .utils import atomic_write
+from .utils import atomic_write, check_output_folder
 
 DASHBOARDS_ENV = "DIFFVIZ_DASHBOARDS"
 LANGUAGES = ("en", "zh")
@@ -62,9 +62,7 @@ def copy_chapters(dest: str | Path, lang: str = "en", overwrite: bool = False) -
 
     Existing files are never overwritten unless asked (a student's edited chapter is theirs).
     """
-    dest = Path(dest)
-    if dest.exists() and not dest.is_dir():
-        raise OutputPathError(f"{dest} is a file; give a folder to copy the chapters into")
+    dest = check_output_folder(dest)  # a file there, a read-only place: refused before copying
     sources = chapters(lang)
     clashes = [dest / p.name for p in sources if (dest / p.name).exists()]
     if clashes and not overwrite:

@@ -9,6 +9,7 @@ import gc
 import glob
 import os
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -100,12 +101,14 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], None], *
 
     `data` is the bytes or text to write, or a function that writes a file at the path it is given (e.g.
     `lambda tmp: save_file(tensors, str(tmp))`). A crash or kill -9 at any moment leaves either the old
-    file or the new one, never a half-written one; a failure removes the temp file. Refuses a path that
-    is a folder or whose folder does not exist, with a one-line DiffvizError.
+    file or the new one, never a half-written one; a failure removes the temp file. The path is checked
+    first (`check_output_file`): a symbolic link is written through (its target is replaced, the link
+    stays); a folder, a device or a FIFO is refused. The file gets the mode a plain open() would give it:
+    an existing file's own, else 0666 less the umask. Returns the path written (a link's target).
     """
-    path = Path(path)
-    check_output_file(path)
-    fd, name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.{os.getpid()}.", dir=path.parent)
+    path = check_output_file(path)
+    mode = _file_mode(path)
+    fd, name = tempfile.mkstemp(prefix=_temp_prefix(path) + f"{os.getpid()}.", dir=path.parent)
     tmp = Path(name)
     try:
         if callable(data):
@@ -114,6 +117,7 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], None], *
         else:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data.encode(encoding) if isinstance(data, str) else data)
+        os.chmod(tmp, mode)  # after `data`: a writer may have made the file afresh
         _fsync(tmp)
         kill_point("file:written")
         os.replace(tmp, path)
@@ -126,10 +130,39 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], None], *
     return path
 
 
+def _temp_prefix(path: Path) -> str:
+    """The temp files' name: `.diffviz-tmp-<name>.` (the name cut to 100 characters, so a long but legal
+    file name still leaves room for the temp name's prefix and suffix)."""
+    return f"{TMP_PREFIX}{path.name[:100]}."
+
+
+def umask() -> int:
+    """The process's umask, read without changing it (Linux: /proc/self/status; elsewhere set and restored)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _file_mode(path: Path, new: int = 0o666) -> int:
+    """The permission bits a plain open()/mkdir() would leave: an existing file's own, else `new` less the umask."""
+    with contextlib.suppress(OSError):
+        return stat.S_IMODE(path.stat().st_mode)
+    return new & ~umask()
+
+
+def folder_mode(path: Path) -> int:
+    """The permission bits for a folder written at `path` (an existing one's own, else 0777 less the umask)."""
+    return _file_mode(path, 0o777)
+
+
 def _remove_stale_temps(path: Path) -> None:
     """Remove temp files a killed earlier write of `path` left beside it (their writer process is gone);
     a write in progress in a live process keeps its own."""
-    prefix = f"{TMP_PREFIX}{path.name}."
+    prefix = _temp_prefix(path)
     for stale in path.parent.glob(f"{glob.escape(prefix)}*"):
         pid = stale.name[len(prefix):].split(".", 1)[0]
         if pid.isdigit() and not _process_alive(int(pid)):
@@ -148,11 +181,18 @@ def _process_alive(pid: int) -> bool:
 
 
 def check_output_file(path: str | Path) -> Path:
-    """Refuse, before any work is done, an output file diffviz could not write: a folder, a missing or
-    read-only folder, a path under a file."""
-    path = Path(path)
+    """Refuse, before any work is done, an output file diffviz could not write: an empty or too long name,
+    a folder, a device, a FIFO, a missing or read-only folder, a path under a file.
+
+    Returns the file to write: `path`, or the file a symbolic link at `path` points to (diffviz writes
+    through a link, as a shell's `>` does: the target is replaced, the link stays).
+    """
+    path = _output_path(path)
     if path.is_dir():
         raise _errors.OutputPathError(f"{_errors.short(str(path))} is a folder; give a file name (e.g. {path / 'out'})")
+    if path.exists() and not path.is_file():
+        raise _errors.OutputPathError(f"cannot write {_errors.short(str(path))}: it is {_kind(path)}, not a regular "
+                                      "file; give a regular file or a new name")
     parent = path.parent
     if not parent.exists():
         raise _errors.OutputPathError(f"cannot write {_errors.short(str(path))}: folder {_errors.short(str(parent))} does not exist")
@@ -161,6 +201,60 @@ def check_output_file(path: str | Path) -> Path:
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)) or _read_only_fs(parent):
         raise _errors.OutputPathError(f"cannot write {_errors.short(str(path))}: no permission to write in {_errors.short(str(parent))}")
     return path
+
+
+def check_output_folder(path: str | Path) -> Path:
+    """Refuse, before any work is done, an output folder diffviz could not make or write: an empty or too
+    long name, a file (or device) at that path or above it, a read-only place.
+
+    Returns the folder to write: `path`, or the folder a symbolic link at `path` points to (written through).
+    """
+    path = _output_path(path)
+    if path.exists() and not path.is_dir():
+        raise _errors.OutputPathError(f"{_errors.short(str(path))} is {_kind(path)}, not a folder; give a folder path")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise _errors.OutputPathError(f"cannot make folder {_errors.short(str(path))}: {_errors.short(str(existing))} is a file, not a folder")
+    if not os.access(existing, os.W_OK) or _read_only_fs(existing):
+        raise _errors.OutputPathError(f"cannot write {_errors.short(str(path))}: no permission to write in {_errors.short(str(existing))}")
+    return path
+
+
+def _output_path(path: str | Path) -> Path:
+    """An output path checked as text (not empty, no NUL, each name within the file system's limit), with a
+    symbolic link at the end resolved to what it points to."""
+    text = os.fsdecode(path)
+    if not text.strip():
+        raise _errors.OutputPathError("the output path is empty; give a file or folder name")
+    if "\0" in text:
+        raise _errors.OutputPathError(f"output path {_errors.short(text)} contains a NUL character")
+    path = Path(text)
+    if len(os.fsencode(os.path.abspath(path))) >= PATH_MAX:
+        raise _errors.OutputPathError(f"output path {_errors.short(text)} is too long ({len(text)} characters; "
+                                      f"the system allows {PATH_MAX - 1} bytes)")
+    for part in path.parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise _errors.OutputPathError(f"output path {_errors.short(text)} has a name of {len(os.fsencode(part))} bytes "
+                                          f"({_errors.short(part, 20)}); the file system allows {NAME_MAX}")
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+        if path.is_symlink():
+            raise _errors.OutputPathError(f"output {_errors.short(text)} is a symbolic link that never reaches a file (a loop)")
+    return path
+
+
+# the limits of Linux and macOS file systems (ext4, APFS, …): a longer name is refused before any work
+NAME_MAX = 255
+PATH_MAX = 4096
+
+
+def _kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    kinds = [(stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a file")]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def _read_only_fs(folder: Path) -> bool:

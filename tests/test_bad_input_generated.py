@@ -6,6 +6,7 @@ Never a library's traceback, never a silent wrong result; numpy scalars are acce
 """
 import io
 import math
+import os
 import random
 import re
 from contextlib import redirect_stderr, redirect_stdout
@@ -198,6 +199,7 @@ def test_cli_output_paths_are_checked_before_any_sampling(tmp_path):
              (["export", "--model", "digits", "-o", str(tmp_path)], "folder"),
              (["export", "--model", "digits", "-o", "/proc/l.html"], "permission")]
     import time
+    run_cli(cases[0][0])  # the first call imports diffviz's commands (seconds on a loaded machine); not timed
     for argv, names in cases:
         start = time.time()
         rc, lines = run_cli(argv)
@@ -225,3 +227,88 @@ def test_train_never_writes_into_the_package_and_says_when_it_stops_short(tmp_pa
     rc, lines = run_cli(["train", "digits", "--part", "classifier", "--runs", str(tmp_path), "--steps", "500",
                          "--minutes", "0.0001"])
     assert rc == 3 and any("stopped short" in ln for ln in lines)
+
+
+def test_cli_refuses_odd_output_paths_before_any_work(tmp_path):
+    """Empty, too long, a device, a FIFO, a link to a device, a file where a folder goes, a read-only place:
+    sample, export, train and evaluate each refuse in one line, in seconds, before loading a model."""
+    import time
+
+    (tmp_path / "a-file").write_text("x")
+    os.mkfifo(tmp_path / "fifo.png")
+    (tmp_path / "null.html").symlink_to("/dev/null")
+    long_name = str(tmp_path / ("a" * 300 + ".png"))
+    cases = [(["sample", "--model", "digits", "-o", ""], "empty"), (["sample", "--model", "digits", "-o", long_name], "255"),
+             (["sample", "--model", "digits", "-o", "/dev/null"], "device"),
+             (["sample", "--model", "digits", "-o", str(tmp_path / "fifo.png")], "FIFO"),
+             (["export", "--model", "digits", "-o", str(tmp_path / "null.html")], "device"),
+             (["export", "--model", "digits", "-o", ""], "empty"),
+             (["export", "--model", "digits", "-o", str(tmp_path / "a-file" / "l.html")], "not a folder"),
+             (["export", "--model", "digits", "-o", "/" + "d/" * 2100 + "l.html"], "too long"),
+             (["train", "digits", "--runs", str(tmp_path / "r"), "--out", str(tmp_path / "a-file")], "not a folder"),
+             (["train", "digits", "--runs", str(tmp_path / "r"), "--out", str(tmp_path / "a-file" / "m")], "not a folder"),
+             (["train", "digits", "--runs", str(tmp_path / "r"), "--out", "/proc/m"], "permission"),
+             (["train", "digits", "--part", "unet", "--runs", str(tmp_path / "a-file")], "not a folder"),
+             (["train", "digits", "--runs", str(tmp_path / "r"), "--out", ""], "empty"),
+             (["evaluate", "digits", "--quick", "--json", "/proc/q.json"], "permission"),
+             (["evaluate", "digits", "--quick", "--json", str(tmp_path)], "folder")]
+    run_cli(cases[0][0])  # the first call imports diffviz's commands (seconds on a loaded machine); not timed
+    for argv, names in cases:
+        start = time.time()
+        rc, lines = run_cli(argv)
+        assert rc == 2 and len(lines) == 1, (argv[:2], lines)
+        one_line(lines[0], names)
+        assert time.time() - start < 5, f"{argv[0]} refused before any work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "fifo.png", "null.html"], "nothing written"
+    assert (tmp_path / "a-file").read_text() == "x"
+
+
+def test_output_paths_refused_in_the_api(tmp_path, class_model):
+    """The same one check behind every writer: atomic_write, model folders, trajectories, chapter copies."""
+    from diffviz.content import copy_chapters
+    from diffviz.errors import OutputPathError
+    from diffviz.utils import atomic_write
+
+    (tmp_path / "a-file").write_text("x")
+    for bad, names in [("", "empty"), (str(tmp_path / "x\0.txt"), "NUL"), ("/dev/null", "device"),
+                       (str(tmp_path / ("b" * 256)), "255")]:
+        with pytest.raises(OutputPathError) as err:
+            atomic_write(bad, "data")
+        one_line(str(err.value), names)
+    for save in (class_model.save_pretrained, class_model.sample([1], steps=2, seed=0).save, copy_chapters):
+        for bad, names in [(tmp_path / "a-file", "not a folder"), (tmp_path / "a-file" / "sub", "not a folder"),
+                           ("/dev/null", "device")]:
+            with pytest.raises(OutputPathError) as err:
+                save(bad)
+            one_line(str(err.value), names)
+    with pytest.raises(OutputPathError, match="names no folder"):
+        class_model.save_pretrained("")  # Path("") is "." — never rename the working folder away
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"] and (tmp_path / "a-file").read_text() == "x"
+
+
+def test_a_symbolic_link_is_written_through(tmp_path, class_model):
+    """`-o link` replaces the file the link points to and keeps the link (as a shell's `>` does), for a
+    picture, a page and a model folder; a long but legal name still leaves room for the temp file."""
+    from diffviz.utils import atomic_write
+
+    target = tmp_path / "real" / "strip.png"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    link = tmp_path / "strip.png"
+    link.symlink_to(target)
+    rc, lines = run_cli(["sample", "--model", "tiny-class", "--steps", "2", "3", "-o", str(link)])
+    assert rc == 0, lines
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "the picture went to the link's target"
+    dangling = tmp_path / "page.html"
+    dangling.symlink_to(tmp_path / "real" / "made.html")
+    assert atomic_write(dangling, "<p>hi</p>") == tmp_path / "real" / "made.html"
+    assert dangling.is_symlink() and dangling.read_text() == "<p>hi</p>"
+    folder_link = tmp_path / "model"
+    folder_link.symlink_to(tmp_path / "real" / "model", target_is_directory=True)
+    class_model.save_pretrained(folder_link)
+    assert folder_link.is_symlink() and (tmp_path / "real" / "model" / "model_index.json").is_file()
+    long = tmp_path / ("c" * 250 + ".txt")
+    assert atomic_write(long, "fits").read_text() == "fits"
+    leftovers = sorted(p.name for p in (tmp_path / "real").iterdir())
+    assert leftovers == ["made.html", "model", "strip.png"], leftovers

@@ -98,3 +98,36 @@ def test_failed_save_keeps_old_folder(class_model, tmp_path, monkeypatch):
     assert sorted(p.name for p in folder.rglob("*")) == before
     assert next(class_model.unet.parameters()).dtype == dtype_before == torch.float32
     assert diffviz.load(folder).kind == "class"
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_written_files_get_the_umask_mode(class_model, tmp_path, mask):
+    """Chapter copies, a lecture page, a picture and a model folder get 0666/0777 less the umask (as open()
+    and mkdir() give), not the temp file's 0600; a file that exists keeps its own mode."""
+    import os
+    import stat
+
+    from diffviz.cli import main
+    from diffviz.content import copy_chapters
+    from diffviz.export import Section, export_html
+    from diffviz.utils import atomic_write
+
+    def mode(p):
+        return stat.S_IMODE(p.stat().st_mode)
+
+    old = os.umask(mask)
+    try:
+        chapters = copy_chapters(tmp_path / "ch")
+        page = export_html(tmp_path / "lecture.html", [Section("one", players=[{"rows": {"x": np.zeros((2, 1, 4, 4, 3), np.uint8)}}])])
+        assert main(["sample", "--model", "tiny-class", "--steps", "2", "3", "-o", str(tmp_path / "s.png")]) == 0
+        folder = class_model.save_pretrained(tmp_path / "m")
+        kept = tmp_path / "private.txt"
+        kept.write_text("x")
+        kept.chmod(0o600)
+        atomic_write(kept, "y")
+    finally:
+        os.umask(old)
+    files = [*chapters, page, tmp_path / "s.png", *(p for p in folder.rglob("*") if p.is_file())]
+    assert {mode(p) for p in files} == {0o666 & ~mask}, sorted({oct(mode(p)) for p in files})
+    assert {mode(p) for p in [folder, *(p for p in folder.rglob("*") if p.is_dir())]} == {0o777 & ~mask}
+    assert mode(kept) == 0o600 and kept.read_text() == "y"

@@ -104,3 +104,20 @@ def test_crash_mid_write_keeps_last_good_checkpoint(data, tmp_path, monkeypatch)
         trainer.save_checkpoint()
     assert (tmp_path / "checkpoint.safetensors").read_bytes() == good
     assert Trainer(model, loss_fn, TrainConfig(steps=10, device="cpu"), tmp_path).load_checkpoint()
+
+
+@pytest.mark.slow  # two short training runs through the CLI
+def test_the_same_seed_reproduces_a_training_run_on_the_cpu(tmp_path):
+    from safetensors.torch import load_file
+
+    from diffviz.cli import main
+
+    def weights(name, seed):
+        argv = ["train", "digits", "--part", "unet", "--steps", "3", "--seed", str(seed), "--runs", str(tmp_path / name),
+                "--device", "cpu"]
+        assert main(argv) == 0
+        return load_file(str(tmp_path / name / "digits" / "unet" / "checkpoint.safetensors"))
+
+    a, b, c = weights("a", 5), weights("b", 5), weights("c", 6)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), "same seed, same weights bit for bit"
+    assert any(not torch.equal(a[k], c[k]) for k in a if k.startswith("model.")), "another seed, other weights"

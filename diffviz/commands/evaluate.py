@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -14,14 +13,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from ..utils import atomic_write, check_output_file
+
+    if args.json:
+        check_output_file(args.json)  # before minutes of measuring
     from ..metrics.quality import QualitySettings, format_report, model_quality
 
     settings = QualitySettings.quick() if args.quick else QualitySettings()
     reports = {name: model_quality(name, settings) for name in args.models}
     print(format_report(reports))
     if args.json:
-        tmp = f"{args.json}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(reports, f, indent=2)
-        os.replace(tmp, args.json)  # never a half-written file
+        atomic_write(args.json, json.dumps(reports, indent=2))  # never a half-written file
     return 0

@@ -9,7 +9,8 @@ CHAPTER_NAMES = ("forward", "reverse", "noise", "guidance", "schedulers", "clip"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", default="lecture.html")
+    p.add_argument("-o", "--output", default="lecture.html", help="the .html page to write (default: lecture.html)"
+                   "; a symbolic link is written through (its target replaced); a device or FIFO is refused")
     p.add_argument("--model", default=None, help="bundled name or folder (default: shapes, else the first bundled)")
     p.add_argument("--prompts", nargs="*", default=None, help="prompts (text model) or classes (class model)")
     p.add_argument("--steps", type=int_in(1, None), default=50)
@@ -25,17 +26,18 @@ def run(args) -> int:
     import time
 
     from ..errors import DiffvizError, OutputPathError, short
+    from ..utils import check_output_file
+
+    start = time.perf_counter()
+    out = check_output_file(args.output)  # before a minute of sampling, and before seconds of imports
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise OutputPathError(f"output {short(str(out))} must be an .html file")
     from ..export import export_html, lecture_sections
     from ..export.lecture import check_sections
-    from ..utils import check_output_file
     from ..models.defaults import load_default
     from ..models.registry import load
     from ..i18n import language, set_language, tr
 
-    start = time.perf_counter()
-    out = check_output_file(args.output)  # before a minute of sampling
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise OutputPathError(f"output {short(str(out))} must be an .html file")
     if args.lang:
         set_language(args.lang)
     model = load(args.model) if args.model else load_default()  # in --lang zh: reads Chinese prompts

@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int_in(1, 1000), default=10, help="columns in the strip (steps shown), 1..1000")
     p.add_argument("--zoom", type=int_in(1, 32), default=4, help="pixel zoom of the PNG, 1..32")
     p.add_argument("--device", default=None)
-    p.add_argument("-o", "--output", default="trajectory.png", help="picture file (.png, .jpg, …)")
+    p.add_argument("-o", "--output", default="trajectory.png", help="picture file (.png, .jpg, …); a symbolic link is written "
+                   "through (its target replaced); a device or FIFO is refused")
 
 
 def strip_image(rows: list[np.ndarray], zoom: int = 4, gap: int = 2) -> Image.Image:

@@ -24,10 +24,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minutes", type=number_in(0, None, above=True), default=None,
                    help="stop each part after this many minutes (resumable; exit code 3 when stopped short)")
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
-    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--seed", type=SEED, default=0, help="random seed: on the CPU the same seed, threads and steps "
+                   "give the same weights bit for bit (on a GPU: not guaranteed bitwise)")
     p.add_argument("--runs", default="runs", help="folder for checkpoints and loss logs")
     p.add_argument("--out", default=None, help="model folder to write (default: <runs>/<name>/model; "
-                                               "name the package's bundled/<name> explicitly to replace a bundled model)")
+                                               "name the package's bundled/<name> explicitly to replace a bundled model; "
+                                               "a symbolic link is written through)")
     p.add_argument("--threads", type=int_in(1, 1024), default=None, help="torch CPU threads, >= 1")
 
 
@@ -41,7 +43,7 @@ def run(args) -> int:
 
     from ..errors import DiffvizError
     from ..training import bundle
-    from ..utils import pick_device
+    from ..utils import check_output_folder, pick_device
 
     device = pick_device(args.device)  # a bad device is refused before any data is made
     if args.part is not None and args.part not in bundle.parts(args.name):
@@ -50,8 +52,8 @@ def run(args) -> int:
         raise DiffvizError("--steps sets one part's step count: give --part too")
     if args.threads:
         torch.set_num_threads(args.threads)
-    runs = Path(args.runs)
-    out = Path(args.out) if args.out else default_out(runs, args.name)
+    runs = check_output_folder(args.runs)  # a file, a read-only place: refused before minutes of training
+    out = check_output_folder(args.out) if args.out is not None else default_out(runs, args.name)
     if args.part:
         bundle.train_part(args.name, args.part, runs, device=device, seed=args.seed, steps=args.steps, minutes=args.minutes)
         target = args.steps or bundle.part_steps(args.name, args.part)

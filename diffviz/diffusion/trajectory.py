@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save_file
 from ..utils import to_u8
 from ..errors import unreadable_weights
 from ..errors import DiffvizError, FileFormatError, InputTypeError, MissingFileError, OutOfRangeError, OutputPathError, short
-from ..utils import atomic_write, kill_point
+from ..utils import atomic_write, check_output_folder, kill_point
 
 TENSOR_FIELDS = ("timesteps", "alpha_bar", "x_t", "eps", "eps_cond", "eps_uncond", "x0_pred", "decoded", "final", "final_decoded",
                  "attention")
@@ -154,9 +154,7 @@ class Trajectory:
 
         The metadata also rides in the tensors file's header, and `load` reads it from there: a kill between
         the two writes can never pair new tensors with old metadata."""
-        directory = Path(directory)
-        if directory.exists() and not directory.is_dir():
-            raise OutputPathError(f"{short(str(directory))} is a file; a trajectory is saved into a folder")
+        directory = check_output_folder(directory)  # a file there, a read-only place: refused before writing
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as err:

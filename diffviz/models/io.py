@@ -5,6 +5,7 @@ A diffviz model folder holds JSON configs and `.safetensors` weights. Any pickle
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from ..errors import unreadable_weights
 from ..errors import DiffvizError, OutputPathError, short
-from ..utils import atomic_write, kill_point
+from ..utils import atomic_write, check_output_folder, folder_mode, kill_point, umask
 
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"}
 FORMAT = "diffviz"
@@ -120,7 +121,12 @@ def write_json(path: str | Path, data: dict) -> None:
 
 
 def _old(target: Path) -> Path:
-    return target.with_name(f".{target.name}.old")
+    return target.with_name(f".{target.name[:100]}.old")  # cut: room for the suffix beside a long name
+
+
+def _tmp_prefix(target: Path) -> str:
+    """A save's temp folder name, `.<name>.tmp-` (the name cut to 100 characters: room for the pid and suffix)."""
+    return f".{target.name[:100]}.tmp-"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -150,7 +156,7 @@ def recover_folder(target: str | Path) -> Path:
     elif target.is_dir() and old.exists():
         shutil.rmtree(old, ignore_errors=True)  # a kill while the old copy was being removed
     if target.parent.is_dir():
-        for tmp in target.parent.glob(f".{target.name}.tmp-*"):
+        for tmp in target.parent.glob(f"{glob.escape(_tmp_prefix(target))}*"):
             try:
                 pid = int(tmp.name.rsplit(".tmp-", 1)[1].split("-", 1)[0])
             except ValueError:
@@ -158,6 +164,15 @@ def recover_folder(target: str | Path) -> Path:
             if not _pid_alive(pid) or pid == os.getpid():
                 shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _open_modes(folder: Path) -> None:
+    """Give what a save built the modes open()/mkdir() would: a writer's own temp-and-rename (safetensors
+    via diffusers leaves 0600) would hide a model from a server running as another user."""
+    mask = umask()
+    for path in folder.rglob("*"):
+        if not path.is_symlink():
+            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
 
 
 class atomic_folder:
@@ -173,22 +188,24 @@ class atomic_folder:
         self.target = Path(target)
 
     def __enter__(self) -> Path:
-        if self.target.exists() and not self.target.is_dir():
-            raise OutputPathError(f"{short(str(self.target))} is a file; a model is saved as a folder (give a folder path)")
+        self.target = check_output_folder(self.target)  # a link is written through: the folder it points to is replaced
+        if self.target.name in ("", ".", ".."):
+            raise OutputPathError(f"{short(str(self.target))} names no folder of its own; give the model folder's name (e.g. ./model)")
         try:
             self.target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise OutputPathError(f"cannot create folder {short(str(self.target.parent))}: {err.strerror}") from None
-        if not os.access(self.target.parent, os.W_OK):
-            raise OutputPathError(f"cannot write in {short(str(self.target.parent))}: no permission")
         recover_folder(self.target)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-{os.getpid()}-", dir=self.target.parent))
+        mode = folder_mode(self.target)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"{_tmp_prefix(self.target)}{os.getpid()}-", dir=self.target.parent))
+        os.chmod(self.tmp, mode)  # mkdtemp's 0700 would hide the model from other users
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return False
+        _open_modes(self.tmp)
         kill_point("folder:built")
         old = None
         if self.target.exists():

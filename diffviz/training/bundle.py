@@ -54,7 +54,18 @@ CLASS_NAMES = {"digits": {"digit": [str(i) for i in range(10)]}, "shapes": dict(
 
 def train_part(model_name: str, part: str, runs: Path, *, device=None, seed: int = 0, steps: int | None = None,
                minutes: float | None = None, n_images: int = 60_000):
-    """Train (or resume) one part; returns the trained module (loaded with its EMA weights)."""
+    """Train (or resume) one part; returns the trained module (loaded with its EMA weights).
+
+    Reproducible on the CPU: the part's initial weights and every other draw from torch's global generator
+    come from `seed` (in a forked generator, so the caller's is untouched), the batches from the trainer's
+    own seeded generator; the same seed, steps and thread count give the same weights bit for bit."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _train_part(model_name, part, runs, device=device, seed=seed, steps=steps, minutes=minutes, n_images=n_images)
+
+
+def _train_part(model_name: str, part: str, runs: Path, *, device, seed: int, steps: int | None, minutes: float | None,
+                n_images: int):
     device = pick_device(device)
     out = runs / model_name / part
     table = SHAPES_PARTS if model_name == "shapes" else DIGITS_PARTS
