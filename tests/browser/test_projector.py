@@ -158,3 +158,33 @@ def test_player_pictures_grow_with_the_room(browser, exported, width):
         assert not errors and not external, (errors, external)
     finally:
         ctx.close()
+
+
+def test_picture_grid_tiles_grow_with_the_page(browser, dashboard):  # noqa: F811
+    """The noise predictor's picture grid on a 1400 px page: tiles wider than their 128 px zoomed size
+    (13 % of the page's width, at most twice it), nothing wider than the page."""
+    lec = open_lecture(browser, dashboard, "explainer", "1400x1000")
+    page = lec.page
+    try:
+        tabs = page.locator(TABS)
+        titles = tabs.all_inner_texts()
+        noise = next(i for i, t in enumerate(titles) if "Noise predictor" in t)
+        lec.step("open the noise predictor", lambda: tabs.nth(noise).click())
+
+        def tiles_grew():
+            sizes = page.evaluate("""() => Array.from(document.querySelectorAll('.dv-tiles img.widget-image'))
+                .filter(e => e.getBoundingClientRect().width > 0)
+                .map(e => [Math.round(e.getBoundingClientRect().width), e.naturalWidth, innerWidth])""")
+            if not sizes:
+                return ["no picture grid (.dv-tiles) is shown in the noise predictor"]
+            problems = []
+            for shown, natural, width in sizes:
+                want = min(2 * natural, max(natural, 0.13 * width))
+                if not (natural < shown and abs(shown - want) <= 8):
+                    problems.append(f"a {natural} px tile is drawn {shown} px wide on a {width} px page, expected ≈ {want:.0f}")
+            return problems[:3]
+
+        lec.step("the tiles grow with the page", check=tiles_grew)
+        lec.finish()
+    finally:
+        lec.ctx.close()
