@@ -4,7 +4,8 @@ In command mode `a`/`b` insert cells, `m` turns a cell into Markdown, `d d` dele
 a student who clicks a slider or the player and types must not change the notebook. With each control
 of a ForwardProcess (its ipywidgets sliders, menus and buttons, and its FramePlayer's) focused in turn,
 the scenario presses a, b, m, d d, z and checks the notebook's cells (count and types) are unchanged;
-then Ctrl+S still saves, Esc still reaches JupyterLab and Shift+Enter still runs the cell.
+then Ctrl+S still saves, Esc still reaches JupyterLab and Shift+Enter still runs the cell. An Explainer's
+tabs are reached with Tab and switched with ArrowRight and Enter (Enter opens the tab, not the cell's editor).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import nbformat
 
 from .test_chapters import JupyterServer, file_state, open_chapter, run_all
 
-CELLS = ["markdown", "code", "code"]
+CELLS = ["markdown", "code", "code", "code"]
 LETTERS = ["a", "b", "m", "d", "d", "z"]
 # Every focusable control of the view that is not a text box (typing into a text box is typing; JupyterLab
 # never takes keys from an editable element): slider handles, menus, buttons, the player and its parts.
@@ -37,7 +38,8 @@ def keys_notebook(root) -> str:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_markdown_cell("# Keys stay with the widget"),
                 nbformat.v4.new_code_cell("from diffviz.widgets import ForwardProcess\nForwardProcess()"),
-                nbformat.v4.new_code_cell("1 + 1")]
+                nbformat.v4.new_code_cell("1 + 1"),
+                nbformat.v4.new_code_cell("from diffviz.widgets import Explainer\nExplainer(tabs=['overview', 'forward'], title=False)")]
     nbformat.write(nb, root / "keys.ipynb")
     return "keys.ipynb"
 
@@ -130,6 +132,30 @@ def test_letter_keys_on_focused_controls_never_reach_notebook_shortcuts(browser,
                 f"Shift+Enter with a slider focused did not run its cell (prompt still {now!r})"]
 
         lec.step("Shift+Enter with a slider focused runs the cell", shift_enter, check=ran, timeout=300)
+
+        tabs = page.locator(".diffviz-explainer .lm-TabBar-tab")
+
+        def tab_keys():
+            page.locator(".jp-OutputArea .diffviz-view .dv-full").first.focus()  # the ForwardProcess's last control
+            for _ in range(40):
+                page.keyboard.press("Tab")
+                if page.evaluate("() => !!document.activeElement?.closest('.diffviz-explainer .lm-TabBar-tab')"):
+                    break
+            page.keyboard.press("ArrowRight")
+            page.keyboard.press("Enter")
+
+        def second_tab():
+            page.wait_for_timeout(700)
+            problems = []
+            if "lm-mod-current" not in (tabs.nth(1).get_attribute("class") or ""):
+                problems.append("Tab, ArrowRight, Enter on the Explainer's tab headers did not open its second tab")
+            if page.locator(".jp-Notebook .jp-mod-editMode, .jp-Notebook.jp-mod-editMode").count():
+                problems.append("Enter on a tab header put the notebook in edit mode")
+            if page.evaluate(CELL_TYPES) != CELLS:
+                problems.append(f"the notebook's cells changed: {page.evaluate(CELL_TYPES)}")
+            return problems
+
+        lec.step("the Explainer's tabs by keyboard: Tab, ArrowRight, Enter", tab_keys, check=second_tab)
         lec.finish()
     finally:
         if lec is not None:
