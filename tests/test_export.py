@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import pytest
 
 from diffviz.export import Section, export_html
-from diffviz.widgets.player import STATIC
+from diffviz.widgets.player import player_module
 
 
 def test_page_is_self_contained_with_frames_and_chart(tmp_path):
@@ -22,7 +22,7 @@ def test_page_is_self_contained_with_frames_and_chart(tmp_path):
     assert "<title>Lecture &lt;1&gt;</title>" in page
     assert not re.search(r"<script[^>]+src=|<link[^>]+href=", page), "no script or stylesheet is fetched"
     assert "Plotly" in page and len(page) > 3_000_000, "plotly.js is inlined"
-    assert json.dumps((STATIC / "player.js").read_text()) in page, "the same player module is inlined"
+    assert json.dumps(player_module()) in page, "the same player module (with its key guard) is inlined"
     state = json.loads(re.search(r'<div class="dv-export-player"><script type="application/json">(.*?)</script>',
                                  page).group(1))
     assert state["step"] == 2 and state["zoom"] == 5 and state["step_labels"] == list("abcd")

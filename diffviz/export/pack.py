@@ -19,7 +19,7 @@ from plotly.basedatatypes import BaseFigure
 
 from ..i18n.fonts import font_css, is_cjk
 from ..frames import pack_frames
-from ..widgets.player import STATIC
+from ..widgets.player import STATIC, player_module
 from ..errors import InputTypeError
 
 PAGE = """<!DOCTYPE html>
@@ -169,7 +169,7 @@ def export_html(path: str | Path, sections: list[Section], title: str = "diffviz
     cjk = font_css() if lang == "zh" or any(is_cjk(c) for c in body) else ""
     page = PAGE.format(lang=lang, title=html.escape(title), intro=intro, css=(STATIC / "player.css").read_text(),
                        font_css=cjk,
-                       plotly=get_plotlyjs(), player_js=json.dumps((STATIC / "player.js").read_text()),
+                       plotly=get_plotlyjs(), player_js=json.dumps(player_module()),
                        sections="\n".join(parts))
     from ..utils import atomic_write
 

@@ -23,6 +23,7 @@ from ..errors import DiffvizError
 from ..models.pipeline import GuidanceRangeWarning
 from ..utils import PRESENTER_ENV, WORKERS_ENV, release_memory
 from .i18n import tr
+from .keys import KeyGuard
 
 
 _SHARED_MODELS: dict[tuple, object] = {}  # (name, swapped-in text encoder or None) → the loaded copy
@@ -160,8 +161,9 @@ def needs_cjk_font(model=None) -> bool:
 
 
 def style_sheets(model=None) -> W.Box:
-    """The hidden style sheets a view (or the Explainer) carries: views.css, and the CJK font where needed."""
-    box = W.Box([W.HTML(_style_html())], layout=W.Layout(display="none"))
+    """The hidden style sheets a view (or the Explainer) carries: views.css, the key guard (keys a focused
+    control uses never reach JupyterLab's notebook shortcuts) and the CJK font where needed."""
+    box = W.Box([W.HTML(_style_html()), KeyGuard()], layout=W.Layout(display="none"))
     add_cjk_font(box, model)
     return box
 

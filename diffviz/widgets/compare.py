@@ -34,16 +34,21 @@ def picture_grid(items: list[tuple[str, np.ndarray]], zoom: int | None = None, s
     zoom: one zoom for all pictures, or None to show each about `size` px wide. Captions wrap inside
     their cell, and each row's pictures are aligned at the bottom, so captions of any length line up.
     columns: a fixed number of columns (for a grid inside a box that shrinks to fit its content).
+    Cells grow with the page (13 % of its width) from their zoomed size up to twice it, pixels kept crisp
+    (views.css, `.dv-tiles`): 128 px tiles on a 1024 px page, about 180 px on a 1400 px one.
     """
     zooms = [zoom or max(1, round(size / img.shape[1])) for _, img in items]
     cell = max([min_cell] + [img.shape[1] * z for (_, img), z in zip(items, zooms)])
+    track = f"max({cell}px, min({2 * cell}px, 13vw))"
     cells = [W.VBox([W.HTML(f"<div style='text-align:center;font-weight:600;font-size:13px;line-height:1.25;"
                             f"overflow-wrap:anywhere'>{html.escape(label)}</div>", layout=W.Layout(width="100%")),
-                     image_widget(img, z)], layout=W.Layout(align_items="center", width=f"{cell}px"))
+                     image_widget(img, z)], layout=W.Layout(align_items="center", width="100%"))
              for (label, img), z in zip(items, zooms)]
-    return W.GridBox(cells, layout=W.Layout(grid_template_columns=f"repeat({columns or 'auto-fill'}, {cell}px)",
+    grid = W.GridBox(cells, layout=W.Layout(grid_template_columns=f"repeat({columns or 'auto-fill'}, {track})",
                                             grid_gap="10px 12px", align_items="flex-end", max_width="100%",
                                             width="auto" if columns else "100%"))
+    grid.add_class("dv-tiles")
+    return grid
 
 
 class _Sweep(View):

@@ -7,28 +7,31 @@ when the user releases the slider or pauses.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import anywidget
 import traitlets
 
 from ..frames import as_rows, pack_frames  # noqa: F401  (the wire format; re-exported)
 from ..errors import DiffvizError
 from .i18n import labels_for
+from .keys import STATIC, with_key_guard
 
-STATIC = Path(__file__).parent / "static"
+
+def player_module() -> str:
+    """The FramePlayer's ES module (player.js with the key guard), as the kernel views and the export run it."""
+    return with_key_guard(STATIC / "player.js")
 
 
 class FramePlayer(anywidget.AnyWidget):
     """Rows of image sequences (e.g. x_t | ε̂ | x̂0) over columns (the batch), one shared step."""
 
-    _esm = STATIC / "player.js"
+    _esm = player_module()
     _css = STATIC / "player.css"
 
     frames = traitlets.Bytes(b"").tag(sync=True)
     frame_layout = traitlets.Dict({"rows": [], "steps": 0, "batch": 0}).tag(sync=True)
     step = traitlets.Int(0).tag(sync=True)
     playing = traitlets.Bool(False).tag(sync=True)
+    loop = traitlets.Bool(False).tag(sync=True)  # playing starts again from the first step at the last
     fps = traitlets.Int(8).tag(sync=True)
     zoom = traitlets.Int(4).tag(sync=True)
     step_labels = traitlets.List(traitlets.Unicode()).tag(sync=True)

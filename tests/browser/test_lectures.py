@@ -39,13 +39,13 @@ def dashboard():
         s.stop()
 
 
-def open_lecture(browser, dashboard, name: str, viewport: str):
+def open_lecture(browser, dashboard, name: str, viewport: str, query: str = ""):
     w, h = VIEWPORTS[viewport]
     ctx = browser.new_context(viewport={"width": w, "height": h})
     page = ctx.new_page()
     page.log = PageLog(page)
     server = dashboard(name)
-    page.goto(server.url, timeout=300_000)
+    page.goto(server.url + query, timeout=300_000)
     page.wait_for_selector(READY, timeout=300_000, state="visible")
     lec = Lecture(page, f"{name}-{viewport}", small=viewport == "1024x768")
     lec.ctx = ctx

@@ -23,13 +23,27 @@ function el(tag, cls, text) {
 const ICONS = {
   play: '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><path d="M4 2.5v11l9-5.5z" fill="currentColor"/></svg>',
   pause: '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><rect x="3.5" y="2.5" width="3.2" height="11" fill="currentColor"/><rect x="9.3" y="2.5" width="3.2" height="11" fill="currentColor"/></svg>',
+  back: '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><rect x="2.5" y="2.5" width="2.2" height="11" fill="currentColor"/><path d="M13.5 2.5v11l-8-5.5z" fill="currentColor"/></svg>',
+  forward: '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><rect x="11.3" y="2.5" width="2.2" height="11" fill="currentColor"/><path d="M2.5 2.5v11l8-5.5z" fill="currentColor"/></svg>',
+  loop: '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><path d="M3 7a4 4 0 0 1 4-4h4V1l3 3-3 3V5H7a2 2 0 0 0-2 2zm10 2a4 4 0 0 1-4 4H5v2l-3-3 3-3v2h4a2 2 0 0 0 2-2z" fill="currentColor"/></svg>',
+  full: '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><path d="M2 2h5v2H4v3H2zm7 0h5v5h-2V4H9zM2 9h2v3h3v2H2zm10 0h2v5H9v-2h3z" fill="currentColor"/></svg>',
 };
 const SPEEDS = [2, 4, 8, 12, 16, 24, 30];
 const CACHE_LIMIT = 4096; // decoded frames kept (a 32×32 frame is 4 KB)
 // The keys the player answers; every other key (Ctrl+S, Esc, Shift+Enter…) goes on to the page.
 const KEYS = new Set(["ArrowLeft", "ArrowRight", "Home", "End", " "]);
 
+function iconButton(cls, icon, title) {
+  const b = el("button", cls);
+  b.type = "button";
+  b.innerHTML = icon;
+  b.title = title;
+  b.setAttribute("aria-label", title);
+  return b;
+}
+
 function render({ model, el: root }) {
+  guardKeys(); // keys.js: letters pressed here never reach JupyterLab's notebook shortcuts
   root.classList.add("dv-player");
   const labels = model.get("labels") || {};
   const L = (k, d) => labels[k] || d;
@@ -54,7 +68,12 @@ function render({ model, el: root }) {
   const speed = el("select", "dv-speed");
   speed.setAttribute("aria-label", L("fps", "fps"));
   const readout = el("div", "dv-readout", " ");
-  bar.append(play, slider, speed, stepLabel);
+  const back = iconButton("dv-back", ICONS.back, L("back", "Step back (←)"));
+  const ahead = iconButton("dv-forward", ICONS.forward, L("forward", "Step forward (→)"));
+  const loop = iconButton("dv-loop", ICONS.loop, L("loop", "Loop: play again from the start"));
+  loop.setAttribute("aria-pressed", "false");
+  const full = iconButton("dv-full", ICONS.full, L("full", "Full screen (Esc leaves)"));
+  bar.append(play, back, ahead, slider, speed, loop, full, stepLabel);
   root.append(bar, grid, readout);
 
   function speeds() {
@@ -102,6 +121,7 @@ function render({ model, el: root }) {
   }
 
   const MIN_CELL = 128; // px: the smallest picture legible from a lecture hall's back row
+  const MAX_CELL = 256; // px: pictures grow with the page up to this (pixelated, never blurred)
   let perBlock = 0;
 
   function build() {
@@ -132,20 +152,25 @@ function render({ model, el: root }) {
   }
 
   // One layout rule: columns shrink to fit the page, but never below MIN_CELL; past that, the
-  // columns wrap into blocks (images 1–4, then 5–8), each block with its own row labels.
+  // columns wrap into blocks (images 1–4, then 5–8), each block with its own row labels. The pictures
+  // then take the width their block leaves, up to MAX_CELL (in full screen: up to the screen's height).
   function arrange() {
     const zoom = Math.max(1, model.get("zoom") || 4);
     const widest = Math.max(1, ...layout.rows.map((r) => r.width));
-    const size = widest * zoom;
+    const native = widest * zoom;
+    const least = Math.min(native, MIN_CELL);
     const labelWidth = 120, gap = 6;
     const room = root.clientWidth || 0;
-    const fits = room ? Math.max(1, Math.floor((room - labelWidth) / (Math.min(size, MIN_CELL) + gap))) : layout.batch;
+    const fits = room ? Math.max(1, Math.floor((room - labelWidth) / (least + gap))) : layout.batch;
     const blocks = Math.ceil(layout.batch / Math.max(1, Math.min(layout.batch, fits)));
     const per = Math.max(1, Math.ceil(layout.batch / blocks)); // balanced: 8 images → 4 + 4, not 6 + 2
+    const size = cellSize(room, per, blocks, native, least, labelWidth, gap);
+    grid.style.gridTemplateColumns = `max-content repeat(${per}, minmax(0, ${size}px))`;
+    for (const cell of cells) cell.canvas.style.width = `${size}px`; // every row as large as the largest (latents too)
+    root.dataset.cell = size;
     if (per === perBlock && grid.childElementCount) return;
     perBlock = per;
     grid.innerHTML = "";
-    grid.style.gridTemplateColumns = `max-content repeat(${per}, minmax(0, ${size}px))`;
     const colNames = model.get("column_labels") || [];
     for (let start = 0; start < layout.batch; start += per) {
       const cols = Math.min(per, layout.batch - start);
@@ -156,14 +181,21 @@ function render({ model, el: root }) {
       layout.rows.forEach((row, r) => {
         grid.appendChild(el("div", "dv-row-label", row.label));
         for (let c = start; c < start + per; c++) {
-          if (c < start + cols) {
-            const cell = cells[r * layout.batch + c];
-            cell.canvas.style.width = `${size}px`; // every row as large as the largest (latents too)
-            grid.appendChild(cell.canvas);
-          } else grid.appendChild(el("div", "dv-filler"));
+          if (c < start + cols) grid.appendChild(cells[r * layout.batch + c].canvas);
+          else grid.appendChild(el("div", "dv-filler"));
         }
       });
     }
+  }
+
+  function cellSize(room, per, blocks, native, least, labelWidth, gap) {
+    if (!room) return native;
+    let most = Math.max(native, MAX_CELL);
+    if (document.fullscreenElement === root) {
+      const tall = root.clientHeight - bar.offsetHeight - readout.offsetHeight - 40;
+      most = Math.max(native, Math.floor(tall / Math.max(1, layout.rows.length * blocks) - gap));
+    }
+    return Math.max(least, Math.min(most, Math.floor((room - labelWidth) / per - gap)));
   }
   const resize = typeof ResizeObserver === "function" ? new ResizeObserver(() => arrange()) : null;
   if (resize) resize.observe(root);
@@ -199,6 +231,7 @@ function render({ model, el: root }) {
     if (on && layout.steps > 0) {
       if (step >= layout.steps - 1) go(0);
       timer = setInterval(() => {
+        if (step >= layout.steps - 1 && looping()) { go(0); return; }
         if (step >= layout.steps - 1) { setPlaying(false); save({ playing: false, ...(model.get("sync_step") ? { step } : {}) }); return; }
         go(step + 1);
       }, 1000 / (Number(model.get("fps")) || 8));
@@ -210,6 +243,26 @@ function render({ model, el: root }) {
     setPlaying(on);
     save({ playing: on, ...(!on && model.get("sync_step") ? { step } : {}) });
   });
+  function looping() { return !!model.get("loop"); }
+  function showLoop() {
+    loop.setAttribute("aria-pressed", String(looping()));
+    root.classList.toggle("dv-looping", looping());
+  }
+  function stepBy(d) { go(step + d); syncStep(); }
+  back.addEventListener("click", () => stepBy(-1));
+  ahead.addEventListener("click", () => stepBy(1));
+  loop.addEventListener("click", () => { save({ loop: !looping() }); showLoop(); });
+  // Full screen: the player alone fills the projector's screen; its pictures grow to fit (player.css).
+  full.addEventListener("click", () => {
+    if (document.fullscreenElement === root) document.exitFullscreen();
+    else if (root.requestFullscreen) root.requestFullscreen().catch(() => {});
+  });
+  document.addEventListener("fullscreenchange", onFullscreen);
+  function onFullscreen() {
+    root.classList.toggle("dv-fullscreen", document.fullscreenElement === root);
+    perBlock = 0;
+    arrange();
+  }
   slider.addEventListener("input", () => go(Number(slider.value)));
   slider.addEventListener("change", syncStep);
   speed.addEventListener("change", () => save({ fps: Number(speed.value) }));
@@ -241,13 +294,20 @@ function render({ model, el: root }) {
   model.on("change:zoom", () => { perBlock = 0; arrange(); });
   model.on("change:column_labels", () => { perBlock = 0; arrange(); });
   model.on("change:step", () => go(model.get("step") || 0));
+  model.on("change:loop", showLoop);
   model.on("change:step_labels", () => { if (layout.steps > 0) draw(); });
   model.on("change:fps", () => { speeds(); if (timer) setPlaying(true); });
   model.on("change:playing", () => { if (!!model.get("playing") !== !!timer) setPlaying(!!model.get("playing")); });
   speeds();
+  showLoop();
   build();
   setPlaying(!!model.get("playing"));
-  return () => { if (timer) clearInterval(timer); if (resize) resize.disconnect(); window.removeEventListener("keydown", onKey, true); };
+  return () => {
+    if (timer) clearInterval(timer);
+    if (resize) resize.disconnect();
+    window.removeEventListener("keydown", onKey, true);
+    document.removeEventListener("fullscreenchange", onFullscreen);
+  };
 }
 
 export default { render };
