@@ -6,7 +6,7 @@ PIP     := $(BIN)/pip install -c constraints.txt
 STAMP   := $(VENV)/.installed
 PORT    ?= 8866
 
-.PHONY: venv dashboard test test-fast browsers benchmarks clean
+.PHONY: venv dashboard test test-fast browsers benchmarks clean wheel
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,6 +19,11 @@ venv: $(STAMP)
 ## the main job: the lecture dashboard on the bundled model, served on 127.0.0.1
 dashboard: $(STAMP)
 	$(BIN)/diffviz dashboard --port $(PORT)
+
+## the wheel a course installs (dist/diffviz-<version>-py3-none-any.whl): chapters, dashboards and both models inside
+wheel: $(STAMP)
+	$(BIN)/pip wheel --no-deps -q -w dist .
+	@ls -l dist/diffviz-*.whl
 
 ## Debian's Chromium for the real-browser tests (Playwright drives /usr/bin/chromium; no browser download)
 browsers:

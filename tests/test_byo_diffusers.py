@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 import warnings
 
 import numpy as np
@@ -480,3 +481,30 @@ def test_guidance_below_one_against_pipe(sd_dir):
     half = model.sample(PROMPTS, steps=4, guidance=0.5, seed=9)
     assert not torch.equal(half.final, at_one)
     torch.testing.assert_close(half.eps, combine(half.eps_uncond, half.eps_cond, 0.5), rtol=0, atol=1e-6)
+
+
+class _Trap:
+    """Unpickling this runs code: it writes the file named in its argument (what a hostile .bin could do)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path(self.marker).write_text, ("unpickled",))
+
+
+def test_a_pickle_beside_the_safetensors_is_never_opened(sd_dir, tmp_path):
+    """The README's promise for diffusers folders: only .safetensors are read; a .bin beside them is never
+    unpickled (diffviz's own model folders refuse any pickle outright: tests/test_persistence.py)."""
+    import pickle
+
+    folder, marker = tmp_path / "with-bins", tmp_path / "marker"
+    shutil.copytree(sd_dir[0], folder)
+    for part in ("unet", "vae", "text_encoder"):
+        name = "pytorch_model.bin" if part == "text_encoder" else "diffusion_pytorch_model.bin"
+        (folder / part / name).write_bytes(pickle.dumps({"weights": _Trap(marker)}))
+    model = diffviz.load(folder)
+    assert not marker.exists(), "a .bin was unpickled"
+    same = diffviz.load(sd_dir[0])
+    torch.testing.assert_close(model.sample("a red circle", steps=2, seed=0).final,
+                               same.sample("a red circle", steps=2, seed=0).final)
