@@ -180,7 +180,6 @@ def model_quality(model, settings: QualitySettings | None = None, progress: bool
     from ..data.domain import model_dataset
     from ..models.registry import load
 
-    label = str(getattr(model, "name", model))
     t0 = time.perf_counter()
     measure = None
     if model == "shapes-bilingual":
@@ -194,7 +193,7 @@ def model_quality(model, settings: QualitySettings | None = None, progress: bool
             raise DiffvizError(f"no quality measures for the {data.name} data set; allowed: {', '.join(MEASURES)}")
         measure = MEASURES[data.name]
     settings = settings or QualitySettings()
-    with tqdm(total=PLANNED_IMAGES[measure](settings), unit="img", desc=f"evaluate {label}", disable=not progress,
+    with tqdm(total=PLANNED_IMAGES[measure](settings), unit="img", desc=f"evaluate {model.name}", disable=not progress,
               dynamic_ncols=True) as bar:
         return {**measure(model, settings, bar), "load_s": load_s}
 
