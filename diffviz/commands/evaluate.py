@@ -1,7 +1,7 @@
 """`diffviz evaluate`: measure the bundled models the way their model cards do.
 
-A progress bar per model on stderr counts the images it generates and shows the time left; the default
-settings take minutes per model on a laptop CPU (`--quick`: rough figures, a few times faster).
+A progress bar per model on stderr counts the images it generates and shows the time left (`--quick`: rough
+figures from fewer images and steps).
 """
 from __future__ import annotations
 
