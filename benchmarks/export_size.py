@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 
-def run_export(model: str, lang: str, quick: bool, out: Path, threads: int | None) -> dict:
+def run_export(model: str, lang: str, quick: bool, out: Path, threads: int | None, timeout: float = 3600) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     cmd = [sys.executable, "-m", "diffviz.cli", "export", "-o", str(out), "--model", model, "--lang", lang]
     if quick:
@@ -31,7 +31,7 @@ def run_export(model: str, lang: str, quick: bool, out: Path, threads: int | Non
     if threads:
         cmd += ["--threads", str(threads)]
     start, used = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - used.ru_utime) + (after.ru_stime - used.ru_stime)
@@ -53,6 +53,7 @@ def main(argv=None) -> int:
     ap.add_argument("--langs", nargs="+", default=["en", "zh"])
     ap.add_argument("--modes", nargs="+", default=["full", "quick"], choices=["full", "quick"])
     ap.add_argument("--threads", type=int, default=None, help="diffviz export --threads N (default: the command's default)")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds one export may take (a loaded machine is slow)")
     args = ap.parse_args(argv)
     rows = []
     print(f"cpus: {os.cpu_count()} · torch threads: {args.threads or 'default'} · load average before: "
@@ -61,7 +62,8 @@ def main(argv=None) -> int:
         for model in args.models:
             for mode in args.modes:
                 for lang in args.langs:
-                    r = run_export(model, lang, mode == "quick", Path(tmp) / f"{model}-{lang}-{mode}.html", args.threads)
+                    r = run_export(model, lang, mode == "quick", Path(tmp) / f"{model}-{lang}-{mode}.html", args.threads,
+                                   args.timeout)
                     rows.append(r)
                     slow = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["chapters"].items(), key=lambda kv: -kv[1])[:3])
                     print(f"{model:7s} {lang} {mode:5s}  {r['size'] / 1e6:5.2f} MB (lecture {r['lecture'] / 1e6:4.2f} MB)  "
