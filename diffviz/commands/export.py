@@ -6,8 +6,8 @@ import argparse
 from . import SEED, int_in, set_threads
 
 CHAPTER_NAMES = ("forward", "reverse", "noise", "guidance", "schedulers", "clip", "fid", "latent")  # = export.lecture.CHAPTERS
-# Relative cost of each chapter (its seconds in `benchmarks/export_size.py --models shapes --langs en --modes full`):
-# what the time left after each chapter is estimated from (elapsed × remaining cost / cost done).
+# Rough relative cost of each chapter (by the images it samples; not a measurement): the time left after each
+# chapter is elapsed × remaining cost / cost done, so it is calibrated on this machine as the export runs.
 CHAPTER_COST = {"forward": 1, "reverse": 4, "noise": 2, "guidance": 10, "schedulers": 10, "clip": 3, "fid": 20, "latent": 2}
 
 
