@@ -105,7 +105,33 @@ def test_evaluate_measures_a_tiny_model_by_its_recorded_data_set():
     from diffviz.metrics.quality import QualitySettings, model_quality
 
     report = model_quality(tiny_class_model(classifier=True),
-                           QualitySettings(per_class=1, fid_n=8, steps=2, digits_guidance=(2.0,)))
-    assert report["images"] == 10 and report["fid_n"] == 8
+                           QualitySettings(per_class=1, fid_n=16, steps=2, digits_guidance=(2.0,)))
+    assert report["images"] == 10 and report["fid_n"] == 16
     assert 0 <= report["class_accuracy"] <= 1 and 0 <= report["class_accuracy_w2"] <= 1
     assert np.isfinite(report["fid"]) and report["fid"] >= 0 and report["fid_floor"] >= 0
+
+
+def test_evaluate_shows_progress_with_time_left_and_takes_threads(tmp_path, capsys):
+    """`diffviz evaluate` (issue 23: 40 min and one line) counts the images it generates on a progress bar with
+    the time left, whose total is the images the measures then generate; --threads sets torch's threads."""
+    import re
+
+    import torch
+
+    from diffviz.cli import main
+    from diffviz.metrics.quality import QualitySettings
+
+    folder = tiny_class_model(classifier=True).save_pretrained(tmp_path / "tiny-digits")
+    quick = QualitySettings.quick()
+    planned = 10 * quick.per_class + quick.fid_n  # class accuracy + FID; --quick sweeps no other guidance
+    threads = torch.get_num_threads()
+    try:
+        assert main(["evaluate", str(folder), "--quick", "--threads", "1", "--json", str(tmp_path / "q.json")]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    captured = capsys.readouterr()
+    assert f"({quick.steps} steps per image; progress and time left below)" in captured.out
+    assert re.search(rf"evaluate tiny-class: 100%.*\b{planned}/{planned} \[[\d:]+<00:00", captured.err), captured.err[-300:]
+    assert json.loads((tmp_path / "q.json").read_text())[str(folder)]["images"] == 10 * quick.per_class
+    assert main(["evaluate", "digits", "--threads", "0"]) == 2

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+import torch
 
 from diffviz.export import Section, export_html
 from diffviz.widgets.player import player_module
@@ -146,10 +147,18 @@ def test_cli_sections_and_refusals(tmp_path, capsys):
     assert "cannot show section 'clip'" in capsys.readouterr().err and not out.exists()
     assert main(["export", "-o", str(out), "--model", "tiny-class", "--sections", ","]) == 2
     assert "--sections needs at least one of" in capsys.readouterr().err
-    assert main(["export", "-o", str(out), "--model", "tiny-class", "--steps", "3", "--quick",
-                 "--sections", "reverse,forward"]) == 0
+    threads = torch.get_num_threads()
+    try:
+        assert main(["export", "-o", str(out), "--model", "tiny-class", "--steps", "3", "--quick",
+                     "--sections", "reverse,forward", "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1, "--threads sets torch's CPU threads"
+    finally:
+        torch.set_num_threads(threads)
     printed = capsys.readouterr().out
-    assert "forward:" in printed and "reverse:" in printed and "2 chapters" in printed
+    assert "exporting 2 chapters of tiny-class (forward, reverse)" in printed and "2 chapters" in printed
+    assert re.search(r"\[1/2\] forward: [\d.]+ s · about \d+ s left\n", printed), "progress with the time left"
+    assert re.search(r"\[2/2\] reverse: [\d.]+ s\n", printed), "the last chapter: nothing left"
+    assert main(["export", "-o", str(out), "--model", "tiny-class", "--threads", "0"]) == 2
     page = out.read_text(encoding="utf-8")
     assert page.index('id="forward"') < page.index('id="reverse"') and 'id="noise"' not in page
 

@@ -108,10 +108,32 @@ def test_kid_units_and_spread(digits):
     assert raw.subset_size == scaled.subset_size == 100 and raw.std > 0 and scaled.std > 0
     assert abs(scaled.mean) < 3 * scaled.std, "two real sets: KID is 0 within its spread (unbiased)"
     assert scaled.std < raw.std / 100, "order-1 features keep the cubic kernel (and KID) in its usual range"
-    full = kernel_inception_distance(x[:10], y[:10], subsets=5, subset_size=10)
-    assert full.std < 1e-9 * abs(full.mean) and full.subset_size == 10, "subsets as large as the sets: one draw"
     with pytest.raises(ValueError, match="scale"):
         kernel_inception_distance(x, y, scale=0)
+
+
+def test_kid_refuses_sets_too_small_for_a_spread(digits):
+    """Subsets as large as the sets draw the same images every time: a spread of exactly 0 (2 images per
+    set did this). KID refuses sets below KID_MIN_IMAGES and subsets above half a set or below the minimum."""
+    from diffviz.metrics.kid import KID_MIN_IMAGES, KID_MIN_SUBSET
+
+    ext = domain_extractor(digits)
+    x = extract_features(real_set(digits, 64).images, ext)
+    y = extract_features(real_set(digits, 64, part=1).images, ext)
+    for n in (2, KID_MIN_IMAGES - 1):
+        with pytest.raises(ValueError, match=f"KID needs at least {KID_MIN_IMAGES} images in each set.*got {n} and {n}"):
+            kernel_inception_distance(x[:n], y[:n])
+    with pytest.raises(ValueError, match=f"got {KID_MIN_IMAGES} and 2"):
+        kernel_inception_distance(x[:KID_MIN_IMAGES], y[:2])
+    smallest = kernel_inception_distance(x[:KID_MIN_IMAGES], y[:KID_MIN_IMAGES], subsets=10, scale=feature_scale(x))
+    assert smallest.subset_size == KID_MIN_SUBSET and smallest.std > 0, "at the minimum, subsets differ"
+    for bad in (64, 33, KID_MIN_SUBSET - 1, 0):  # a whole set, more than half, below the minimum
+        with pytest.raises(ValueError, match=rf"subset_size must be a whole number in \[{KID_MIN_SUBSET}, 32\]"):
+            kernel_inception_distance(x, y, subset_size=bad)
+    with pytest.raises(ValueError, match="at least 2 subsets"):
+        kernel_inception_distance(x, y, subsets=1)
+    with pytest.raises(ValueError, match=f"needs N ≥ {KID_MIN_IMAGES}"):
+        model_fid(digits, KID_MIN_IMAGES - 1, steps=1)
 
 
 def test_pca_2d_and_gaussian_outline():
@@ -129,3 +151,32 @@ def test_pca_2d_and_gaussian_outline():
     assert max(x) == pytest.approx(4, rel=0.05) and max(y) == pytest.approx(2, rel=0.05), "the 2σ contour"
     with pytest.raises(ValueError, match="2 coordinates"):
         gaussian_outline(np.zeros((5, 3)))
+
+
+def test_a_job_of_days_is_refused_after_its_first_batch(digits, tmp_path, monkeypatch, capsys):
+    """A million digits (issue 23: a 46-hour job) is refused once the first batch is timed, with N, the estimate
+    and the limit; in the library and in `diffviz fid`. Under the limit, the same call runs."""
+    import re
+    import time
+
+    from diffviz.cli import main
+    from diffviz.metrics.fid import MAX_MINUTES, generated_features
+
+    ext = domain_extractor(digits)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="n = 1,000,000 generated images would take about") as err:
+        generated_features(digits, [1], 10**6, ext)
+    took = time.perf_counter() - start
+    message = str(err.value)
+    assert f"the limit is {MAX_MINUTES:g} min" in message and "--max-minutes" in message
+    first = float(re.search(r"\(([\d.]+) s for the first batch of 64, 15,625 batches\)", message).group(1))
+    assert took < 3 * first + 5, "refused after one batch, not after hours"
+    fit = int(re.search(r"use n ≤ about ([\d,]+)", message).group(1).replace(",", ""))
+    assert 2 <= fit < 10**6 and fit * first / 64 <= MAX_MINUTES * 60 * 1.01, "the N it offers fits the limit"
+    assert len(generated_features(digits, [1], 4, ext, steps=2, max_minutes=MAX_MINUTES)) == 4
+    with pytest.raises(ValueError, match="max_minutes must be a positive number"):
+        generated_features(digits, [1], 4, ext, steps=2, max_minutes=0)
+    monkeypatch.setenv("DIFFVIZ_CACHE", str(tmp_path))
+    assert main(["fid", "--model", "digits", "-n", "1000000", "--steps", "5", "--max-minutes", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "n = 1,000,000 generated images would take about" in err and "the limit is 2 min" in err

@@ -56,24 +56,37 @@ def test_clip_image_features_tiny_open_clip():
 
 
 def test_fid_command_runs(tmp_path, monkeypatch, capsys):
-    """`diffviz fid` end to end on a tiny model folder with a tiny domain classifier: a number, KID, and the
-    reference statistics cached on disk; then its refusals."""
+    """`diffviz fid` end to end on a tiny model folder with a tiny domain classifier: FID with its N and features,
+    KID ×10³ with its spread computed as the library computes it (`features_kid`), the reference statistics
+    cached on disk; then its refusals (too few images for KID before any work)."""
     import re
 
     from diffviz.cli import main
+    from diffviz.data.domain import domain_conditions, real_images
+    from diffviz.metrics import extract_features
+    from diffviz.metrics.fid import features_kid
+    from diffviz.models.registry import load
     from diffviz.models.tiny import tiny_class_model
 
     monkeypatch.setenv("DIFFVIZ_CACHE", str(tmp_path / "cache"))
     folder = tiny_class_model(classifier=True).save_pretrained(tmp_path / "tiny-digits")
-    args = ["fid", "--model", str(folder), "-n", "8", "--reference-n", "12", "--steps", "2", "--batch-size", "4"]
+    args = ["fid", "--model", str(folder), "-n", "16", "--reference-n", "24", "--steps", "2", "--batch-size", "4"]
     assert main(args + ["--kid"]) == 0
     out = capsys.readouterr().out
-    fid = float(re.search(r"FID (\S+)\s+\(8 generated vs 12 real, features tiny-class-classifier, 6-d\)", out).group(1))
+    fid = float(re.search(r"FID (\S+)\s+\(N = 16 generated vs 24 real, features tiny-class-classifier \(6-d\)", out).group(1))
     assert np.isfinite(fid) and fid > 0
-    assert re.search(r"KID -?[0-9.]+ ± [0-9.]+", out)
+    mean, std = re.search(r"KID ×10³ (-?[0-9.]+) ± ([0-9.]+) .*20 subsets of 8 per set", out).groups()
+    assert float(std) > 0, "KID's subsets differ, so they spread"
+    model = load(str(folder))
+    ext = ClassifierFeatures(model.classifier, name=model.name)
+    fake = generated_features(model, domain_conditions(model, 16), 16, ext, batch_size=4, steps=2, seed=0)
+    kid = features_kid(extract_features(real_images(model, 24)[1], ext), fake, ext, subsets=20, seed=0)
+    assert (mean, std) == (f"{kid.mean * 1000:.3f}", f"{kid.std * 1000:.3f}"), "the library's KID, ×10³"
     assert list((tmp_path / "cache").rglob("*")), "the reference statistics are cached"
-    assert main(args) == 0 and f"FID {fid:.4f}" in capsys.readouterr().out, "the same seed gives the same FID"
+    assert main(args) == 0 and f"FID {fid:.2f}" in capsys.readouterr().out, "the same seed gives the same FID"
     tiny = ["fid", "--model", "tiny-class", "-n", "4", "--reference-n", "8", "--steps", "2", "--batch-size", "4"]
     assert main(tiny) == 2, "tiny-class has no domain classifier: a clear error, not a crash"
     assert "--inception" in capsys.readouterr().err
     assert main(args[:3] + ["-n", "1"]) == 2
+    assert main(["fid", "--model", "no-such-model", "-n", "8", "--kid"]) == 2, "refused before loading anything"
+    assert "KID needs at least 16 images in each set" in capsys.readouterr().err

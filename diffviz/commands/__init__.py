@@ -52,3 +52,11 @@ def _short_int(value: int) -> str:
 
 
 SEED = int_in(0, 2**63 - 1)
+
+
+def set_threads(threads: int | None) -> None:
+    """torch's CPU threads for a command's run (`--threads`; None: torch's default, one per core)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

@@ -1,8 +1,14 @@
-"""`diffviz evaluate`: measure the bundled models the way their model cards do."""
+"""`diffviz evaluate`: measure the bundled models the way their model cards do.
+
+A progress bar per model on stderr counts the images it generates and shows the time left (`--quick`: rough
+figures from fewer images and steps).
+"""
 from __future__ import annotations
 
 import argparse
 import json
+
+from . import int_in, set_threads
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -10,6 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "encoder, adherence per language")
     p.add_argument("--quick", action="store_true", help="rough figures in a few minutes (fewer images and steps)")
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    p.add_argument("--threads", type=int_in(1, 1024), default=None, help="torch CPU threads, >= 1 (default: torch's)")
 
 
 def run(args) -> int:
@@ -19,8 +26,11 @@ def run(args) -> int:
         check_output_file(args.json)  # before minutes of measuring
     from ..metrics.quality import QualitySettings, format_report, model_quality
 
+    set_threads(args.threads)
     settings = QualitySettings.quick() if args.quick else QualitySettings()
-    reports = {name: model_quality(name, settings) for name in args.models}
+    print(f"evaluating {', '.join(args.models)} ({settings.steps} steps per image; progress and time left below)",
+          flush=True)
+    reports = {name: model_quality(name, settings, progress=True) for name in args.models}
     print(format_report(reports))
     if args.json:
         atomic_write(args.json, json.dumps(reports, indent=2))  # never a half-written file

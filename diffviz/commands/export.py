@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import argparse
 
-from . import SEED, int_in
+from . import SEED, int_in, set_threads
 
 CHAPTER_NAMES = ("forward", "reverse", "noise", "guidance", "schedulers", "clip", "fid", "latent")  # = export.lecture.CHAPTERS
+# Rough relative cost of each chapter (by the images it samples; not a measurement): the time left after each
+# chapter is elapsed × remaining cost / cost done, so it is calibrated on this machine as the export runs.
+CHAPTER_COST = {"forward": 1, "reverse": 4, "noise": 2, "guidance": 10, "schedulers": 10, "clip": 3, "fid": 20, "latent": 2}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,6 +23,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated chapters (default: every one the model can show): " + ",".join(CHAPTER_NAMES))
     p.add_argument("--quick", action="store_true",
                    help="fewer steps, scales and images per chapter (FID at N = 64 instead of 256)")
+    p.add_argument("--threads", type=int_in(1, 1024), default=None, help="torch CPU threads, >= 1 (default: torch's)")
+
+
+class ChapterProgress:
+    """One line per finished chapter: `[2/8] reverse: 12.3 s · about 1 min left` (from CHAPTER_COST)."""
+
+    def __init__(self, chapters: list[str]):
+        self.chapters, self.done, self.spent = chapters, [], 0.0
+
+    def __call__(self, name: str, seconds: float) -> None:
+        from ..metrics.fid import duration_text
+
+        self.done.append(name)
+        self.spent += seconds
+        cost = lambda names: sum(CHAPTER_COST.get(n, 5) for n in names)  # noqa: E731
+        left = self.spent * cost(self.chapters[len(self.done):]) / max(cost(self.done), 1e-9)
+        tail = f" · about {duration_text(left)} left" if len(self.done) < len(self.chapters) else ""
+        print(f"  [{len(self.done)}/{len(self.chapters)}] {name}: {seconds:.1f} s{tail}", flush=True)
 
 
 def run(args) -> int:
@@ -38,6 +59,7 @@ def run(args) -> int:
     from ..models.registry import load
     from ..i18n import language, set_language, tr
 
+    set_threads(args.threads)
     if args.lang:
         set_language(args.lang)
     model = load(args.model) if args.model else load_default()  # in --lang zh: reads Chinese prompts
@@ -51,8 +73,9 @@ def run(args) -> int:
         model.conditioner.check_prompts(args.prompts)
     elif args.prompts:
         raise DiffvizError(f"model {model.name!r} is unconditional: it takes no --prompts")
+    print(f"exporting {len(sections)} chapters of {model.name} ({', '.join(sections)}); time left after each:", flush=True)
     parts = lecture_sections(model, args.prompts, args.steps, args.seed, sections=sections, quick=args.quick,
-                             log=lambda name, s: print(f"  {name}: {s:.1f} s", flush=True))
+                             log=ChapterProgress(sections))
     path = export_html(out, parts, title=f"diffviz · {model.name}", lang=language(),
                        intro=tr("export.intro", model=model.name, seed=args.seed, steps=args.steps))
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, {len(parts)} chapter{'s' if len(parts) != 1 else ''}, "

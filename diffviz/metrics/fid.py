@@ -13,6 +13,7 @@ gathered (see `distributed.py`): `accelerate launch --multi_gpu --num_processes 
 """
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple, Sequence
@@ -24,7 +25,7 @@ from tqdm.auto import tqdm
 from ..data.domain import real_pool_size, real_set
 from .features import ClassifierFeatures, FeatureExtractor, InceptionFeatures, extract_features
 from .frechet import frechet_distance
-from .kid import KID, default_subset_size, feature_scale, kernel_inception_distance
+from .kid import KID, KID_MIN_IMAGES, feature_scale, kernel_inception_distance
 from .projection import gaussian_outline, pca_2d
 from .stats import RunningStats, SingularCovarianceWarning, check_features
 from ..errors import DiffvizError, InputTypeError
@@ -51,18 +52,48 @@ def generation_batches(conditions: Sequence, n: int, batch_size: int) -> list[li
     return [conds[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
+MAX_MINUTES = 60.0  # default limit on one generation job (max_minutes=None lifts it)
+
+
+def duration_text(seconds: float) -> str:
+    """'40 s', '12 min', '46 h' or '3.5 days'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h" if seconds < 172800 else f"{seconds / 86400:.1f} days"
+
+
+def check_duration(first_batch_s: float, batches: int, n: int, batch_size: int, max_minutes: float | None) -> None:
+    """Refuse a job whose first batch says it would run past max_minutes (None: no limit)."""
+    if max_minutes is None:
+        return
+    estimate = first_batch_s * batches
+    if estimate > max_minutes * 60:
+        fit = int(max_minutes * 60 / max(first_batch_s, 1e-9)) * batch_size
+        raise DiffvizError(f"n = {n:,} generated images would take about {duration_text(estimate)} here "
+                           f"({first_batch_s:.1f} s for the first batch of {batch_size}, {batches:,} batches); the limit "
+                           f"is {max_minutes:g} min: use n ≤ about {max(fit, 2):,}, or raise max_minutes (--max-minutes)")
+
+
 def _generate(model, conditions, n: int, extractor: FeatureExtractor, *, batch_size: int = 64, steps: int = 25,
               guidance=None, scheduler: str = "ddim", seed: int = 0, rank: int = 0, world_size: int = 1,
               progress: bool = False, callback: Callable[[int, int], None] | None = None,
-              keep_images: bool = False) -> tuple[torch.Tensor, np.ndarray | None]:
-    """The one generation loop of the metrics: (features, images or None) of n generated images."""
+              keep_images: bool = False, max_minutes: float | None = MAX_MINUTES) -> tuple[torch.Tensor, np.ndarray | None]:
+    """The one generation loop of the metrics: (features, images or None) of n generated images.
+
+    The first batch is timed: when it says the whole job would take longer than `max_minutes`, the job
+    stops there with the estimate (a million images of a CPU model is days, not a result)."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise DiffvizError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if max_minutes is not None and not (isinstance(max_minutes, (int, float)) and max_minutes > 0):
+        raise DiffvizError(f"max_minutes must be a positive number of minutes or None (no limit), got {max_minutes!r}")
     batches = generation_batches(list(conditions) if conditions is not None else None, n, batch_size)
+    mine = [i for i in range(len(batches)) if i % world_size == rank]
     feats, images = [], []
-    for i, conds in enumerate(tqdm(batches, disable=not progress, desc="generating")):
-        if i % world_size != rank:
-            continue
+    for k, i in enumerate(tqdm(mine, disable=not progress, desc="generating", unit="batch")):
+        conds = batches[i]
+        start = time.perf_counter()
         uncond = conds[0] is None
         traj = model.sample(None if uncond else conds, num_images=len(conds) if uncond else None, steps=steps,
                             guidance=guidance, scheduler=scheduler, seed=seed + i, decode_steps=False)
@@ -70,6 +101,8 @@ def _generate(model, conditions, n: int, extractor: FeatureExtractor, *, batch_s
         feats.append(extractor(batch))
         if keep_images:
             images.append(batch)
+        if k == 0:
+            check_duration(time.perf_counter() - start, len(mine), n, len(conds), max_minutes)
         if callback is not None:
             callback(i + 1, len(batches))
     out = torch.cat(feats) if feats else torch.zeros(0, extractor.dim)
@@ -78,10 +111,14 @@ def _generate(model, conditions, n: int, extractor: FeatureExtractor, *, batch_s
 
 def generated_features(model, conditions, n: int, extractor: FeatureExtractor, *, batch_size: int = 64,
                        steps: int = 25, guidance=None, scheduler: str = "ddim", seed: int = 0, rank: int = 0,
-                       world_size: int = 1, progress: bool = False) -> torch.Tensor:
-    """Generate n images in batches (batch i seeded by seed + i; this process takes i % world_size == rank)."""
+                       world_size: int = 1, progress: bool = False,
+                       max_minutes: float | None = MAX_MINUTES) -> torch.Tensor:
+    """Generate n images in batches (batch i seeded by seed + i; this process takes i % world_size == rank).
+
+    Refused after the first batch when that batch says the job would take over `max_minutes` (None: no limit)."""
     return _generate(model, conditions, n, extractor, batch_size=batch_size, steps=steps, guidance=guidance,
-                     scheduler=scheduler, seed=seed, rank=rank, world_size=world_size, progress=progress)[0]
+                     scheduler=scheduler, seed=seed, rank=rank, world_size=world_size, progress=progress,
+                     max_minutes=max_minutes)[0]
 
 
 def fid_for_model(model, conditions, n: int, batch_size: int, extractor: FeatureExtractor,
@@ -124,6 +161,14 @@ def fid_vs_n(real_stats: RunningStats, fake_features, ns: Sequence[int] | None =
         stds.append(float(np.std(vals)))
     slope, intercept = np.polyfit(1.0 / np.asarray(ns, dtype=float), means, 1) if len(ns) > 1 else (0.0, means[0])
     return FidCurve(list(ns), means, stds, float(intercept), float(slope))
+
+
+def features_kid(real, fake, extractor: FeatureExtractor, subsets: int = 20, seed: int = 0) -> KID:
+    """KID as diffviz reports it everywhere (`model_fid`, `diffviz fid --kid`): unbiased cubic-kernel MMD²
+    over `subsets` random subsets of half the smaller set (at most 1000); features of extractors other than
+    InceptionV3 divided by the real set's RMS coordinate first (see `kid.py`)."""
+    scale = 1.0 if isinstance(extractor, InceptionFeatures) else feature_scale(real)
+    return kernel_inception_distance(real, fake, subsets=subsets, seed=seed, scale=scale)
 
 
 def domain_extractor(model) -> FeatureExtractor:
@@ -198,7 +243,8 @@ def max_n(model, floor_sets: int = 1) -> int | None:
 def model_fid(model, n: int, *, steps: int = 20, batch_size: int = 32, seed: int = 0,
               extractor: FeatureExtractor | None = None, guidance=None, scheduler: str = "ddim",
               curve: bool = True, kid_subsets: int = 20, floor_sets: int = 4,
-              progress: Callable[[int, int], None] | None = None) -> FidReport:
+              progress: Callable[[int, int], None] | None = None,
+              max_minutes: float | None = MAX_MINUTES) -> FidReport:
     """Evaluate `model` at N images: FID, its real-vs-real floor at the same N, KID and FID vs N.
 
     Disjoint sets of n real images of the model's domain: the reference, and up to `floor_sets` others
@@ -207,7 +253,8 @@ def model_fid(model, n: int, *, steps: int = 20, batch_size: int = 32, seed: int
     i seeded by seed + i; `progress(done, total)` after each batch). FID is generated against the
     reference; the floor is each other real set against the reference. KID uses subsets of n/2 and,
     for extractors other than InceptionV3, features divided by the reference set's RMS coordinate (see
-    `kid.py`). When N is not above the feature dimension one SingularCovarianceWarning says so (once).
+    `kid.py`); N ≥ KID_MIN_IMAGES. When N is not above the feature dimension one SingularCovarianceWarning
+    says so (once). A job the first batch says would take over `max_minutes` is refused there.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 4:
         raise DiffvizError(f"FID needs at least 4 images (better hundreds), got N = {n!r}")
@@ -221,22 +268,23 @@ def model_fid(model, n: int, *, steps: int = 20, batch_size: int = 32, seed: int
             raise DiffvizError(f"the real data set has {pool} images: FID and its real-vs-real floor need two "
                              f"disjoint sets of N = {n}; use N ≤ {pool // 2}")
         floor_sets = min(floor_sets, pool // n - 1)
+    if n < KID_MIN_IMAGES:
+        raise DiffvizError(f"model_fid needs N ≥ {KID_MIN_IMAGES} (its KID takes subsets of half a set, at least "
+                           f"{KID_MIN_IMAGES // 2}), got N = {n}")
     reference = real_set(model, n)
     others = [real_set(model, n, part=p) for p in range(1, floor_sets + 1)]
     with warnings.catch_warnings():  # one note below instead of one per covariance
         warnings.simplefilter("ignore", SingularCovarianceWarning)
         fake_f, images = _generate(model, others[0].conditions, n, extractor, batch_size=batch_size,
                                    steps=steps, guidance=guidance, scheduler=scheduler, seed=seed,
-                                   callback=progress, keep_images=True)
+                                   callback=progress, keep_images=True, max_minutes=max_minutes)
         real_f = check_features(extract_features(reference.images, extractor))
         other_f = [check_features(extract_features(o.images, extractor)) for o in others]
         fake_np = check_features(fake_f)
         ref = RunningStats.from_features(real_f)
         fid = fid_from_stats(ref, RunningStats.from_features(fake_np))
         floors = [fid_from_stats(ref, RunningStats.from_features(f)) for f in other_f]
-        scale = 1.0 if isinstance(extractor, InceptionFeatures) else feature_scale(real_f)
-        kid = kernel_inception_distance(real_f, fake_np, subsets=kid_subsets, subset_size=default_subset_size(n, n),
-                                        seed=seed, scale=scale)
+        kid = features_kid(real_f, fake_np, extractor, subsets=kid_subsets, seed=seed)
         ns = curve_sizes(n)
         fid_curve = fid_vs_n(ref, fake_np, ns=ns, bootstrap=4, seed=seed) if curve else None
         floor_curve = fid_vs_n(ref, other_f[0], ns=ns, bootstrap=4, seed=seed) if curve else None

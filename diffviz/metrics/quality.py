@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..utils import to_unit
 from ..data.digits import load_digits_tensor
@@ -43,26 +44,38 @@ class QualitySettings:
         return cls(per_pair=2, per_class=6, fid_n=64, clip_n=120, steps=20, digits_guidance=())
 
 
-def generate(model, conds, steps: int, seed: int, batch: int = 64, guidance=None) -> np.ndarray:
+def generate(model, conds, steps: int, seed: int, batch: int = 64, guidance=None, bar=None) -> np.ndarray:
+    """Final images for `conds` in batches (batch at i seeded by seed + i); `bar` (tqdm) counts the images."""
     out = []
     for i in range(0, len(conds), batch):
         out.append(model.sample(conds[i:i + batch], steps=steps, seed=seed + i, guidance=guidance,
                                 decode_steps=False).final_images())
+        if bar is not None:
+            bar.update(len(out[-1]))
     return np.concatenate(out)
 
 
-def fid_figures(model, s: QualitySettings) -> dict:
-    r = model_fid(model, s.fid_n, steps=s.steps, batch_size=64, seed=s.seed + 1000, curve=False)
+def fid_figures(model, s: QualitySettings, bar=None) -> dict:
+    batch = 64
+    done = [0]
+
+    def tick(batches_done: int, _total: int) -> None:
+        now = min(batches_done * batch, s.fid_n)
+        if bar is not None:
+            bar.update(now - done[0])
+        done[0] = now
+
+    r = model_fid(model, s.fid_n, steps=s.steps, batch_size=batch, seed=s.seed + 1000, curve=False, progress=tick)
     return {"fid": r.fid, "fid_floor": r.floor, "fid_floor_std": r.floor_std, "kid": r.kid.mean, "kid_std": r.kid.std,
             "fid_n": r.n}
 
 
-def shapes_quality(model, s: QualitySettings) -> dict:
+def shapes_quality(model, s: QualitySettings, bar=None) -> dict:
     colours, shapes = ATTRIBUTES["colour"], ATTRIBUTES["shape"]
     pairs = [(c, sh) for c in colours for sh in shapes]
     prompts = [f"a {c} {sh}".replace("a orange", "an orange") for c, sh in pairs for _ in range(s.per_pair)]
     t0 = time.time()
-    pred = model.classify(generate(model, prompts, s.steps, s.seed))
+    pred = model.classify(generate(model, prompts, s.steps, s.seed, bar=bar))
     want_c = np.repeat([colours.index(c) for c, _ in pairs], s.per_pair)
     want_s = np.repeat([shapes.index(sh) for _, sh in pairs], s.per_pair)
     ok = (pred["colour"] == want_c) & (pred["shape"] == want_s)
@@ -70,7 +83,7 @@ def shapes_quality(model, s: QualitySettings) -> dict:
     report = {"adherence_seen": float(ok[~held].mean()), "adherence_heldout": float(ok[held].mean()),
               "colour_right": float((pred["colour"] == want_c).mean()), "shape_right": float((pred["shape"] == want_s).mean()),
               "images": len(prompts), "generation_s": round(time.time() - t0, 1)}
-    report.update(fid_figures(model, s))
+    report.update(fid_figures(model, s, bar))
     fresh = generate_shapes(s.clip_n, seed=31, split="all")  # tiny CLIP retrieval among the 24 captions
     captions = [f"a {c} {sh}" for c, sh in pairs]
     sim = ClipScorer.from_model(model).similarity(fresh.images.permute(0, 2, 3, 1).numpy(), captions)
@@ -88,18 +101,18 @@ def reconstruction_psnr(model, x: torch.Tensor) -> float:
     return float((10 * torch.log10(4.0 / mse)).mean())
 
 
-def digits_quality(model, s: QualitySettings) -> dict:
+def digits_quality(model, s: QualitySettings, bar=None) -> dict:
     labels = [d for d in range(10) for _ in range(s.per_class)]
-    pred = model.classify(generate(model, labels, s.steps, s.seed))["digit"]
+    pred = model.classify(generate(model, labels, s.steps, s.seed, bar=bar))["digit"]
     x, y = load_digits_tensor(16, "test")
     with torch.no_grad():
         test_acc = float((model.classifier(x)["digit"].argmax(1) == y).float().mean())
     by_guidance = {}
     for w in s.digits_guidance:  # the same seeds at other guidance scales: too much guidance hurts
-        other = model.classify(generate(model, labels, s.steps, s.seed, guidance=w))["digit"]
+        other = model.classify(generate(model, labels, s.steps, s.seed, guidance=w, bar=bar))["digit"]
         by_guidance[f"class_accuracy_w{w:g}"] = float((other == np.array(labels)).mean())
     return {"class_accuracy": float((pred == np.array(labels)).mean()), "guidance": model.default_guidance, **by_guidance,
-            "classifier_test_accuracy": test_acc, **fid_figures(model, s), "images": len(labels)}
+            "classifier_test_accuracy": test_acc, **fid_figures(model, s, bar), "images": len(labels)}
 
 
 def language_prompts(pairs, per_pair: int, language: str, seed: int = 0) -> list[str]:
@@ -123,10 +136,10 @@ def language_prompts(pairs, per_pair: int, language: str, seed: int = 0) -> list
     return out
 
 
-def prompt_adherence(model, prompts: list[str], pairs, per_pair: int, s: QualitySettings) -> dict:
+def prompt_adherence(model, prompts: list[str], pairs, per_pair: int, s: QualitySettings, bar=None) -> dict:
     """Share of images whose colour AND shape (domain classifier) are the prompt's, seen and held-out pairs apart."""
     colours, shapes = ATTRIBUTES["colour"], ATTRIBUTES["shape"]
-    pred = model.classify(generate(model, prompts, s.steps, s.seed))
+    pred = model.classify(generate(model, prompts, s.steps, s.seed, bar=bar))
     want_c = np.repeat([colours.index(c) for c, _ in pairs], per_pair)
     want_s = np.repeat([shapes.index(sh) for _, sh in pairs], per_pair)
     ok = (pred["colour"] == want_c) & (pred["shape"] == want_s)
@@ -134,7 +147,10 @@ def prompt_adherence(model, prompts: list[str], pairs, per_pair: int, s: Quality
     return {"adherence_seen": float(ok[~held].mean()), "adherence_heldout": float(ok[held].mean())}
 
 
-def bilingual_quality(model, s: QualitySettings, languages=("zh", "zh_varied", "en")) -> dict:
+BILINGUAL_LANGUAGES = ("zh", "zh_varied", "en")
+
+
+def bilingual_quality(model, s: QualitySettings, bar=None, languages=BILINGUAL_LANGUAGES) -> dict:
     """Prompt adherence per language for a model with a bilingual text encoder (same seeds and settings as
     `shapes_quality`'s: DDIM, `s.steps` steps, default guidance, `s.per_pair` images per colour–shape pair)."""
     pairs = [(c, sh) for c in ATTRIBUTES["colour"] for sh in ATTRIBUTES["shape"]]
@@ -142,18 +158,25 @@ def bilingual_quality(model, s: QualitySettings, languages=("zh", "zh_varied", "
     t0 = time.time()
     for lang in languages:
         prompts = language_prompts(pairs, s.per_pair, lang, s.seed)
-        report.update({f"{lang}_{k}": v for k, v in prompt_adherence(model, prompts, pairs, s.per_pair, s).items()})
+        report.update({f"{lang}_{k}": v for k, v in prompt_adherence(model, prompts, pairs, s.per_pair, s, bar).items()})
     report.update(images=len(pairs) * s.per_pair * len(languages), steps=s.steps, generation_s=round(time.time() - t0, 1))
     return report
 
 
 MEASURES = {"shapes": shapes_quality, "digits": digits_quality}  # by the data set the model records
+PAIRS = len(ATTRIBUTES["colour"]) * len(ATTRIBUTES["shape"])
+PLANNED_IMAGES = {  # images each measure generates (what its progress bar counts)
+    shapes_quality: lambda s: PAIRS * s.per_pair + s.fid_n,
+    digits_quality: lambda s: 10 * s.per_class * (1 + len(s.digits_guidance)) + s.fid_n,
+    bilingual_quality: lambda s: PAIRS * s.per_pair * len(BILINGUAL_LANGUAGES),
+}
 
 
-def model_quality(model, settings: QualitySettings | None = None) -> dict:
+def model_quality(model, settings: QualitySettings | None = None, progress: bool = False) -> dict:
     """The figures a model card cites, measured now, by the data set the model records (`model`: a bundled
     name "shapes" or "digits", "shapes-bilingual": shapes with its bilingual text encoder swapped in, a
-    model folder, or a loaded model)."""
+    model folder, or a loaded model). progress: a bar on stderr over the images to generate, with the
+    time left."""
     from ..data.domain import model_dataset
     from ..models.registry import load
 
@@ -169,7 +192,10 @@ def model_quality(model, settings: QualitySettings | None = None) -> dict:
         if data.name not in MEASURES:
             raise DiffvizError(f"no quality measures for the {data.name} data set; allowed: {', '.join(MEASURES)}")
         measure = MEASURES[data.name]
-    return {**measure(model, settings or QualitySettings()), "load_s": load_s}
+    settings = settings or QualitySettings()
+    with tqdm(total=PLANNED_IMAGES[measure](settings), unit="img", desc=f"evaluate {model.name}", disable=not progress,
+              dynamic_ncols=True) as bar:
+        return {**measure(model, settings, bar), "load_s": load_s}
 
 
 def format_report(reports: dict[str, dict]) -> str:
