@@ -44,7 +44,7 @@ def test_fid_explorer_placeholder_grids_and_one_notice(class_model, digits_extra
     assert [d.name for d in f.space.data if d.mode == "markers"] == [tr("fid.real"), tr("fid.generated")]
     assert len(f.curve.data) == 4, "generated and real-vs-real curves, each with its band"
     assert all(isinstance(v, float) for d in f.curve.data for v in d.y if v is not None)
-    with pytest.raises(traitlets.TraitError, match="at least 4"):
+    with pytest.raises(traitlets.TraitError, match="at least 16"):
         f.n = 2
     assert f.n == 32 and f.w_n.value == 32, "a refused N leaves the last one"
 

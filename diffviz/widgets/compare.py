@@ -9,6 +9,7 @@ import numpy as np
 import traitlets
 
 from ..data.domain import has_dataset
+from ..metrics.kid import KID_MIN_IMAGES
 from ..metrics.stats import SingularCovarianceWarning
 from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, image_widget, notice
 from ..errors import DiffvizError
@@ -208,8 +209,8 @@ class GuidanceSweep(_Sweep):
             raise DiffvizError(tr("fid.no_extractor"))
         if not has_dataset(self.model):
             raise DiffvizError(tr("fid.no_dataset", model=self.model.name))
-        if self.fid_n < 4:
-            raise DiffvizError(tr("fid.too_few"))
+        if self.fid_n < KID_MIN_IMAGES:
+            raise DiffvizError(tr("fid.too_few", min=KID_MIN_IMAGES))
         total = len(self.scales)
         cb = self.progress_callback(total)
         out = []

@@ -16,6 +16,7 @@ from ..metrics import ClassifierFeatures, SingularCovarianceWarning, model_fid
 from ..metrics.features import INCEPTION_ENV, InceptionFeatures
 from ..data.domain import has_dataset
 from ..metrics.fid import max_n
+from ..metrics.kid import KID_MIN_IMAGES
 from .base import WIDE, View, button, default_model, explain, heading, heavy, notice, png_bytes, tile
 from ..errors import DiffvizError
 from .base import Int  # numpy scalars are numbers
@@ -79,8 +80,8 @@ class FidExplorer(View):
     @traitlets.validate("n")
     def _check_n(self, proposal):
         n = proposal["value"]
-        if n < 4:
-            raise traitlets.TraitError(tr("fid.too_few"))
+        if n < KID_MIN_IMAGES:
+            raise traitlets.TraitError(tr("fid.too_few", min=KID_MIN_IMAGES))
         limit = max_n(self.model) if self.has_real else None
         if limit is not None and n > limit:
             raise traitlets.TraitError(tr("fid.too_many", n=n, max=limit))
@@ -116,8 +117,8 @@ class FidExplorer(View):
             raise DiffvizError(tr("fid.no_extractor"))
         if not self.has_real:
             raise DiffvizError(tr("fid.no_dataset", model=self.model.name))
-        if self.n < 4:
-            raise DiffvizError(tr("fid.too_few"))
+        if self.n < KID_MIN_IMAGES:
+            raise DiffvizError(tr("fid.too_few", min=KID_MIN_IMAGES))
         limit = max_n(self.model)
         if limit is not None and self.n > limit:
             raise DiffvizError(tr("fid.too_many", n=self.n, max=limit))
