@@ -71,7 +71,8 @@ def test_lecture_holds_every_chapter_the_text_model_can_show(tmp_path, text_mode
     timings = []
     sections = lecture_sections(text_model, steps=6, quick=True, log=lambda name, s: timings.append(name))
     keys = [s.key for s in sections]
-    assert keys == ["forward", "reverse", "noise", "guidance", "schedulers", "clip", "latent"] == available(text_model)
+    assert keys == ["forward", "reverse", "noise", "guidance", "prompts", "schedulers", "clip", "latent",
+                    "wordmaps"] == available(text_model)
     assert timings == keys
     assert all(s.title and s.text and s.notice for s in sections), "each chapter has its explanation and what to notice"
     by = {s.key: s for s in sections}
@@ -85,11 +86,21 @@ def test_lecture_holds_every_chapter_the_text_model_can_show(tmp_path, text_mode
     conds = min(2, len(by["reverse"].players[0]["column_labels"]))
     assert sum(isinstance(p, str) and "dv-pictures" in p for p in by["schedulers"].parts) == 4 * conds, \
         "one grid per scheduler for each of (up to) two conditions"
+    prompts = by["prompts"].players[0]
+    assert prompts["column_labels"][:2] == ["A", "B"] and next(iter(prompts["rows"].values())).shape[1] == 3
+    a, b = next(iter(prompts["rows"].values()))[-1, :2]
+    assert (a != b).any(), "two prompts, one seed: different pictures"
+    words = by["wordmaps"].players[0]
+    pictures, maps = words["rows"].values()
+    assert pictures.shape == maps.shape and pictures.shape[1] == len(words["column_labels"]) >= 3
+    assert words["column_labels"][0] == "<start>" and words["column_labels"][-1] == "<end>"
+    assert not (pictures == maps).all(), "the maps are laid over the pictures"
+    assert by["wordmaps"].figures and by["prompts"].figures, "share of attention per word; |Δx̂0| per step"
     page = export_html(tmp_path / "all.html", sections, intro="intro").read_text(encoding="utf-8")
     for key in keys:
         assert f'<section id="{key}">' in page and f'href="#{key}"' in page
     assert page.count('class="dv-notice-box"') == len(keys)
-    assert page.count('class="dv-export-player"') == 3, "forward, reverse and the noise pairs are scrubbed"
+    assert page.count('class="dv-export-player"') == 5, "forward, reverse, the noise pairs, two prompts, word maps"
     assert page.count("Plotly.newPlot(") >= 6
     assert "data:font/woff2" not in page, "English pages carry no CJK font"
     _assert_fetches_nothing(page)

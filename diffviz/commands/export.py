@@ -5,7 +5,7 @@ import argparse
 
 from . import SEED, int_in
 
-CHAPTER_NAMES = ("forward", "reverse", "noise", "guidance", "schedulers", "clip", "fid", "latent")  # = export.lecture.CHAPTERS
+CHAPTER_NAMES = ("forward", "reverse", "noise", "guidance", "prompts", "schedulers", "clip", "fid", "latent", "wordmaps")  # = export.lecture.CHAPTERS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
