@@ -448,3 +448,46 @@ def test_launcher_and_proxy_do_not_carry_torch():
     heavy, rss_mb = out.stdout.rsplit("]", 1)
     assert heavy + "]" == "[]", f"the launcher imports {heavy}]"
     assert int(rss_mb) < 150, f"launcher RSS {rss_mb} MB"
+
+
+# ---- Solara: nothing leaves the machine -------------------------------------------------------------------
+@pytest.mark.slow
+def test_solara_cdn_route_serves_shipped_files_and_404s_the_rest_without_any_outbound_attempt(tmp_path, monkeypatch):
+    """A viewer asking Solara's CDN route for a file solara-assets does not ship gets a 404; the 'CDN' (a local
+    listener standing in for jsdelivr) is never contacted and nothing is written into the asset copy."""
+    import shutil
+    import socket
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    from solara.server import settings as solara_settings
+    from browser.conftest import SolaraServer
+
+    cdn = tmp_path / "cdn"
+    shutil.copytree(Path(solara_settings.assets.proxy_cache_dir) / "requirejs@2.3.6", cdn / "requirejs@2.3.6")
+    shipped = sorted(p.relative_to(cdn) for p in cdn.rglob("*"))
+    contacts = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.2)
+        monkeypatch.setenv("SOLARA_ASSETS_CDN", f"http://127.0.0.1:{listener.getsockname()[1]}/npm/")
+        monkeypatch.setenv("SOLARA_ASSETS_PROXY_CACHE_DIR", str(cdn))
+        monkeypatch.setenv("DIFFVIZ_CACHE", str(tmp_path / "cache"))
+        server = SolaraServer("01_forward", workers=1)
+        try:
+            base = f"{server.url}_solara/cdn/"
+            assert b"requirejs" in urllib.request.urlopen(base + "requirejs@2.3.6/require.js", timeout=60).read()
+            for missing in ("vue@2.6.14/dist/vue.min.js", "requirejs@2.3.6/not-there.js", "left-pad"):
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    urllib.request.urlopen(base + missing, timeout=60)
+                assert refused.value.code == 404, missing
+                try:
+                    contacts.append(listener.accept())
+                except TimeoutError:
+                    pass
+        finally:
+            server.stop()
+    assert not contacts, "the server reached out to the CDN"
+    assert sorted(p.relative_to(cdn) for p in cdn.rglob("*")) == shipped, "nothing fetched into the asset copy"

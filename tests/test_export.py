@@ -72,7 +72,8 @@ def test_lecture_holds_every_chapter_the_text_model_can_show(tmp_path, text_mode
     timings = []
     sections = lecture_sections(text_model, steps=6, quick=True, log=lambda name, s: timings.append(name))
     keys = [s.key for s in sections]
-    assert keys == ["forward", "reverse", "noise", "guidance", "schedulers", "clip", "latent"] == available(text_model)
+    assert keys == ["forward", "reverse", "noise", "guidance", "prompts", "schedulers", "clip", "latent",
+                    "wordmaps"] == available(text_model)
     assert timings == keys
     assert all(s.title and s.text and s.notice for s in sections), "each chapter has its explanation and what to notice"
     by = {s.key: s for s in sections}
@@ -86,11 +87,21 @@ def test_lecture_holds_every_chapter_the_text_model_can_show(tmp_path, text_mode
     conds = min(2, len(by["reverse"].players[0]["column_labels"]))
     assert sum(isinstance(p, str) and "dv-pictures" in p for p in by["schedulers"].parts) == 4 * conds, \
         "one grid per scheduler for each of (up to) two conditions"
+    prompts = by["prompts"].players[0]
+    assert prompts["column_labels"][:2] == ["A", "B"] and next(iter(prompts["rows"].values())).shape[1] == 3
+    a, b = next(iter(prompts["rows"].values()))[-1, :2]
+    assert (a != b).any(), "two prompts, one seed: different pictures"
+    words = by["wordmaps"].players[0]
+    pictures, maps = words["rows"].values()
+    assert pictures.shape == maps.shape and pictures.shape[1] == len(words["column_labels"]) >= 3
+    assert words["column_labels"][0] == "<start>" and words["column_labels"][-1] == "<end>"
+    assert not (pictures == maps).all(), "the maps are laid over the pictures"
+    assert by["wordmaps"].figures and by["prompts"].figures, "share of attention per word; |Δx̂0| per step"
     page = export_html(tmp_path / "all.html", sections, intro="intro").read_text(encoding="utf-8")
     for key in keys:
         assert f'<section id="{key}">' in page and f'href="#{key}"' in page
     assert page.count('class="dv-notice-box"') == len(keys)
-    assert page.count('class="dv-export-player"') == 3, "forward, reverse and the noise pairs are scrubbed"
+    assert page.count('class="dv-export-player"') == 5, "forward, reverse, the noise pairs, two prompts, word maps"
     assert page.count("Plotly.newPlot(") >= 6
     assert "data:font/woff2" not in page, "English pages carry no CJK font"
     _assert_fetches_nothing(page)
@@ -184,3 +195,18 @@ def test_unconditional_model_gets_the_chapters_without_conditions(tmp_path, unco
     sections = lecture_sections(uncond_model, steps=3, quick=True)
     assert [s.key for s in sections] == ["forward", "reverse", "noise", "schedulers"]
     assert sections[1].players[0]["column_labels"] == [] and len(sections[3].parts) == 4, "one grid per scheduler"
+
+
+def test_the_chinese_lectures_default_model_still_exports_word_maps():
+    """In zh the export's default model reads Chinese (the bilingual encoder); its word maps come from the same
+    bundled model's English encoder, as the WordMaps view's do."""
+    import diffviz
+    from diffviz.export.lecture import available, word_map_model
+    from diffviz.models.bilingual import BilingualConditioner
+
+    both = diffviz.load("shapes", text_encoder="bilingual")
+    assert "wordmaps" in available(both) and isinstance(both.conditioner, BilingualConditioner)
+    english = word_map_model(both)
+    assert type(english.conditioner).__name__ == "TextConditioner" and english.name == both.name
+    traj = english.sample("a big blue square at the top left", steps=2, seed=0, record_attention=True)
+    assert traj.attention is not None and "square" in traj.tokens[0]

@@ -27,7 +27,28 @@ def test_notebook_executes(path, tmp_path):
     shown = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert shown, "the chapter displays at least one widget"
+    assert_each_print_printed(nb, path.stem)
     assert_notice_after_each_widget(nb, path.stem, NOTICE["zh" if path.parent.name == "zh" else "en"])
+
+
+def printed_labels(source: str) -> list[str]:
+    """The fixed text each `print(...)` of a cell starts with ('' for one that prints a value only)."""
+    import re
+
+    return [m.group(1).strip() for m in re.finditer(r"""print\(f?['"]([^'"{]*)""", source)]
+
+
+def assert_each_print_printed(nb, name):
+    """Each cell that prints prints every one of its lines, with a value (a cell reading a view's result before
+    the view's background work is done prints nothing, or an empty list's nothing)."""
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "print(" not in cell.source:
+            continue
+        out = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
+        assert out.strip(), f"{name}: cell {i} prints nothing"
+        for label in printed_labels(cell.source):
+            assert label in out, f"{name}: cell {i} did not print {label!r}: {out!r}"
+        assert "nan" not in out.lower().split(), f"{name}: cell {i} printed NaN: {out!r}"
 
 
 def shows_widget(cell) -> bool:

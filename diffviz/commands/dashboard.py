@@ -3,7 +3,10 @@ machine (offline-safe)."""
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -73,6 +76,35 @@ def stop_server(proc: subprocess.Popen, timeout: float = 15.0) -> None:
         child.kill()
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse up front a port something already listens on (an earlier `diffviz dashboard` still running, say),
+    instead of a server that starts and dies with a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed connection's TIME_WAIT is not "held"
+        try:
+            s.bind((host, port))
+        except OSError as err:
+            if err.errno != errno.EADDRINUSE:
+                raise
+            raise DiffvizError(f"port {port} on {host} is already in use (another diffviz dashboard still running?); "
+                               "stop that server or choose another --port") from None
+
+
+def _die_with_parent(parent: int):
+    """A preexec_fn: the child gets SIGTERM when the launcher dies, even by kill -9 (Linux's parent-death signal),
+    so no server is left holding the port."""
+    def set_signal() -> None:
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the launcher died before the signal was set
+            os.kill(os.getpid(), signal.SIGTERM)
+    return set_signal
+
+
 def run(args) -> int:
     from ..utils import PRESENTER_ENV
     from ..voila import voila_command, voila_environment
@@ -97,6 +129,7 @@ def run(args) -> int:
         env[PRESENTER_ENV] = "1"
     if args.lang:
         env["DIFFVIZ_LANG"] = args.lang  # read by every kernel's diffviz.i18n
+    check_port_free(args.host, args.port)
     print(f"diffviz dashboard {args.name}: http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
     return _serve(cmd, env, notebook.parent)
 
@@ -115,6 +148,7 @@ def run_solara(args) -> int:
     if getattr(args, "lang", None):
         env["DIFFVIZ_LANG"] = args.lang
     processes = getattr(args, "processes", 1) or 1
+    check_port_free(args.host, args.port)
     print(f"diffviz dashboard {args.name} (Solara, {processes} process{'es' if processes > 1 else ''} × "
           f"{args.workers or DEFAULT_WORKERS} workers): http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
     if processes == 1:
@@ -122,20 +156,24 @@ def run_solara(args) -> int:
     ports = [args.port + 1 + i for i in range(processes)]
     if ports[-1] > 65535:
         raise DiffvizError(f"--processes {processes} needs ports {ports[0]}..{ports[-1]} after --port; use a lower --port")
+    for port in ports:
+        check_port_free("127.0.0.1", port)
     backends = [(solara_command(port=p, host="127.0.0.1"), env) for p in ports]
     proxy = [sys.executable, "-m", "diffviz.servers.proxy", args.host, str(args.port), *map(str, ports)]
     return _serve(proxy, dict(env), dashboards_dir(), backends=backends)
 
 
 def _serve(cmd: list[str], env: dict, cwd, backends: list[tuple[list[str], dict]] = ()) -> int:
-    # The server runs in a session of its own, so Ctrl-C reaches only us; we stop it and its kernels.
+    # The server runs in a session of its own, so Ctrl-C reaches only us; we stop it and its kernels. Killed
+    # outright (kill -9), we cannot: the servers then get SIGTERM from the kernel (_die_with_parent) and stop.
     # `backends`: processes behind it (Solara processes behind the sticky proxy), stopped with it.
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     procs: list[subprocess.Popen] = []
+    start = dict(cwd=cwd, start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
     try:
         for backend_cmd, backend_env in backends:
-            procs.append(subprocess.Popen(backend_cmd, cwd=cwd, env=backend_env, start_new_session=True))
-        procs.append(subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True))
+            procs.append(subprocess.Popen(backend_cmd, env=backend_env, **start))
+        procs.append(subprocess.Popen(cmd, env=env, **start))
         return procs[-1].wait()
     except _Stop:
         return 0

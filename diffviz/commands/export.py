@@ -5,10 +5,11 @@ import argparse
 
 from . import SEED, int_in, set_threads
 
-CHAPTER_NAMES = ("forward", "reverse", "noise", "guidance", "schedulers", "clip", "fid", "latent")  # = export.lecture.CHAPTERS
+CHAPTER_NAMES = ("forward", "reverse", "noise", "guidance", "prompts", "schedulers", "clip", "fid", "latent", "wordmaps")  # = export.lecture.CHAPTERS
 # Rough relative cost of each chapter (by the images it samples; not a measurement): the time left after each
 # chapter is elapsed × remaining cost / cost done, so it is calibrated on this machine as the export runs.
-CHAPTER_COST = {"forward": 1, "reverse": 4, "noise": 2, "guidance": 10, "schedulers": 10, "clip": 3, "fid": 20, "latent": 2}
+CHAPTER_COST = {"forward": 1, "reverse": 4, "noise": 2, "guidance": 10, "prompts": 3, "schedulers": 10, "clip": 3,
+                "fid": 20, "latent": 2, "wordmaps": 3}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

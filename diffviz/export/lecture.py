@@ -22,12 +22,12 @@ from ..diffusion.schedulers import SCHEDULER_NAMES
 from ..diffusion.trajectory import to_uint8_image, to_uint8_noise
 from ..errors import DiffvizError
 from ..frames import trajectory_rows
-from ..models.defaults import EXAMPLE_CLASSES, example_conditions, example_prompts
+from ..models.defaults import EXAMPLE_CLASSES, example_conditions, example_prompts, prompt_pair, word_map_prompt
 from ..i18n import tr
 from .pack import Section, picture_grid
 
 # Chapters in lecture order; `--sections` picks a subset by these names.
-CHAPTERS = ("forward", "reverse", "noise", "guidance", "schedulers", "clip", "fid", "latent")
+CHAPTERS = ("forward", "reverse", "noise", "guidance", "prompts", "schedulers", "clip", "fid", "latent", "wordmaps")
 
 
 @dataclass
@@ -233,7 +233,7 @@ def fid_section(plan: Plan) -> Section:
     report = model_fid(model, 64 if plan.quick else 256,  # 256 > the 128-d features: no singular covariance
                        steps=10 if plan.quick else 20, batch_size=64,
                        seed=plan.seed, floor_sets=2 if plan.quick else 4)
-    verdict = tr("fid.above_floor" if report.above_floor else "fid.within_floor", n=report.n)
+    verdict = tr("fid.above_floor" if report.above_floor else "fid.within_floor", n=report.n, limit=report.floor_limit)
     result = (tr("fid.result", fid=report.fid, floor=report.floor, floor_std=report.floor_std, sets=report.floor_sets,
                  kid=report.kid.mean * 1000, kid_std=report.kid.std * 1000, n=report.n, extractor=report.extractor)
               + f"<br>{verdict}")
@@ -291,20 +291,109 @@ def latent_section(plan: Plan) -> Section:
                    parts=[_static(p) if isinstance(p, go.Figure) else p for p in parts])
 
 
+VIEW_GUIDANCE = 3.0  # the live WordMaps and PromptCompare views' default guidance
+
+
+def prompts_section(plan: Plan) -> Section:
+    """Two prompts that differ in one word, one seed: x̂0 of both and |Δx̂0| at every step (PromptCompare)."""
+    from ..diffusion.attention import difference_frames
+    from ..widgets.charts import line_figure
+
+    model = plan.model
+    if model.kind != "text":
+        raise DiffvizError(tr("compare_prompts.needs_text"))
+    a_prompt, b_prompt = prompt_pair(model) or tuple(plan.conditions[:2] * 2)[:2]
+    a, b = (_sample(plan, [p], steps=plan.short_steps, guidance=VIEW_GUIDANCE) for p in (a_prompt, b_prompt))
+    fa, fb = a.image_frames(), b.image_frames()
+    delta, mean = difference_frames(fa, fb)
+    mean = mean[:, 0]
+    labels = [f"{label} · {tr('compare_prompts.step_delta', delta=float(d))}" for label, d in zip(a.step_labels(), mean)]
+    chart = line_figure(list(range(1, a.num_steps + 1)), {tr("compare_prompts.delta"): mean},
+                        tr("compare_prompts.chart_title"), tr("common.steps"), tr("compare_prompts.chart_y"))
+    chart.update_yaxes(rangemode="tozero")
+    pair = f"<p><b>A</b>: {html.escape(a_prompt)} &nbsp; <b>B</b>: {html.escape(b_prompt)}</p>"
+    return Section(tr("compare_prompts.title"), tr("compare_prompts.explain"), notice=tr("compare_prompts.notice"),
+                   key="prompts", players=[{
+                       "rows": {tr("compare_prompts.row"): np.concatenate([fa, fb, delta], axis=1)},
+                       "step_labels": labels, "step": a.num_steps - 1,
+                       "column_labels": [tr("compare_prompts.col_a"), tr("compare_prompts.col_b"), tr("compare_prompts.delta")]}],
+                   parts=[pair], figures=[_static(chart)],
+                   after=f"<p class='small'>{html.escape(tr('compare_prompts.readout', first=float(mean[0]), final=float(mean[-1])))}</p>")
+
+
+def wordmaps_section(plan: Plan) -> Section:
+    """Each token's cross-attention map over x̂0 at every step, and its share of the attention (WordMaps)."""
+    from ..diffusion.attention import overlay, token_share, word_indices
+    from ..models.defaults import WORD_MAP_SEED, WORD_MAP_STEPS
+    from ..models.tokens import check_attention_model
+    from ..widgets.charts import line_figure
+    from ..widgets.wordmaps import display_name
+
+    model = word_map_model(plan.model)
+    check_attention_model(model)
+    prompt = word_map_prompt(model)
+    traj = model.sample(prompt, steps=WORD_MAP_STEPS, guidance=VIEW_GUIDANCE, seed=WORD_MAP_SEED, record_attention=True)
+    names, words = traj.tokens[0], word_indices(traj.tokens[0])
+    shown = [0, *words, words[-1] + 1] if words else [0, 1]  # the prompt's words with its start and end tokens
+    pictures = traj.image_frames()  # (S, 1, H, W, 3)
+    maps = traj.attention[:, 0, shown].float().numpy()  # (S, tokens, H, W)
+    chart = line_figure(list(range(1, traj.num_steps + 1)),
+                        {display_name(names[j]): token_share(traj.attention, 0, j) for j in words},
+                        tr("wordmaps.chart_title"), tr("common.steps"), tr("wordmaps.chart_y"))
+    return Section(tr("wordmaps.title"), tr("wordmaps.explain"), notice=tr("wordmaps.notice"), key="wordmaps", players=[{
+        "rows": {tr("wordmaps.row_x0"): np.repeat(pictures, len(shown), axis=1),
+                 tr("wordmaps.row_maps"): overlay(np.repeat(pictures, len(shown), axis=1), maps)},
+        "step_labels": traj.step_labels(), "step": traj.num_steps - 1,
+        "column_labels": [display_name(names[i]) for i in shown]}],
+        parts=[f"<p>{html.escape(tr('common.prompt'))}: <b>{html.escape(prompt)}</b> · {html.escape(tr('common.seed'))} "
+               f"{WORD_MAP_SEED}</p>"], figures=[_static(chart)])
+
+
 BUILDERS: dict[str, Callable[[Plan], Section]] = {
     "forward": forward_section, "reverse": reverse_section, "noise": noise_section, "guidance": guidance_section,
-    "schedulers": schedulers_section, "clip": clip_section, "fid": fid_section, "latent": latent_section}
+    "prompts": prompts_section, "schedulers": schedulers_section, "clip": clip_section, "fid": fid_section,
+    "latent": latent_section, "wordmaps": wordmaps_section}
+
+
+def word_map_model(model):
+    """The model whose cross-attention the word maps show: `model`, or under a swapped-in bilingual encoder
+    (the Chinese lecture's default) the same bundled model with its English encoder, as the WordMaps view
+    does: the bilingual encoder's outputs are learned queries, not prompt tokens."""
+    from ..models.registry import load
+
+    return load(model.name, device=model.device) if _bundled_with_bilingual(model) else model
+
+
+def _bundled_with_bilingual(model) -> bool:
+    from ..models.bilingual import BilingualConditioner
+    from ..models.registry import bundled_names
+
+    return isinstance(getattr(model, "conditioner", None), BilingualConditioner) and model.name in bundled_names()
+
+
+def can_record_attention(model) -> bool:
+    from ..models.tokens import check_attention_model
+
+    try:
+        check_attention_model(model)
+    except DiffvizError:
+        return False
+    return True
 
 
 def available(model) -> list[str]:
-    """The chapters this model can show (CLIP and latent parts need a latent text model, FID a classifier)."""
+    """The chapters this model can show (CLIP, two prompts, latent parts and word maps need a text model, the
+    latter two a latent one with cross-attention; FID a classifier)."""
     out = list(CHAPTERS)
     if model.kind == "uncond":
         out.remove("guidance")
     if model.kind != "text":
         out.remove("clip")
+        out.remove("prompts")
     if model.kind != "text" or not model.latent:
         out.remove("latent")
+    if not (can_record_attention(model) or _bundled_with_bilingual(model)):
+        out.remove("wordmaps")
     if model.classifier is None:
         out.remove("fid")
     return out

@@ -218,9 +218,14 @@ class FidReport:
         return self.n <= self.dim
 
     @property
+    def floor_limit(self) -> float:
+        """The top of the floor's spread: the floor plus twice its standard deviation over the other real sets."""
+        return self.floor + 2 * self.floor_std
+
+    @property
     def above_floor(self) -> bool:
         """The generated FID is above the real-vs-real floor by more than twice the floor's spread."""
-        return self.fid > self.floor + 2 * self.floor_std
+        return self.fid > self.floor_limit
 
     def projection(self, n_std: float = 2.0) -> dict[str, tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]]:
         """{"real": (points (N, 2), outline), "generated": ...}: both feature sets on their two shared

@@ -16,6 +16,12 @@ EXAMPLE_CLASSES = 5  # a class model's first classes shown by default
 # (same UNet and VAE): in Chinese, shapes' bilingual encoder, so "一个蓝色的正方形" draws a blue square. English
 # keeps the CLIP text encoder chapter 4 explains (benchmarks/bilingual_default.py measured both ways).
 LANGUAGE_TEXT_ENCODERS = {"zh": "bilingual"}
+# The word maps' example seed (30 steps, w = 3): for "a big blue square at the top left" seed 2 draws a clean
+# blue square (classified a square, 96 % of its bounding box filled); seed 0 draws a ragged blob the classifier
+# calls a triangle (75 %). tests/test_examples.py computes it.
+WORD_MAP_SEED = 2
+WORD_MAP_STEPS = 30
+COLOURS = ("red", "blue", "green", "yellow", "orange", "purple")  # the shapes model's colour words
 
 
 def model_name(prefer: str | None = None) -> str:
@@ -65,3 +71,21 @@ def example_conditions(model, k: int) -> list | None:
     if model.kind == "class":
         return list(range(min(k, EXAMPLE_CLASSES, model.conditioner.num_classes)))
     return None
+
+
+def word_map_prompt(model) -> str:
+    """The word maps' example: the longest of the model's first three example prompts (a shape with a size and
+    a position when it has one)."""
+    return max(example_prompts(model)[:3], key=lambda p: len(p.split()))
+
+
+def prompt_pair(model) -> tuple[str, str] | None:
+    """Two prompts that differ in one word (the first example with its colour swapped); None for a model with no
+    example prompts of its own."""
+    examples = list(getattr(getattr(model, "info", None), "prompt_examples", None) or [])
+    if not examples:
+        return None
+    first = examples[0]
+    colours = [w for w in first.split() if w in COLOURS]
+    other = next((c for c in ("blue", "green", "red") if c not in first.split()), None)
+    return first, first.replace(colours[0], other, 1) if colours and other else first

@@ -11,6 +11,10 @@ Solara's middleware untouched.
 The swap happens before Solara imports its app module (which builds its middleware list from
 `starlette.middleware.gzip.GZipMiddleware`), in this process; `solara run --production` serves in the
 same process, so the app picks it up.
+
+Solara's CDN route (`/_solara/cdn/…`) answers from solara-assets' copy on disk, but a file that copy does
+not hold it fetches from jsdelivr and writes into the copy. The README promises nothing leaves the
+machine, so `install()` also makes that route local-only: a file not shipped is a 404, never a download.
 """
 from __future__ import annotations
 
@@ -103,9 +107,34 @@ class CachedGZipMiddleware(_SolaraGZip):
             self.cache.put(key, sent[0], b"".join(m.get("body", b"") for m in sent[1:]))
 
 
+def local_cdn_path(base_cache_dir, path):
+    """Solara's `cdn_helper.get_path` without the download: the shipped file's path, or FileNotFoundError
+    (Solara's CDN route then answers 404)."""
+    from pathlib import Path
+
+    from solara.server.utils import path_is_child_of
+
+    base = Path(base_cache_dir)
+    parts = path.replace("\\", "/").split("/")
+    target = base / (path if len(parts) != 1 else Path(path) / "__main.js")
+    if not path_is_child_of(target, base):
+        raise PermissionError("Trying to read from outside of cache directory")
+    if not target.is_file():
+        raise FileNotFoundError(f"{path} is not among the assets shipped with solara-assets (no CDN fetch)")
+    return target
+
+
+def local_cdn_data(base_cache_dir, path) -> bytes:
+    return local_cdn_path(base_cache_dir, path).read_bytes()
+
+
 def install() -> None:
-    """Make Solara's app use the caching middleware (call before `solara.server.starlette` is imported)."""
+    """Make Solara's app use the caching middleware and a CDN route that never downloads (call before
+    `solara.server.starlette` is imported: it binds `get_path` at import)."""
+    from solara.server import cdn_helper
+
     _gzip.GZipMiddleware = CachedGZipMiddleware
+    cdn_helper.get_path, cdn_helper.get_data = local_cdn_path, local_cdn_data
 
 
 def main() -> None:

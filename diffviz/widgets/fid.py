@@ -130,7 +130,7 @@ class FidExplorer(View):
         self.generated = report.generated_images
         if report.singular:
             self.show_notice(tr("fid.singular", n=report.n, dim=report.dim))
-        verdict = tr("fid.above_floor" if report.above_floor else "fid.within_floor", n=report.n)
+        verdict = tr("fid.above_floor" if report.above_floor else "fid.within_floor", n=report.n, limit=report.floor_limit)
         self.result.value = (tr("fid.result", fid=report.fid, floor=report.floor, floor_std=report.floor_std,
                                sets=report.floor_sets, kid=report.kid.mean * 1000, kid_std=report.kid.std * 1000,
                                n=report.n, extractor=report.extractor) + f"<br>{verdict}")

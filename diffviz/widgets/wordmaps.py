@@ -10,7 +10,7 @@ import ipywidgets as W
 import numpy as np
 import traitlets
 
-from ..models.defaults import example_prompts
+from ..models.defaults import WORD_MAP_SEED, WORD_MAP_STEPS, prompt_pair, word_map_prompt
 from ..data.shapes import SHAPES
 from ..diffusion.attention import EOT_NAME, SOT_NAME, difference_frames, overlay, token_share, word_indices
 from ..errors import DiffvizError
@@ -68,6 +68,8 @@ class WordMaps(_SamplingView):
 
     prompt = traitlets.Unicode("a big red circle at the top left")
     token = Int(0)  # index into the trajectory's tokens
+    seed = Int(WORD_MAP_SEED)  # a seed whose picture shows what the prompt says (models.defaults)
+    steps = Int(WORD_MAP_STEPS)
 
     def __init__(self, model=None, *, generate: bool = True, **state):
         super().__init__()
@@ -75,8 +77,7 @@ class WordMaps(_SamplingView):
         check_attention_model(self.model)
         self.trajectory = None
         if "prompt" not in state:  # a prompt of the model's own words, with a position if it has one
-            examples = example_prompts(self.model)
-            self.prompt = max(examples[:3], key=lambda p: len(p.split()))
+            self.prompt = word_map_prompt(self.model)
         for k, v in state.items():
             setattr(self, k, v)
         self.w_prompt = _prompt_box(self.prompt)
@@ -184,13 +185,9 @@ class PromptCompare(_SamplingView):
         if self.model.kind != "text":
             raise DiffvizError(tr("compare_prompts.needs_text"))
         self.pair = None
-        examples = list(self.model.info.prompt_examples)
-        if "prompt_a" not in state and examples:  # the model's own words: the same prompt with another colour
-            self.prompt_a = examples[0]
-            other = next((c for c in ("blue", "green", "red") if c not in examples[0].split()), None)
-            words = examples[0].split()
-            colours = [w for w in words if w in ("red", "blue", "green", "yellow", "orange", "purple")]
-            self.prompt_b = examples[0].replace(colours[0], other, 1) if colours and other else examples[0]
+        pair = prompt_pair(self.model)
+        if "prompt_a" not in state and pair:  # the model's own words: the same prompt with another colour
+            self.prompt_a, self.prompt_b = pair
         for k, v in state.items():
             setattr(self, k, v)
         self.w_a = _prompt_box(self.prompt_a, "compare_prompts.prompt_a")

@@ -125,16 +125,35 @@ def same_as_fresh_text(page, selector: str) -> None:
 def test_shapes_lecture_export_works_offline(tmp_path, browser):
     path = export(tmp_path, "shapes-en", "--model", "shapes", "--lang", "en")
     with offline_lecture(browser, path, "shapes en") as page:
-        for key in ("forward", "reverse", "noise", "guidance", "schedulers", "clip", "fid", "latent"):
+        keys = ("forward", "reverse", "noise", "guidance", "prompts", "schedulers", "clip", "fid", "latent", "wordmaps")
+        for key in keys:
             assert page.locator(f"section#{key}").count() == 1, f"section {key} missing"
             assert page.locator(f"section#{key} .dv-notice-box").count() == 1, f"{key}: no what-to-notice text"
-        assert page.locator("nav a").count() == 8
-        for key in ("forward", "reverse", "noise"):
+        assert page.locator("nav a").count() == len(keys)
+        for key in ("forward", "reverse", "noise", "prompts", "wordmaps"):
             scrub(page, key)
-        for key in ("noise", "clip", "fid"):
+        for key in ("noise", "clip", "fid", "prompts", "wordmaps"):
             hover_chart(page, key)
+        check_word_maps_and_two_prompts(page)
         assert page.locator("#clip .plotly .heatmaplayer").count() == 1, "the CLIP matrix is drawn"
         assert page.locator("#fid .js-plotly-plot").count() == 2, "FID-vs-N and the feature space"
+
+
+def check_word_maps_and_two_prompts(page) -> None:
+    """The word maps: a column per token of the prompt; two prompts: A, B and |Δx̂0| side by side."""
+    labels = page.locator("#wordmaps .dv-col-label").all_inner_texts()
+    assert {"square", "blue", "top", "left"} <= set(labels), f"a column per word of the prompt: {labels}"
+    assert page.locator("#prompts .dv-col-label").all_inner_texts()[:3] == ["A", "B", "|Δx̂0|"]
+
+
+def test_word_maps_and_two_prompts_export_works_offline(tmp_path, browser):
+    path = export(tmp_path, "shapes-words", "--model", "shapes", "--lang", "en", "--sections", "prompts,wordmaps")
+    with offline_lecture(browser, path, "shapes words") as page:
+        for key in ("prompts", "wordmaps"):
+            assert page.locator(f"section#{key} .dv-notice-box").count() == 1, f"{key}: no what-to-notice text"
+            scrub(page, key)
+            hover_chart(page, key)
+        check_word_maps_and_two_prompts(page)
 
 
 def test_digits_lecture_export_in_chinese(tmp_path, browser):
