@@ -204,3 +204,18 @@ def test_redrawn_pictures_are_closed_not_kept(class_model, monkeypatch):
     w.t = 600
     assert all(im.comm is None for im in first), "pictures two redraws old are closed"
     assert all(im.comm is not None for im in images(w.pictures)), "what is shown stays open"
+
+
+def test_a_training_step_that_overshoots_says_why():
+    """On the bundled digits model one step at learning rate 1e-3 makes the pair's loss worse (Adam moves every
+    weight by about the rate): the view says so; at the default rate the loss falls and nothing is said."""
+    import diffviz
+
+    w = NoiseInspector(diffviz.load("digits"))
+    before, after = w.train_step()
+    assert after < before and tr("noise.overshot", lr=w.lr)[:20] not in w.train_info.value
+    w.reset_student()
+    w.lr = 1e-3
+    before, after = w.train_step()
+    assert after > before, (before, after)
+    assert tr("noise.overshot", lr=1e-3) in w.train_info.value

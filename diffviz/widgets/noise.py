@@ -370,5 +370,6 @@ class NoiseInspector(View):
         losses = [self.loss_history[0][0]] + [a for _, a in self.loss_history]
         self.train_info.value = (tr("noise.trained", n=self.steps_trained, before=before, after=after, orig=float(out.loss))
                                  + "<br><span style='color:#555;font-size:12px'>"
-                                 + tr("noise.history", losses=" → ".join(f"{v:.4f}" for v in losses)) + "</span>")
+                                 + tr("noise.history", losses=" → ".join(f"{v:.4f}" for v in losses)) + "</span>"
+                                 + (f"<br>{tr('noise.overshot', lr=self.lr)}" if after > before else ""))
         return before, after
