@@ -51,6 +51,8 @@ class _SamplingView(View):
     def _check_range(self, proposal):
         name, v = proposal["trait"].name, proposal["value"]
         lo, hi = {"steps": (1, MAX_STEPS), "seed": (0, 2**63 - 1)}[name]
+        if not lo <= v <= hi and name == "seed":
+            raise traitlets.TraitError(tr("notices.seed", value=v))
         if not lo <= v <= hi:
             raise traitlets.TraitError(f"{name} must be in [{lo}, {'2^63 − 1' if hi == 2**63 - 1 else hi}], got {v}")
         return v
