@@ -84,6 +84,8 @@ def test_slicing_and_saving_keep_attention(text_model, tmp_path):
     assert traj[1:].attention.shape[0] == 2
     loaded = Trajectory.load(traj.save(tmp_path / "t"))
     assert torch.equal(loaded.attention, traj.attention) and loaded.tokens == traj.tokens
+    end = traj.tokens[0].index("<end>")  # English words: one token each, up to the end token
+    assert loaded.token_groups == traj.token_groups == [[(n, i, i + 1) for i, n in enumerate(traj.tokens[0][:end + 1])]]
 
 
 def test_errors_for_models_without_word_maps(class_model, uncond_model):

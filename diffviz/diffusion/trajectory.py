@@ -114,7 +114,10 @@ class Trajectory:
         """Per image, (name, first, end): the tokens a character spells joined (`models.tokens`), else one each."""
         if self.tokens is None:
             return None
-        groups = self.meta.get("token_groups") or [[(n, i, i + 1) for i, n in enumerate(names)] for names in self.tokens]
+        from .attention import PAD_NAME
+
+        groups = self.meta.get("token_groups") or [[(n, i, i + 1) for i, n in enumerate(names) if n != PAD_NAME]
+                                                   for names in self.tokens]
         return [[(str(n), int(a), int(b)) for n, a, b in g] for g in groups]
 
     def __len__(self) -> int:
