@@ -84,6 +84,8 @@ def test_slicing_and_saving_keep_attention(text_model, tmp_path):
     assert traj[1:].attention.shape[0] == 2
     loaded = Trajectory.load(traj.save(tmp_path / "t"))
     assert torch.equal(loaded.attention, traj.attention) and loaded.tokens == traj.tokens
+    end = traj.tokens[0].index("<end>")  # English words: one token each, up to the end token
+    assert loaded.token_groups == traj.token_groups == [[(n, i, i + 1) for i, n in enumerate(traj.tokens[0][:end + 1])]]
 
 
 def test_errors_for_models_without_word_maps(class_model, uncond_model):
@@ -146,6 +148,28 @@ def test_word_maps_widget(text_model):
         from diffviz.models.tiny import tiny_class_model
 
         WordMaps(tiny_class_model())
+
+
+def test_word_maps_join_byte_tokens_into_characters(text_model):
+    """A Chinese prompt on the English (byte-level) encoder: one button per character, never '�'."""
+    from diffviz.widgets import WordMaps
+
+    prompt = "红色的圆"
+    w = WordMaps(text_model, steps=2, prompt=prompt).wait()
+    assert "dv-error" not in w.banner.value, w.banner.value  # a notice (unknown words) is expected
+    names = [n for n, _ in w.w_tokens.options]
+    assert "�" not in "".join(names) and "".join(names[1:-1]) == prompt and len(names) == len(prompt) + 2
+    groups = w.token_groups
+    assert all(b - a >= 2 for n, a, b in groups[1:-1])  # every character is 2–3 byte tokens here
+    name, first, end = groups[2]  # "色": its map is the sum of its tokens' maps
+    w.select_token(first + 1)  # any of a character's tokens picks the character
+    w.wait()
+    assert w.token == first and name in w.player.row_labels[1]
+    expected = w.trajectory.attention[:, 0, first:end].sum(1).mean(dim=(-2, -1)).numpy()
+    assert np.allclose(w.share, expected) and all(0 < s < 1 for s in w.share)
+    assert (expected > w.trajectory.attention[:, 0, first].mean(dim=(-2, -1)).numpy()).all()
+    legend = [t.name for t in w.chart.data]
+    assert legend == list(prompt)
 
 
 def test_prompt_compare_widget(text_model):

@@ -26,8 +26,6 @@ ALLOWED = {
     "Diffusion", "DDPM", "DDIM", "DPM", "Solver", "Euler", "ddpm", "ddim", "dpm", "euler", "Fréchet", "Inception",
     "UNet2DConditionModel", "start_of_text", "end_of_text", "diffviz", "max", "cos", "tiny", "open_clip", "e", "g", "N", "T", "t", "w", "x", "M", "a", "b", "extractor", "InceptionFeatures",
 }
-# The unknown-word notice (its wording, and words in any script) is issue #13's; it is checked there.
-NOT_HERE = ("ℹ words never seen in training",)
 
 
 def strip_tags(s: str) -> str:
@@ -132,12 +130,52 @@ def test_every_view_in_zh_mode_shows_no_english(zh, text_model, class_model):
             for s in value if isinstance(value, (list, tuple)) else [value]:
                 if isinstance(s, str):
                     inputs |= {s, *s.split()}
-    texts = [s for v in views for s in visible_texts(v) if not s.strip().startswith(NOT_HERE)]
+    texts = [s for v in views for s in visible_texts(v)]
+    unknown = tr("notices.unknown_words", words="(.*?)").split("(.*?)")  # a notice names the prompt's own words
+    inputs |= {w for s in texts for m in re.findall(re.escape(unknown[0]) + "(.*?)" + re.escape(unknown[1]), s)
+               for w in m.split(", ")}
     assert len(texts) > 150, "the harvest reached every view"
     assert sum(any(map(is_cjk, s)) for s in texts) > 100
     left = {s: english_words(s, inputs) for s in texts}
     left = {s: w for s, w in left.items() if w}
     assert not left, "English left on a Chinese page:\n" + "\n".join(f"{w}: {s[:100]!r}" for s, w in left.items())
+
+
+def test_notices_and_refusals_a_lecturer_meets_are_chinese_in_zh_mode(zh, text_model):
+    """Unknown words, a too-long prompt, refused list boxes and seeds: in Chinese, the typed text as it was."""
+    from diffviz.widgets import GuidanceSweep, SchedulerCompare
+
+    def banner(view, kind: str) -> str:
+        view.wait(600)
+        assert f'class="dv-{kind}"' in view.banner.value, view.banner.value
+        text = strip_tags(view.banner.value).strip(" ⚠ℹ")
+        typed = view.w_cond.value
+        assert any(map(is_cjk, text)) and not english_words(text, {typed, *typed.split()}), f"English left: {text!r}"
+        return text
+
+    g = GuidanceSweep(text_model, run=False)
+    g.w_cond.value, g.w_scales.value = "红色的圆 zzz", "1"
+    g.run_boxes()
+    assert "zzz, 红色的圆" in banner(g, "notice")  # the unknown words, in any script, named as typed
+    g.w_cond.value = "红色的圆" * 3
+    g.run_boxes()
+    assert "红色的圆红色的圆红色的圆" in banner(g, "error") and g.w_cond.value == "红色的圆" * 3
+    for box, text in ((g.w_scales, "-1, 2"), (g.w_scales, "abc"), (g.w_seed, -1), (g.w_fid, -3)):
+        box.value = text
+        g.run_boxes()
+        banner(g, "error")
+    s = SchedulerCompare(text_model, run=False)
+    for text in ("0, 5", "abc"):
+        s.w_steps.value = text
+        s.run_boxes()
+        banner(s, "error")
+        assert s.w_steps.value == text  # the refused list stays in the box, refused again on Run
+    set_language("en")  # the English page reads as before
+    g.w_cond.value = "a red circle zzz"
+    g.w_scales.value = "1"
+    g.run_boxes()
+    g.wait(600)
+    assert "words never seen in training: zzz" in g.banner.value
 
 
 def test_player_step_labels_follow_the_language(zh, class_model):

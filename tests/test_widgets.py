@@ -177,6 +177,19 @@ def test_line_figure_puts_a_series_in_other_units_on_its_own_axis():
     assert alone.data[0].yaxis == "y" and "yaxis2" not in alone.layout.to_plotly_json(), "one series: one axis"
 
 
+def test_charts_carry_the_cjk_fonts_after_plotlys_own():
+    """Plotly measures text off-page, where no style sheet reaches: the figure's own family lists the CJK
+    font (Chinese legends laid out at their drawn width, tests/browser/test_zh.py) after plotly's fonts."""
+    from diffviz.i18n.fonts import FAMILY, INLINE_FAMILY
+    from diffviz.widgets.charts import heatmap_figure, line_figure
+
+    default = '"Open Sans", verdana, arial'  # plotly.js's own default family, sans-serif aside
+    for fig in (line_figure([0, 1], {"一个红色的圆": [1.0, 2.0]}, "t", "w", "y"), heatmap_figure(np.zeros((1, 1)), ["a"], ["b"], "t")):
+        family = fig.layout.font.family
+        assert family.startswith(default), "English text keeps plotly's fonts"
+        assert f'"{FAMILY}"' in family and f'"{INLINE_FAMILY}"' in family
+
+
 def test_redrawn_pictures_are_closed_not_kept(class_model, monkeypatch):
     """Moving t redraws the noise inspector's pictures; the old picture widgets are closed one redraw
     later (not kept alive in the kernel for the whole session: a Solara server has many viewers)."""

@@ -192,9 +192,14 @@ def word_indices(tokens: list[str]) -> list[int]:
     return [i for i, name in enumerate(tokens) if name not in (SOT_NAME, EOT_NAME, PAD_NAME)]
 
 
-def token_share(attention, image: int, token: int) -> np.ndarray:
-    """(S,) the share of image `image`'s attention that goes to token `token` at each step (mean of its map)."""
-    a = attention[:, image, token]
+def token_map(attention, image: int, token: int, end: int | None = None):
+    """(S, H, W) image `image`'s map of token `token`, or the sum of tokens token..end−1 (one character's)."""
+    return attention[:, image, token] if end is None else attention[:, image, token:end].sum(1)
+
+
+def token_share(attention, image: int, token: int, end: int | None = None) -> np.ndarray:
+    """(S,) the share of image `image`'s attention that goes to token `token` (or tokens token..end−1) per step."""
+    a = token_map(attention, image, token, end)
     return np.asarray(a.float().mean(dim=(-2, -1)) if torch.is_tensor(a) else np.mean(a, axis=(-2, -1)), dtype=np.float64)
 
 

@@ -109,6 +109,17 @@ class Trajectory:
         """The names of the tokens `attention` maps, one list per image (None when not recorded)."""
         return self.meta.get("tokens")
 
+    @property
+    def token_groups(self) -> list[list[tuple[str, int, int]]] | None:
+        """Per image, (name, first, end): the tokens a character spells joined (`models.tokens`), else one each."""
+        if self.tokens is None:
+            return None
+        from .attention import PAD_NAME
+
+        groups = self.meta.get("token_groups") or [[(n, i, i + 1) for i, n in enumerate(names) if n != PAD_NAME]
+                                                   for names in self.tokens]
+        return [[(str(n), int(a), int(b)) for n, a, b in g] for g in groups]
+
     def __len__(self) -> int:
         return self.num_steps
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from .features import ClipImageFeatures, FeatureExtractor, prepare_images
 from ..errors import DiffvizError, InputTypeError, MissingFileError, short
+from ..i18n import tr
 
 
 def text_list(texts) -> list[str]:
@@ -55,8 +56,6 @@ class ClipScorer:
                 scorer = model._clip_scorer = load_transformers_clip(given, device=model.device)
             return scorer
         if not hasattr(getattr(cond, "english", None) or cond, "clip"):
-            from ..i18n import tr
-
             raise DiffvizError(tr("clip.needs_full_clip"))
         cond = getattr(cond, "english", None) or cond  # a swapped-in bilingual encoder: its English CLIP scores
         return cls(cond.clip, cond.tokenizer, cond.context_length)
@@ -68,7 +67,7 @@ class ClipScorer:
         for text in texts:
             n = len(self.tokenizer.encode(text)) if hasattr(self.tokenizer, "encode") else 0
             if n > limit:
-                raise DiffvizError(f"text {short(text)} is {n} tokens long; this CLIP takes at most {limit} tokens")
+                raise DiffvizError(tr("notices.clip_too_long", text=short(text), n=n, limit=limit))
         tokens = self.tokenizer(list(texts), context_length=self.context_length).to(self.images.device)
         return self.clip.encode_text(tokens, normalize=True).float().cpu()
 

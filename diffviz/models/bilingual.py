@@ -44,6 +44,7 @@ from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from ..errors import DiffvizError
+from ..i18n import tr
 from . import io
 from .conditioning import check_length, prompt_list, warn_unknown_words
 from .part import Part, plain_config
@@ -194,8 +195,7 @@ class BilingualConditioner(Part):
         prompts = prompt_list(prompts)
         for p in prompts:
             cjk = sum(1 for ch in p if ord(ch) > 127)
-            hint = (f" ({cjk} non-Latin characters; open_clip's byte-level BPE splits each Chinese character into "
-                    "2–3 tokens, so about 18 Chinese characters fit)") if cjk else ""
+            hint = tr("notices.cjk_hint", cjk=cjk) if cjk else ""
             check_length(p, len(self.tokenizer.encode(p)), self.context_length - 2, hint)  # start and end tokens
         warn_unknown_words(prompts, self.known_words, _words)
         return prompts

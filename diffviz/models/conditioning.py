@@ -17,6 +17,7 @@ import torch
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 from ..errors import DiffvizError, InputTypeError, short
+from ..i18n import tr
 from .part import Part
 
 
@@ -100,7 +101,7 @@ def prompt_list(prompts) -> list[str]:
 def check_length(prompt: str, n: int, limit: int, hint: str = "") -> None:
     """Refuse a prompt of n tokens when the text encoder reads at most `limit` (start and end tokens aside)."""
     if n > limit:
-        raise DiffvizError(f"prompt {short(prompt)} is {n} tokens long{hint}; this text encoder takes at most {limit} tokens")
+        raise DiffvizError(tr("notices.too_long", prompt=short(prompt), n=n, hint=hint, limit=limit))
 
 
 def warn_unknown_words(prompts: list[str], known_words, words=None) -> None:
@@ -109,9 +110,9 @@ def warn_unknown_words(prompts: list[str], known_words, words=None) -> None:
         return
     unknown = sorted({w for p in prompts for w in (words or prompt_words)(p)} - set(known_words))
     if unknown:
-        shown = ", ".join(short(w, 30).strip("'") for w in unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
-        warnings.warn(f"words never seen in training: {shown}; the model will still generate, "
-                      "but these words carry no meaning for it", UnknownWordsWarning, stacklevel=4)
+        shown = ", ".join(short(w, 30).strip("'") for w in unknown[:8])
+        shown += tr("notices.more", n=len(unknown) - 8) if len(unknown) > 8 else ""
+        warnings.warn(tr("notices.unknown_words", words=shown), UnknownWordsWarning, stacklevel=4)
 
 
 def prompt_words(prompt: str) -> list[str]:

@@ -31,7 +31,7 @@ from .builders import DomainClassifier
 from .conditioning import ClassConditioner, TextConditioner
 from .info import ModelInfo
 from .part import load_part, part_class, save_part
-from .tokens import check_attention_model, prompt_tokens
+from .tokens import check_attention_model, prompt_token_groups, prompt_tokens
 from ..errors import DiffvizError
 from ..i18n import tr
 
@@ -325,6 +325,7 @@ class DiffusionModel:
                     setattr(traj, k, v.float())
         if record_attention:
             traj.meta["tokens"] = prompt_tokens(self.conditioner, labels)
+            traj.meta["token_groups"] = prompt_token_groups(self.conditioner, labels)
         traj.meta.update(model=self.name, kind=self.kind, latent=self.latent, conditions=labels,
                          steps=steps, guidance=guidance, scheduler=scheduler, seed=seed)
         return traj

@@ -19,6 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 import traitlets
 
+from ..i18n.fonts import PLOTLY_STACK
 from ..utils import PLOTLY_BUNDLE_ENV
 
 # Under `diffviz dashboard` the page serves plotly's widget bundle as a file (see diffviz.voila);
@@ -47,6 +48,12 @@ class ServedFigureWidget(go.FigureWidget):
 
 
 def _figure_widget(fig) -> go.FigureWidget:
+    """The figure as a widget, its text in plotly's fonts with the CJK ones after them: plotly measures each
+    legend entry and label in an off-page node the page's style sheets do not reach, so the family must be
+    the figure's own, or Chinese text is measured narrower than it is drawn (the next legend entry then
+    covers an entry's last character)."""
+    if fig.layout.font.family is None:
+        fig.update_layout(font_family=PLOTLY_STACK)
     return ServedFigureWidget(fig) if os.environ.get(PLOTLY_BUNDLE_ENV) else go.FigureWidget(fig)
 
 from .i18n import tr

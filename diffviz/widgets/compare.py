@@ -75,7 +75,7 @@ class _Sweep(View):
     @traitlets.validate("seed")
     def _check_seed(self, proposal):
         if not 0 <= proposal["value"] < 2**63:
-            raise traitlets.TraitError(f"seed must be an integer >= 0, got {proposal['value']}")
+            raise traitlets.TraitError(tr("notices.seed", value=proposal["value"]))
         return proposal["value"]
 
     def bind_list(self, name: str, box: W.Text, cast, error_key: str, fmt: str) -> None:
@@ -152,13 +152,13 @@ class GuidanceSweep(_Sweep):
     def _check_scales(self, proposal):
         scales = proposal["value"]
         if not scales or any(not (0 <= s < float("inf")) for s in scales):
-            raise traitlets.TraitError(f"{tr('compare.bad_scales')}; got {scales}")
+            raise traitlets.TraitError(tr("compare.bad_scales") + tr("notices.got", value=scales))
         return scales
 
     @traitlets.validate("fid_n")
     def _check_fid_n(self, proposal):
         if proposal["value"] < 0:
-            raise traitlets.TraitError(f"FID images per scale must be >= 0 (0 = off), got {proposal['value']}")
+            raise traitlets.TraitError(tr("notices.fid_n", value=proposal["value"]))
         return proposal["value"]
 
     def _caption(self, w: float) -> str:
@@ -250,7 +250,7 @@ class SchedulerCompare(_Sweep):
     def _check_steps(self, proposal):
         counts = proposal["value"]
         if not counts or min(counts) < 1 or max(counts) > self.model.schedule.num_train_timesteps:
-            raise traitlets.TraitError(f"{tr('compare.bad_steps')}; got {counts}")
+            raise traitlets.TraitError(tr("compare.bad_steps") + tr("notices.got", value=counts))
         self._check_fit(self.schedulers, counts)
         return counts
 

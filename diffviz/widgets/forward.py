@@ -152,7 +152,7 @@ class ForwardProcess(View):
     @traitlets.validate("seed")
     def _check_seed(self, proposal):
         if not 0 <= proposal["value"] < 2**63:
-            raise traitlets.TraitError(f"seed must be in [0, 2**63 - 1], got {proposal['value']}")
+            raise traitlets.TraitError(tr("notices.seed", value=proposal["value"]))
         return int(proposal["value"])
 
     @traitlets.observe("num_train_timesteps")

@@ -38,7 +38,7 @@ def check_example(model, index: int) -> int:
     """Validator body for a view's `index` trait: an example of the model's data set."""
     n = example_count(model)
     if not 0 <= index < n:
-        raise traitlets.TraitError(f"example must be in [0, {n - 1}], got {index}")
+        raise traitlets.TraitError(tr("notices.example", max=n - 1, value=index))
     return index
 
 
@@ -148,7 +148,7 @@ class NoiseInspector(View):
     @traitlets.validate("noise_seed")
     def _check_seed(self, proposal):
         if not 0 <= proposal["value"] < 2**63:
-            raise traitlets.TraitError(f"noise seed must be an integer >= 0, got {proposal['value']}")
+            raise traitlets.TraitError(tr("notices.seed", value=proposal["value"]))
         return proposal["value"]
 
     @traitlets.validate("guidance")

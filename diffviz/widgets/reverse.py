@@ -114,6 +114,8 @@ class ReverseProcess(View):
         name, v = proposal["trait"].name, proposal["value"]
         lo, hi = {"steps": (1, self.w_steps.max), "num_images": (1, MAX_IMAGES), "seed": (0, 2**63 - 1),
                   "class_label": (0, self._num_classes() - 1)}[name]
+        if not lo <= v <= hi and name == "seed":
+            raise traitlets.TraitError(tr("notices.seed", value=v))
         if not lo <= v <= hi:
             raise traitlets.TraitError(f"{name} must be in [{lo}, {'2^63 − 1' if hi == 2**63 - 1 else hi}], got {v}")
         return v

@@ -12,7 +12,7 @@ import traitlets
 
 from ..models.defaults import WORD_MAP_SEED, WORD_MAP_STEPS, prompt_pair, word_map_prompt
 from ..data.shapes import SHAPES
-from ..diffusion.attention import EOT_NAME, SOT_NAME, difference_frames, overlay, token_share, word_indices
+from ..diffusion.attention import EOT_NAME, SOT_NAME, difference_frames, overlay, token_map, token_share
 from ..errors import DiffvizError
 from ..models.tokens import check_attention_model
 from .base import WIDE, Float, Int, View, button, default_model, explain, heading, heavy, notice, zoom_for
@@ -51,6 +51,8 @@ class _SamplingView(View):
     def _check_range(self, proposal):
         name, v = proposal["trait"].name, proposal["value"]
         lo, hi = {"steps": (1, MAX_STEPS), "seed": (0, 2**63 - 1)}[name]
+        if not lo <= v <= hi and name == "seed":
+            raise traitlets.TraitError(tr("notices.seed", value=v))
         if not lo <= v <= hi:
             raise traitlets.TraitError(f"{name} must be in [{lo}, {'2^63 − 1' if hi == 2**63 - 1 else hi}], got {v}")
         return v
@@ -64,10 +66,13 @@ class _SamplingView(View):
 
 
 class WordMaps(_SamplingView):
-    """Type a prompt, generate, pick a token: its cross-attention map over x̂0, at every step."""
+    """Type a prompt, generate, pick a token: its cross-attention map over x̂0, at every step.
+
+    A Chinese character is 2–3 byte tokens: it gets one button, and its map is the sum of its tokens'
+    maps (the share of attention the character gets), never a button per "�" byte."""
 
     prompt = traitlets.Unicode("a big red circle at the top left")
-    token = Int(0)  # index into the trajectory's tokens
+    token = Int(0)  # index into the trajectory's tokens: the first token of the chosen word or character
     seed = Int(WORD_MAP_SEED)  # a seed whose picture shows what the prompt says (models.defaults)
     steps = Int(WORD_MAP_STEPS)
 
@@ -102,6 +107,14 @@ class WordMaps(_SamplingView):
     def token_names(self) -> list[str]:
         return self.trajectory.tokens[0] if self.trajectory is not None else []
 
+    @property
+    def token_groups(self) -> list[tuple[str, int, int]]:
+        """(name, first, end) per button: a word, a special token, or the tokens one character spells."""
+        return self.trajectory.token_groups[0] if self.trajectory is not None else []
+
+    def _group(self, token: int) -> tuple[str, int, int]:
+        return next(g for g in self.token_groups if g[1] <= token < g[2])
+
     @heavy
     def generate(self):
         """Sample the prompt with recorded cross-attention; offer its tokens; show the chosen one's map."""
@@ -114,17 +127,17 @@ class WordMaps(_SamplingView):
         finally:
             self.w_go.disabled = False
             self.done()
+        previous = self._group(self.token)[0] if self.trajectory is not None and self.token < len(self.token_names) else None
         self.trajectory = traj
-        names = traj.tokens[0]
-        words = word_indices(names)
-        shown = [0, *words, words[-1] + 1] if words else [0, 1]  # the prompt's words, with its start and end tokens
-        previous = names[self.token] if self.token < len(names) else None
+        groups = self.token_groups  # the prompt's words (or characters) between its start and end tokens
+        words = [g[1] for g in groups if g[0] not in (SOT_NAME, EOT_NAME)]
+        names = {first: name for name, first, _ in groups}
         choice = next((i for i in words if names[i] == previous), None)
         if choice is None:  # the object's word when the model draws named shapes, else the prompt's last word
             choice = next((i for i in words if names[i] in SHAPES), words[-1] if words else 0)
         self._setting_tokens = True
         try:
-            self.w_tokens.options = [(display_name(names[i]), i) for i in shown]
+            self.w_tokens.options = [(display_name(name), first) for name, first, _ in groups]
             self.w_tokens.value = choice
         finally:
             self._setting_tokens = False
@@ -144,17 +157,17 @@ class WordMaps(_SamplingView):
         names = self.token_names
         if not 0 <= int(index) < len(names):
             raise DiffvizError(f"token must be in [0, {len(names) - 1}], got {index}")
-        self.token = int(index)
+        self.token = self._group(int(index))[1]
         if self.w_tokens.value != self.token and self.token in [v for _, v in self.w_tokens.options]:
             self.w_tokens.value = self.token
         self.show_token()
 
     def show_token(self) -> None:
-        traj, i = self.trajectory, self.token
+        traj, (name, i, end) = self.trajectory, self._group(self.token)
         pictures = traj.image_frames()  # (S, 1, H, W, 3)
-        maps = traj.attention[:, :, i].numpy()  # (S, 1, H, W)
-        name = display_name(traj.tokens[0][i])
-        self.share = token_share(traj.attention, 0, i)
+        maps = token_map(traj.attention, 0, i, end).numpy()[:, None]  # (S, 1, H, W)
+        name = display_name(name)
+        self.share = token_share(traj.attention, 0, i, end)
         labels = [f"{label} · {tr('wordmaps.step_share', token=name, share=100 * float(s))}"
                   for label, s in zip(traj.step_labels(), self.share)]
         self.player.set_frames({tr("wordmaps.row_x0"): pictures, tr("wordmaps.row_map", token=name): overlay(pictures, maps)},
@@ -166,8 +179,8 @@ class WordMaps(_SamplingView):
     def _draw_chart(self, name: str) -> None:
         traj = self.trajectory
         steps = list(range(1, traj.num_steps + 1))
-        words = word_indices(traj.tokens[0])
-        series = {display_name(traj.tokens[0][j]): token_share(traj.attention, 0, j) for j in words}
+        series = {display_name(n): token_share(traj.attention, 0, a, b) for n, a, b in self.token_groups
+                  if n not in (SOT_NAME, EOT_NAME)}
         fig = line_figure(steps, series, tr("wordmaps.chart_title"), tr("common.steps"), tr("wordmaps.chart_y"), width=640,
                           legend_below=False)
         self.chart = replace_figure(self.chart_box, self.chart, fig)

@@ -199,3 +199,44 @@ def test_zh_latent_parts_shows_the_bilingual_tokens(voila, page, tmp_path):
     assert_glyphs_differ(page, ".diffviz-view .ytick text", "latent_rows")
     assert_drawn_with_the_font(page, ".diffviz-view h3", "latent_title")
     assert not page.log.page_errors, page.log.page_errors
+
+
+LEGEND_BOXES = """() => Array.from(document.querySelectorAll('.js-plotly-plot .legend')).map(legend => {
+    const bg = legend.querySelector('.bg').getBoundingClientRect();
+    const items = Array.from(legend.querySelectorAll('.traces')).map(t => {
+        const text = t.querySelector('text.legendtext'), r = text.getBoundingClientRect();
+        return {text: text.textContent, left: r.left, right: r.right,
+                next: t.getBoundingClientRect().left};  // where the item (its line sample) starts
+    });
+    return {bg: {left: bg.left, right: bg.right}, items};
+})"""
+
+
+def test_zh_chart_legends_show_every_character(voila, page, tmp_path):
+    """Chinese legend entries (prompts, their last character the shape word) are laid out for the width
+    the CJK font draws them at: no entry overlaps the next one or runs out of the legend's box."""
+    import nbformat
+
+    names = ["一个红色的圆", "一个蓝色的正方形", "一个绿色的三角形"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from diffviz.widgets import set_language\nset_language('zh')\n"
+        "from diffviz.widgets.charts import line_figure\n"
+        f"fig = line_figure([1, 2, 3], {{n: [0.1 * i, 0.2, 0.3] for i, n in enumerate({names!r})}}, '图', '步数', "
+        "'CLIP', width=640, legend_below=True)\nfig")])
+    path = tmp_path / "legend_zh.ipynb"
+    nbformat.write(nb, path)
+    server = voila(path)
+    page.goto(server.url, timeout=300_000)
+    page.wait_for_selector(".js-plotly-plot .legend .traces", timeout=300_000)
+    page.evaluate("() => document.fonts.ready")
+    page.wait_for_timeout(1000)
+    legends = page.evaluate(LEGEND_BOXES)
+    screenshot(page, "zh_legend")
+    assert len(legends) == 1 and [i["text"] for i in legends[0]["items"]] == names
+    bg, items = legends[0]["bg"], sorted(legends[0]["items"], key=lambda i: i["left"])
+    for item, after in zip(items, items[1:] + [None]):
+        assert bg["left"] - 1 <= item["left"] and item["right"] <= bg["right"] + 1, f"{item['text']!r} runs out of the legend"
+        if after is not None:
+            assert item["right"] <= after["next"] + 1, f"{after['text']!r} is drawn over the end of {item['text']!r}"
+    assert_glyphs_differ(page, ".js-plotly-plot .legendtext", "legend")
+    assert not page.log.page_errors, page.log.page_errors
