@@ -10,7 +10,7 @@ from diffviz.metrics import ClassifierFeatures
 from diffviz.models.builders import DIGITS_CLASSIFIER_CONFIG, build_classifier
 from diffviz.data.shapes import ATTRIBUTES, COLOURS, named_colour
 from diffviz.widgets import ClipSimilarity, FidExplorer, tr
-from diffviz.widgets.charts import SET_COLOURS, _near
+from diffviz.widgets.charts import SET_COLOURS, near_hue
 
 
 def all_widgets(w):
@@ -85,7 +85,7 @@ def test_clip_per_step_lines_take_the_colour_their_prompt_names_and_the_picture_
         if named_colour(prompt):
             picture = "#{:02x}{:02x}{:02x}".format(*COLOURS[ATTRIBUTES["colour"][int(drawn[i])]])
             assert lines[prompt].color == named_colour(prompt) == picture, (prompt, lines[prompt].color, picture)
-    assert not any(_near(lines["a circle"].color, lines[p].color) for p in prompts[:2]), "no second red or blue"
+    assert not any(near_hue(lines["a circle"].color, lines[p].color) for p in prompts[:2]), "no second red or blue"
     assert lines["a red circle"].dash != lines["a small red square"].dash, "two red lines told apart"
 
 

@@ -207,7 +207,8 @@ def _hue(colour: str) -> float | None:
     return h * 360 if s >= 0.25 else None
 
 
-def _near(a: str, b: str) -> bool:
+def near_hue(a: str, b: str) -> bool:
+    """Whether two "#rrggbb" colours read as one hue (within HUE_GAP degrees; greys are near nothing)."""
     ha, hb = _hue(a), _hue(b)
     return ha is not None and hb is not None and min(abs(ha - hb), 360 - abs(ha - hb)) < HUE_GAP
 
@@ -220,7 +221,7 @@ def series_styles(names, colours: dict[str, str] | None = None) -> list[dict]:
 
     palette = [c.lower() for c in plotly.colors.qualitative.Plotly]
     chosen = [(colours or {}).get(n) or named_colour(n) for n in names]
-    free = [c for c in palette if not any(_near(c, t) for t in chosen if t)] or palette
+    free = [c for c in palette if not any(near_hue(c, t) for t in chosen if t)] or palette
     spare = itertools.cycle(free)
     styles, drawn = [], {}
     for colour in chosen:
