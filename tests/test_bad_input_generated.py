@@ -4,6 +4,7 @@ Every answer must be a refusal in diffviz's one style — a DiffvizError (or a v
 message is one short line naming what was wrong — or, for the CLI, exit code 2 with one line on stderr.
 Never a library's traceback, never a silent wrong result; numpy scalars are accepted as numbers.
 """
+import html
 import io
 import math
 import os
@@ -96,6 +97,56 @@ def test_prompts_in_any_script_say_which_words_are_unknown(text_model):
         text_model.sample(long, steps=1)
     one_line(str(info.value), "prompt") and None
     assert "(5000 characters)" in str(info.value), "a long prompt is quoted elided"
+
+
+# Not text, or text shown in another order than it is read: a lone surrogate (a UTF-16 half; a byte that was not
+# UTF-8, as the command line hands it on), right-to-left override, embeddings and isolates.
+HIDDEN = {"a red \ud800 circle": "lone surrogate U\\+D800", "a red circle\udfff": "lone surrogate U\\+DFFF",
+          b"a red \xed\xa0\x80 circle".decode("utf-8", "surrogateescape"): "byte 0xED that is not UTF-8",
+          "a \u202ered circle": "U\\+202E RIGHT-TO-LEFT OVERRIDE", "a \u202bred\u202c circle": "U\\+202B RIGHT-TO-LEFT EMBEDDING",
+          "a red \u2067circle\u2069": "U\\+2067 RIGHT-TO-LEFT ISOLATE", "\u2066a red circle": "U\\+2066 LEFT-TO-RIGHT ISOLATE"}
+
+
+def test_prompts_with_a_lone_surrogate_or_a_bidi_control_are_refused(text_model):
+    for prompt, name in HIDDEN.items():
+        with pytest.raises(DiffvizError) as info:
+            text_model.sample(["a blue square", prompt], steps=1)
+        one_line(str(info.value), name, "remove it")
+        assert re.search(name, str(info.value)) and "character" in str(info.value), str(info.value)
+        str(info.value).encode("utf-8")  # the message itself prints anywhere: the character is quoted escaped
+    with pytest.warns(UserWarning, match="never seen in training"):
+        clean = text_model.sample(["a red circle", "红色 🔴", "a red circle\u200b"], steps=1, num_images=None)
+    assert clean.final.shape[0] == 3, "other characters outside ASCII stay accepted (unknown words are a notice)"
+
+
+def test_prompt_box_shows_a_hidden_character_refusal_and_keeps_the_picture(text_model):
+    from diffviz.widgets import ReverseProcess
+
+    w = ReverseProcess(text_model, steps=2, num_images=1, generate=False)
+    w.w_cond.value = "a blue square"
+    w.generate()
+    before = w.trajectory
+    for prompt, name in HIDDEN.items():
+        w.w_cond.value = prompt
+        assert w.prompt == prompt and w.generate() is None
+        assert "dv-error" in w.banner.value and re.search(name, html.unescape(w.banner.value)), (prompt, w.banner.value)
+        assert w.trajectory is before, "a refused prompt keeps the previous result"
+
+
+def test_cli_sample_refuses_a_hidden_character_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    for arg, name in ((b"a red \xed\xa0\x80 circle", "byte 0xED that is not UTF-8"),
+                      ("a \u202ered circle".encode(), "RIGHT-TO-LEFT OVERRIDE")):  # as a shell passes them: bytes
+        out = subprocess.run([sys.executable, "-m", "diffviz.cli", "sample", "--model", "tiny-text", arg, "--steps", "1",
+                              "-o", str(tmp_path / "x.png")], capture_output=True, timeout=300)
+        lines = [ln for ln in out.stderr.decode("utf-8", "replace").splitlines() if ln.strip() and "%|" not in ln]
+        assert out.returncode == 2 and len(lines) == 1, (out.returncode, lines)
+        one_line(lines[0], name)
+    rc, lines = run_cli(["sample", "--model", "tiny-text", "a red \u2067circle", "-o", str(tmp_path / "x.png")])
+    assert rc == 2 and len(lines) == 1 and "RIGHT-TO-LEFT ISOLATE" in lines[0], lines
+    assert not any(tmp_path.iterdir()), "nothing written"
 
 
 def test_widget_traits_refuse_generated_bad_values(class_model):

@@ -76,6 +76,10 @@ def test_tokenisation_of_chinese_and_length_check():
         cond.check_prompts([3])
     with pytest.raises(ValueError, match="must not be empty"):
         cond.check_prompts([])
+    with pytest.raises(ValueError, match="lone surrogate U\\+D800"):  # the one check of every text encoder
+        cond.check_prompts(["一个红色的\ud800圆"])
+    with pytest.raises(ValueError, match="U\\+202E RIGHT-TO-LEFT OVERRIDE"):
+        cond.check_prompts(["一个\u202e红色的圆"])
 
 
 def test_unknown_words_in_either_script_warn():

@@ -117,6 +117,8 @@ def test_text_conditioner_is_encode_prompt(sd_model, sd_dir):
         cond.check_prompts(["circle " * 80])
     with pytest.raises(InputTypeError, match="prompts must be"):
         cond.check_prompts([3])
+    with pytest.raises(DiffvizError, match="U\\+202E RIGHT-TO-LEFT OVERRIDE"):
+        cond.check_prompts(["a \u202ered circle"])
 
 
 def test_hf_cache_snapshot_offline(sd_dir, tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ from PIL import Image
 
 from diffviz.data import (ATTRIBUTES, HELDOUT_PAIRS, DigitsDataset, ImageFolderDataset, ShapesDataset,
                           TorchvisionDataset, generate_shapes, load_digits_tensor)
-from diffviz.data.shapes import COLOURS, vocabulary
+from diffviz.data.shapes import COLOURS, captions_zh, named_colour, vocabulary
 
 
 def test_shapes_deterministic_and_seed_dependent():
@@ -44,6 +44,20 @@ def test_shapes_pixels_show_the_colour():
     assert (r_minus_b[red].amax(dim=(1, 2)) > 100).all() and (r_minus_b[blue].amin(dim=(1, 2)) < -100).all()
     item = ShapesDataset(8, seed=0)[0]
     assert item["image"].min() >= -1 and item["image"].max() <= 1 and set(item["attributes"]) == set(ATTRIBUTES)
+
+
+def test_a_caption_names_the_colour_its_picture_is_drawn_in():
+    d = generate_shapes(300, seed=5, split="all")
+    img = d.images.permute(0, 2, 3, 1).reshape(300, -1, 3).float()
+    vivid = img[torch.arange(300), (img.amax(-1) - img.amin(-1)).argmax(1)]  # each picture's most saturated pixel
+    palette = torch.tensor(list(COLOURS.values()), dtype=torch.float)
+    drawn = [list(COLOURS)[int(i)] for i in torch.cdist(vivid, palette).argmin(1)]
+    for english, chinese, ci, colour in zip(d.captions, captions_zh(d.labels, seed=5), d.labels["colour"].tolist(), drawn):
+        want = "#{:02x}{:02x}{:02x}".format(*COLOURS[ATTRIBUTES["colour"][ci]])
+        assert colour == ATTRIBUTES["colour"][ci], "the picture shows its colour label"
+        assert named_colour(english) == named_colour(chinese) == want, (english, chinese)
+    for text in ("a circle", "MSE", "a reddish circle", "a red circle beside a blue square", "红色和蓝色", ""):
+        assert named_colour(text) is None, text
 
 
 def test_digits_real_and_split():

@@ -8,7 +8,9 @@ import traitlets
 
 from diffviz.metrics import ClassifierFeatures
 from diffviz.models.builders import DIGITS_CLASSIFIER_CONFIG, build_classifier
+from diffviz.data.shapes import ATTRIBUTES, COLOURS, named_colour
 from diffviz.widgets import ClipSimilarity, FidExplorer, tr
+from diffviz.widgets.charts import SET_COLOURS, near_hue
 
 
 def all_widgets(w):
@@ -47,6 +49,44 @@ def test_fid_explorer_placeholder_grids_and_one_notice(class_model, digits_extra
     with pytest.raises(traitlets.TraitError, match="at least 16"):
         f.n = 2
     assert f.n == 32 and f.w_n.value == 32, "a refused N leaves the last one"
+
+
+def set_colours(curve, space) -> dict:
+    """{series name: colour} of an FID curve chart (lines and their bands) and feature-space chart (points, outlines)."""
+    lines = {d.name: d.line.color for d in curve.data if d.mode == "lines+markers"}
+    bands = [d.fillcolor for d in curve.data if d.fill == "toself"]
+    points = {d.name: d.marker.color for d in space.data if d.mode == "markers"}
+    outlines = [d.line.color for d in space.data if d.mode == "lines"]
+    assert bands == list(lines.values()) and outlines == list(points.values()), "bands and outlines in their set's colour"
+    return {**lines, **points}
+
+
+def test_fid_charts_give_each_set_one_colour(class_model, digits_extractor):
+    f = FidExplorer(class_model, extractor=digits_extractor)
+    f.n, f.batch_size, f.steps = 32, 16, 2
+    f.run()
+    colours = set_colours(f.curve, f.space)
+    assert colours == {tr("fid.generated_curve"): SET_COLOURS["generated"], tr("fid.floor_curve"): SET_COLOURS["floor"],
+                       tr("fid.generated"): SET_COLOURS["generated"], tr("fid.real"): SET_COLOURS["real"]}, colours
+    assert len(set(SET_COLOURS.values())) == 3, "generated, real and the real-vs-real floor never share a colour"
+
+
+def test_clip_per_step_lines_take_the_colour_their_prompt_names_and_the_picture_shows():
+    import diffviz
+
+    model = diffviz.load("shapes")
+    prompts = ["a red circle", "a big blue square at the top left", "a circle", "a small red square"]
+    c = ClipSimilarity(model, prompts=prompts, run=False)
+    c.steps = 12
+    c.run()
+    lines = {d.name: d.line for d in c.per_step.data}
+    drawn = model.classify(c.trajectory.final_images())["colour"]
+    for i, prompt in enumerate(prompts):
+        if named_colour(prompt):
+            picture = "#{:02x}{:02x}{:02x}".format(*COLOURS[ATTRIBUTES["colour"][int(drawn[i])]])
+            assert lines[prompt].color == named_colour(prompt) == picture, (prompt, lines[prompt].color, picture)
+    assert not any(near_hue(lines["a circle"].color, lines[p].color) for p in prompts[:2]), "no second red or blue"
+    assert lines["a red circle"].dash != lines["a small red square"].dash, "two red lines told apart"
 
 
 def test_fid_explorer_refuses_n_beyond_the_data(class_model, digits_extractor):

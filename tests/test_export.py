@@ -8,8 +8,13 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
+from diffviz.data.shapes import named_colour
 from diffviz.export import Section, export_html
+from diffviz.i18n import tr
+from diffviz.models.defaults import example_prompts
+from diffviz.widgets.charts import SET_COLOURS
 from diffviz.widgets.player import player_module
+from test_eval_views import set_colours
 
 
 def test_page_is_self_contained_with_frames_and_chart(tmp_path):
@@ -84,6 +89,8 @@ def test_lecture_holds_every_chapter_the_text_model_can_show(tmp_path, text_mode
     assert all(s.startswith("t = ") and "MSE" in s for s in noise["step_labels"])
     assert by["guidance"].figures and by["clip"].figures, "CLIP score per w; CLIP matrix, projection and per-step score"
     assert [f.data[0].type for f in by["clip"].figures][:2] == ["heatmap", "scatter"]
+    for chart in (by["clip"].figures[2], by["guidance"].figures[0]):  # CLIP score per step, per w: one line a prompt
+        assert {d.name: d.line.color for d in chart.data} == {p: named_colour(p) for p in example_prompts(text_model, 4)}
     conds = min(2, len(by["reverse"].players[0]["column_labels"]))
     assert sum(isinstance(p, str) and "dv-pictures" in p for p in by["schedulers"].parts) == 4 * conds, \
         "one grid per scheduler for each of (up to) two conditions"
@@ -137,6 +144,9 @@ def test_fid_chapter_on_the_digits_model(tmp_path):
     curve, space = fid.figures
     assert curve.layout.xaxis.title.text == "N" and len(curve.data) >= 4, "generated and floor curves with bands"
     assert list(curve.data[1].x)[-1] == 64 and space.data[0].type == "scatter"
+    assert set_colours(curve, space) == {  # the same colour per set as the FID view's charts
+        tr("fid.generated_curve"): SET_COLOURS["generated"], tr("fid.floor_curve"): SET_COLOURS["floor"],
+        tr("fid.generated"): SET_COLOURS["generated"], tr("fid.real"): SET_COLOURS["real"]}
 
 
 def test_sections_are_checked_before_any_work(text_model, class_model):

@@ -7,6 +7,7 @@ the training split: generating them shows whether the model composes words it le
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,6 +151,16 @@ TEMPLATES_ZH = (
     ("{p}有一个{z}的{c}{s}", 3), ("一个{z}的{c}{s}在{p}", 1), ("在{p}有一个{z}{c}{s}", 1),
     ("{c}的{s}，{z}的，在{p}", 1), ("一个{z}{c}{s}，位于{p}", 1), ("{p}：一个{z}的{c}{s}", 1),
 )
+
+
+def named_colour(text: str) -> str | None:
+    """The colour (hex, as the shapes model draws it) that `text` names — an English colour word ("a red circle")
+    or a Chinese one ("一个蓝色的正方形") — or None when it names none, or more than one ("red and blue")."""
+    words = set(re.findall(r"[a-z]+", str(text).lower()))
+    named = {c for c in COLOURS if c in words or any(w in str(text) for w in COLOURS_ZH[c])}
+    if len(named) != 1:
+        return None
+    return "#{:02x}{:02x}{:02x}".format(*COLOURS[named.pop()])
 
 
 def canonical_caption(attrs: dict, size: bool = True, position: bool = True) -> str:

@@ -225,7 +225,7 @@ def clip_section(plan: Plan) -> Section:
 def fid_section(plan: Plan) -> Section:
     from ..metrics import model_fid
     from ..widgets.base import tile
-    from ..widgets.charts import line_figure, scatter_figure
+    from ..widgets.charts import fid_figures
 
     model = plan.model
     if model.classifier is None:
@@ -243,17 +243,8 @@ def fid_section(plan: Plan) -> Section:
     grids = picture_grid([(tr(key, k=k, n=report.n), tile(images[:k], cols=8))
                           for key, images in (("fid.real_title", report.real_images),
                                               ("fid.generated_title", report.generated_images))], size=300)
-    curves = {tr("fid.generated_curve"): report.curve.mean, tr("fid.floor_curve"): report.floor_curve.mean}
-    bands = {tr("fid.generated_curve"): report.curve.std, tr("fid.floor_curve"): report.floor_curve.std}
-    inf = report.curve.fid_inf
-    hline = (inf, f"FID∞ ≈ {inf:.2f}") if inf >= 0 else None
-    names = {"real": tr("fid.real"), "generated": tr("fid.generated")}
-    projected = report.projection()
     return Section(tr("fid.title"), tr("fid.explain"), notice=tr("fid.notice"), key="fid", parts=[f"<p>{result}</p>", grids],
-                   figures=[_static(line_figure(report.curve.n, curves, tr("fid.curve_title"), "N", "FID", bands=bands,
-                                                hline=hline, legend_below=True)),
-                            _static(scatter_figure({names[k]: pts for k, (pts, _) in projected.items()}, tr("fid.space_title"),
-                                                   outlines={names[k]: o for k, (_, o) in projected.items()}))])
+                   figures=[_static(fig) for fig in fid_figures(report)])
 
 
 @torch.no_grad()

@@ -95,7 +95,27 @@ def prompt_list(prompts) -> list[str]:
         raise InputTypeError(f"prompts must be a string or a list of strings, got {type(bad).__name__} {short(bad)}")
     if len(prompts) == 0:
         raise DiffvizError("prompts must not be empty: give at least one prompt ('' means unconditional)")
+    for p in prompts:
+        check_characters(p)
     return list(prompts)
+
+
+# Embeddings, overrides (U+202A–202E) and isolates (U+2066–2069): they change the order text is shown in.
+BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+
+
+def check_characters(prompt: str) -> None:
+    """Refuse a prompt holding a lone surrogate (half of a UTF-16 pair, or a byte that was not UTF-8: not text,
+    it cannot be encoded) or a bidirectional control (the prompt shown would not be the prompt the model reads)."""
+    for i, ch in enumerate(prompt):
+        code = ord(ch)
+        if 0xD800 <= code <= 0xDFFF:
+            byte = f", the byte 0x{code - 0xDC00:02X} that is not UTF-8" if 0xDC80 <= code <= 0xDCFF else ""
+            raise DiffvizError(f"prompt {short(prompt)} holds a lone surrogate U+{code:04X} at character {i + 1}{byte}: "
+                               "not text, it cannot be encoded; remove it")
+        if ch in BIDI_CONTROLS:
+            raise DiffvizError(f"prompt {short(prompt)} holds U+{code:04X} {unicodedata.name(ch)} at character {i + 1}, "
+                               "which changes the order the text is shown in; remove it")
 
 
 def check_length(prompt: str, n: int, limit: int, hint: str = "") -> None:

@@ -9,7 +9,9 @@ instead of a new plot per slider move).
 """
 from __future__ import annotations
 
+import colorsys
 import copy
+import itertools
 import json
 import os
 import time
@@ -19,6 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 import traitlets
 
+from ..data.shapes import named_colour
 from ..i18n.fonts import PLOTLY_STACK
 from ..utils import PLOTLY_BUNDLE_ENV
 
@@ -198,11 +201,41 @@ def heatmap_figure(matrix: np.ndarray, rows: list, cols: list, title: str, cosin
                                       yaxis=dict(autorange="reversed"))))
 
 
-def _colour(i: int) -> str:
+# One colour per image set in every FID chart (the views and the exported page alike): the real images,
+# the generated ones and the real-vs-real floor.
+SET_COLOURS = {"real": "#37474f", "generated": "#00897b", "floor": "#9e9e9e"}
+DASHES = ("solid", "dash", "dot", "dashdot")
+HUE_GAP = 25  # degrees: a palette colour this near a colour a series names is left out (two "reds" would mislead)
+
+
+def _hue(colour: str) -> float | None:
+    """Hue in degrees of a "#rrggbb" colour; None for a grey (no hue to confuse)."""
+    h, s, _ = colorsys.rgb_to_hsv(*(int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)))
+    return h * 360 if s >= 0.25 else None
+
+
+def near_hue(a: str, b: str) -> bool:
+    """Whether two "#rrggbb" colours read as one hue (within HUE_GAP degrees; greys are near nothing)."""
+    ha, hb = _hue(a), _hue(b)
+    return ha is not None and hb is not None and min(abs(ha - hb), 360 - abs(ha - hb)) < HUE_GAP
+
+
+def series_styles(names, colours: dict[str, str] | None = None) -> list[dict]:
+    """A line style (color, dash) per series: `colours[name]` where given, else the colour the name names (a prompt:
+    "a red circle" is drawn in the red the shapes model draws), else the next palette colour near none of those.
+    A colour drawn twice (two prompts naming red) gets another dash."""
     import plotly.colors
 
-    palette = plotly.colors.qualitative.Plotly
-    return palette[i % len(palette)]
+    palette = [c.lower() for c in plotly.colors.qualitative.Plotly]
+    chosen = [(colours or {}).get(n) or named_colour(n) for n in names]
+    free = [c for c in palette if not any(near_hue(c, t) for t in chosen if t)] or palette
+    spare = itertools.cycle(free)
+    styles, drawn = [], {}
+    for colour in chosen:
+        colour = colour or next(spare)
+        styles.append(dict(color=colour, dash=DASHES[drawn.get(colour, 0) % len(DASHES)]))
+        drawn[colour] = drawn.get(colour, 0) + 1
+    return styles
 
 
 def _floats(values) -> list:
@@ -211,8 +244,10 @@ def _floats(values) -> list:
 
 def line_figure(x, ys: dict[str, list[float]], title: str, xaxis: str, yaxis: str, bands: dict | None = None,
                 hline: tuple[float, str] | None = None, width: int | None = None,
-                legend_below: bool = False, right: str | None = None) -> go.FigureWidget:
-    """Lines with markers; a series' ± band (bands[name]) is drawn in the series' own colour.
+                legend_below: bool = False, right: str | None = None,
+                colours: dict[str, str] | None = None) -> go.FigureWidget:
+    """Lines with markers, styled by `series_styles` (a prompt's line in its prompt's colour; `colours`: fixed
+    colours by series name); a series' ± band (bands[name]) is drawn in the series' own colour.
 
     right: the name of a series measured in other units (FID beside a CLIP score), drawn against its own
     axis on the right, titled with its name, so neither scale flattens the other."""
@@ -225,14 +260,14 @@ def line_figure(x, ys: dict[str, list[float]], title: str, xaxis: str, yaxis: st
         layout["legend"] = dict(orientation="h", y=-0.3)
     fig = go.Figure(layout=layout)
     x = list(x)
-    for i, (name, y) in enumerate(ys.items()):
-        colour = _colour(i)
+    for (name, y), style in zip(ys.items(), series_styles(ys, colours)):
+        colour = style["color"]
         if bands and name in bands:
             lo = np.asarray(y, dtype=np.float64) - np.asarray(bands[name], dtype=np.float64)
             hi = np.asarray(y, dtype=np.float64) + np.asarray(bands[name], dtype=np.float64)
             fig.add_scatter(x=x + x[::-1], y=_floats(hi) + _floats(lo)[::-1], mode="lines", fill="toself", opacity=0.2,
                             fillcolor=colour, line=dict(width=0), showlegend=False, hoverinfo="skip")
-        fig.add_scatter(x=x, y=_floats(y), name=name, mode="lines+markers", line=dict(color=colour),
+        fig.add_scatter(x=x, y=_floats(y), name=name, mode="lines+markers", line=style,
                         yaxis="y2" if name == right and "yaxis2" in layout else "y")
     if hline is not None:
         fig.add_hline(y=float(hline[0]), line_dash="dot", annotation_text=hline[1], annotation_position="top left")
@@ -241,9 +276,9 @@ def line_figure(x, ys: dict[str, list[float]], title: str, xaxis: str, yaxis: st
 
 def scatter_figure(groups: dict[str, np.ndarray], title: str, outlines: dict[str, tuple] | None = None,
                    pairs: tuple[np.ndarray, np.ndarray] | None = None, labels: dict[str, list[str]] | None = None,
-                   width: int | None = None) -> go.FigureWidget:
-    """2-D points per group, optional outlines (x, y) per group (e.g. fitted Gaussians, in the group's colour)
-    and lines between paired points."""
+                   width: int | None = None, colours: dict[str, str] | None = None) -> go.FigureWidget:
+    """2-D points per group (coloured as `line_figure`'s series), optional outlines (x, y) per group (e.g. fitted
+    Gaussians, in the group's colour) and lines between paired points."""
     layout = dict(LAYOUT, title=title, height=420, xaxis=dict(scaleanchor="y"), legend=dict(orientation="h", y=-0.15))
     if width:
         layout["width"] = width
@@ -255,13 +290,31 @@ def scatter_figure(groups: dict[str, np.ndarray], title: str, outlines: dict[str
             xs += [float(p[0]), float(q[0]), None]
             ys += [float(p[1]), float(q[1]), None]
         fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="#bbb", width=1), showlegend=False, hoverinfo="skip")
-    for i, (name, pts) in enumerate(groups.items()):
+    for (name, pts), style in zip(groups.items(), series_styles(groups, colours)):
         pts = np.asarray(pts, dtype=float)
         fig.add_scatter(x=pts[:, 0].tolist(), y=pts[:, 1].tolist(), mode="markers", name=name,
-                        marker=dict(size=7, opacity=0.8, color=_colour(i)), text=(labels or {}).get(name),
+                        marker=dict(size=7, opacity=0.8, color=style["color"]), text=(labels or {}).get(name),
                         hoverinfo="text+name" if labels and name in labels else "x+y+name")
         if outlines and name in outlines:
             ex, ey = outlines[name]
             fig.add_scatter(x=np.asarray(ex, dtype=float).tolist(), y=np.asarray(ey, dtype=float).tolist(),
-                            mode="lines", name=f"{name}: 2σ Gaussian", line=dict(dash="dash", color=_colour(i)))
+                            mode="lines", name=f"{name}: 2σ Gaussian", line=dict(dash="dash", color=style["color"]))
     return _figure_widget(fig)
+
+
+def fid_figures(report, width: int | None = None) -> tuple[go.FigureWidget, go.FigureWidget]:
+    """The FID view's and the exported page's two charts of a `FidReport`, one colour per set in both: FID vs N
+    (generated against the real-vs-real floor, ±1σ bands, the FID∞ intercept) and both feature sets on their
+    two principal axes with the fitted Gaussians."""
+    gen, floor = tr("fid.generated_curve"), tr("fid.floor_curve")
+    inf = report.curve.fid_inf
+    hline = (inf, f"FID∞ ≈ {inf:.2f}") if inf >= 0 else None  # a negative intercept: the 1/N fit does not hold
+    curve = line_figure(report.curve.n, {gen: report.curve.mean, floor: report.floor_curve.mean}, tr("fid.curve_title"),
+                        "N", "FID", bands={gen: report.curve.std, floor: report.floor_curve.std}, hline=hline, width=width,
+                        legend_below=True, colours={gen: SET_COLOURS["generated"], floor: SET_COLOURS["floor"]})
+    names = {"real": tr("fid.real"), "generated": tr("fid.generated")}
+    projected = report.projection()
+    space = scatter_figure({names[k]: pts for k, (pts, _) in projected.items()}, tr("fid.space_title"),
+                           outlines={names[k]: outline for k, (_, outline) in projected.items()}, width=width,
+                           colours={names[k]: SET_COLOURS[k] for k in names})
+    return curve, space

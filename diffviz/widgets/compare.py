@@ -14,7 +14,7 @@ from ..metrics.stats import SingularCovarianceWarning
 from .base import WIDE, View, button, default_model, explain, guarded, heading, heavy, image_widget, notice
 from ..errors import DiffvizError
 from .base import Float, Int  # numpy scalars are numbers
-from .charts import line_figure, swap
+from .charts import SET_COLOURS, line_figure, swap
 from .guidance import guidance_warning
 from .i18n import tr
 from .reverse import condition_control, scheduler_options
@@ -196,7 +196,8 @@ class GuidanceSweep(_Sweep):
             curves["FID"] = self.fids
         left = tr("common.clip_score") if self.clip_scores else ("FID" if self.fids else "")
         swap(self.chart, [line_figure(self.scales, curves, tr("compare.per_scale"), "w", left,
-                                      right="FID" if self.clip_scores and self.fids else None)] if curves else [])
+                                      right="FID" if self.clip_scores and self.fids else None,
+                                      colours={"FID": SET_COLOURS["generated"]})] if curves else [])
         message = guidance_warning(self.model, self.scales)
         if message:  # shown in the banner by @guarded, beside any other notice (unknown prompt words)
             warnings.warn(message, UserWarning, stacklevel=2)

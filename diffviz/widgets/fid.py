@@ -20,7 +20,7 @@ from ..metrics.kid import KID_MIN_IMAGES
 from .base import WIDE, View, button, default_model, explain, heading, heavy, notice, png_bytes, tile
 from ..errors import DiffvizError
 from .base import Int  # numpy scalars are numbers
-from .charts import line_figure, replace_figure, scatter_figure, swap
+from .charts import fid_figures, line_figure, replace_figure, scatter_figure, swap
 from .i18n import tr
 
 GRID_IMAGES, GRID_COLS, GRID_WIDTH = 32, 8, 480  # images shown per set, columns, about this many pixels wide
@@ -147,16 +147,7 @@ class FidExplorer(View):
         swap(self.grids, boxes)
 
     def _show_charts(self, report) -> None:
-        curves = {tr("fid.generated_curve"): report.curve.mean, tr("fid.floor_curve"): report.floor_curve.mean}
-        bands = {tr("fid.generated_curve"): report.curve.std, tr("fid.floor_curve"): report.floor_curve.std}
-        inf = report.curve.fid_inf
-        hline = (inf, f"FID∞ ≈ {inf:.2f}") if inf >= 0 else None  # a negative intercept: the 1/N fit does not hold
-        self.curve = replace_figure(self.curve_box, self.curve, line_figure(
-            report.curve.n, curves, tr("fid.curve_title"), "N", "FID", bands=bands, hline=hline, width=CHART_WIDTH,
-            legend_below=True))
-        projected = report.projection()
-        names = {"real": tr("fid.real"), "generated": tr("fid.generated")}
+        curve, space = fid_figures(report, width=CHART_WIDTH)
+        self.curve = replace_figure(self.curve_box, self.curve, curve)
         self.charts.layout.display = ""
-        self.space = replace_figure(self.space_box, self.space, scatter_figure(
-            {names[k]: pts for k, (pts, _) in projected.items()}, tr("fid.space_title"),
-            outlines={names[k]: outline for k, (_, outline) in projected.items()}, width=CHART_WIDTH))
+        self.space = replace_figure(self.space_box, self.space, space)
