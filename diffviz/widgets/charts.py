@@ -222,7 +222,7 @@ def near_hue(a: str, b: str) -> bool:
 
 def series_styles(names, colours: dict[str, str] | None = None) -> list[dict]:
     """A line style (color, dash) per series: `colours[name]` where given, else the colour the name names (a prompt:
-    "a red circle" is drawn in the red the shapes model draws), else the next palette colour near none of those.
+    a prompt naming red is drawn in the red the shapes model draws), else the next palette colour near none of those.
     A colour drawn twice (two prompts naming red) gets another dash."""
     import plotly.colors
 
