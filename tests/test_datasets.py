@@ -90,7 +90,7 @@ def test_evaluate_and_fid_views_refuse_a_model_without_data_set(tmp_path):
         model_quality(bare)
     f = FidExplorer(bare)
     assert f.w_go.disabled and "records no data set" in f.banner.value
-    g = GuidanceSweep(bare, run=False, fid_n=4)
+    g = GuidanceSweep(bare, run=False, fid_n=16)
     assert g.w_fid.disabled
     g.scales = [1.0]
     g.run()

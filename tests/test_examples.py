@@ -13,7 +13,7 @@ from diffviz.data.shapes import ATTRIBUTES
 from diffviz.metrics.word_maps import object_mask
 from diffviz.models.defaults import WORD_MAP_SEED, WORD_MAP_STEPS, word_map_prompt
 
-CHAPTERS = Path(diffviz.__file__).parent / "notebooks"
+CHAPTERS = Path(diffviz.__file__).resolve().parents[1] / "notebooks"  # the top of the source tree
 
 
 @pytest.fixture(scope="module")

@@ -110,6 +110,8 @@ def test_sweeps(text_model, class_model):
     assert len(g.images) == 3 and len(g.clip_scores) == 3 and not np.array_equal(g.images[0], g.images[2])
     assert len(g.chart.children) == 1 and g.fids == []
     d = GuidanceSweep(tiny_class_model(classifier=True), run=False)  # its own model: the fixture is never changed
+    with pytest.raises(traitlets.TraitError, match="0 \\(off\\) or at least 16"):
+        d.fid_n = 4  # FID and KID need 16 images a set: refused in the box, not after the sampling
     d.steps, d.scales, d.fid_n = 2, [0.0, 2.0], 16
     d.run()
     assert len(d.fids) == 2 and all(np.isfinite(f) and f >= 0 for f in d.fids) and d.fids[0] != d.fids[1]

@@ -157,8 +157,8 @@ class GuidanceSweep(_Sweep):
 
     @traitlets.validate("fid_n")
     def _check_fid_n(self, proposal):
-        if proposal["value"] < 0:
-            raise traitlets.TraitError(tr("notices.fid_n", value=proposal["value"]))
+        if proposal["value"] != 0 and not proposal["value"] >= KID_MIN_IMAGES:
+            raise traitlets.TraitError(tr("notices.fid_n", value=proposal["value"], min=KID_MIN_IMAGES))
         return proposal["value"]
 
     def _caption(self, w: float) -> str:

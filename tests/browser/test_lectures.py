@@ -308,7 +308,8 @@ def test_guidance_lecture(lecture, viewport):
     lec.step("sweep: seed 5", lambda: type_into(control(sweep, "Seed"), "5"))
     fid = control(sweep, "FID images / scale")
     if fid.count() and fid.locator("input").is_enabled():
-        lec.step("sweep: FID images / scale 4", lambda: type_into(fid, "4"))
+        lec.step("sweep: FID images / scale 4 is refused", lambda: type_into(fid, "4"), expect_error=True)
+        lec.step("sweep: FID images / scale 16", lambda: type_into(fid, "16"), scope=sweep)
     lec.step("sweep: Run", lambda: button(sweep, "Run").click(), changes=["sweep images", "sweep chart"],
              check=clip_scores(3), scope=sweep)
     lec.step("sweep: seed -5 is refused", lambda: type_into(control(sweep, "Seed"), "-5"), expect_error=True,

@@ -186,7 +186,9 @@ def test_solara_presenter_mode_from_the_address(solara_server, page):
     assert page.locator(".dv-presenter").count() >= 1
     zoom = page.evaluate("() => getComputedStyle(document.querySelector('.dv-presenter')).zoom")
     assert float(zoom) > 1.2, zoom
-    assert page.evaluate(width) > plain * 1.2, "pictures drawn bigger for the projector"
+    # the player's pictures already fill their row's room (up to 256 px) unzoomed; zoomed they grow until the
+    # row is full, so by less than the zoom itself
+    assert page.evaluate(width) > plain * 1.05, "pictures drawn bigger for the projector"
     assert not page.log.foreign and not page.log.page_errors, (page.log.foreign, page.log.page_errors)
     screenshot(page, "solara_presenter")
 
