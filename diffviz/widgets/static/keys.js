@@ -9,8 +9,13 @@
 const DV_KEY_SCOPE = ".diffviz-view, .diffviz-explainer, .dv-player";
 const DV_SUPPRESS = "data-lm-suppress-shortcuts";
 
+const DV_MODIFIERS = ["Shift", "Control", "Alt", "Meta", "AltGraph", "CapsLock"];
+
 function dvPassesKey(ev) {
-  return ev.ctrlKey || ev.metaKey || ev.altKey || ev.key === "Escape" || (ev.key === "Enter" && ev.shiftKey);
+  // a modifier's own keydown fires no shortcut and is never guarded: guarding it left the attribute in place
+  // (until its timeout ran) for the Enter of a quick Shift+Enter or the S of a quick Ctrl+S, which Lumino then skipped
+  return ev.ctrlKey || ev.metaKey || ev.altKey || ev.key === "Escape" || (ev.key === "Enter" && ev.shiftKey)
+    || DV_MODIFIERS.includes(ev.key);
 }
 
 function dvGuardKey(ev) {
